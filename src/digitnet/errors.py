@@ -1,0 +1,41 @@
+"""The exceptions digitnet raises for bad input, so callers (and the CLI) can tell them apart.
+
+Every message says what was wrong and what to do about it. The command line prints the message of any
+:class:`DigitnetError` without a traceback.
+"""
+
+__all__ = ["DataError", "DigitnetError", "ImageError", "ModelFileError", "NonFiniteError"]
+
+
+class DigitnetError(Exception):
+    """Base class of every error digitnet raises on purpose."""
+
+
+class DataError(DigitnetError):
+    """A data file is missing, truncated, corrupt or not what it claims to be, or a download failed."""
+
+
+class ModelFileError(DigitnetError):
+    """A model file is missing, truncated, foreign or has been tampered with."""
+
+
+class ImageError(DigitnetError):
+    """An image could not be read, or holds no ink to recognise."""
+
+
+class NonFiniteError(DigitnetError, ArithmeticError):
+    """Training produced a NaN or infinite loss or gradient.
+
+    Attributes
+    ----------
+    what : str
+        ``"loss"`` or the name of the parameter array whose gradient went bad, e.g. ``"layers.2.W"``.
+    epoch, batch : int
+        Where it happened, both counted from 1.
+    """
+
+    def __init__(self, message: str, *, what: str, epoch: int, batch: int):
+        super().__init__(message)
+        self.what = what
+        self.epoch = epoch
+        self.batch = batch

@@ -1,0 +1,73 @@
+"""The fully connected layer: every output unit is a weighted sum of every input, plus a bias."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitnet.nn.initializers import INITIALIZERS, initialize
+from digitnet.nn.layer import Layer, register_layer
+
+__all__ = ["Dense"]
+
+
+@register_layer
+class Dense(Layer):
+    """z = x W + b.
+
+    Backward, with g = dL/dz of shape (N, U)::
+
+        dL/dW = xᵀ g        (D, U)   each weight's gradient, summed over the batch
+        dL/db = Σ_n g_n     (U,)
+        dL/dx = g Wᵀ        (N, D)   passed on to the layer below
+
+    Parameters
+    ----------
+    units : int
+        U, the number of output neurons.
+    init : str or None
+        A name from ``INITIALIZERS``. None lets the model choose by the activation that follows
+        (He for ReLU, LeCun for sigmoid, Glorot otherwise); the choice is recorded in the model file.
+
+    Shape
+    -----
+    x: (N, D) -> z: (N, U); parameters W: (D, U), b: (U,).
+    """
+
+    decayed = ("W",)
+
+    def __init__(self, units: int, init: str | None = None):
+        super().__init__()
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
+        if init is not None and init not in INITIALIZERS:
+            raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
+        self.units = int(units)
+        self.init = init
+
+    def build(self, input_shape, rng):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects flat inputs of shape (N, D), got per-example shape {input_shape}"
+            )
+        self.input_shape = tuple(input_shape)
+        init = self.init or "glorot"
+        self.init = init
+        w, b = initialize(init, rng, input_shape[0], self.units)
+        self.params = {"W": w, "b": b}
+        self.grads = {"W": np.zeros_like(w), "b": np.zeros_like(b)}
+        self.output_shape = (self.units,)
+        return self.output_shape
+
+    def forward(self, x, *, training=False, rng=None):
+        self.x = x  # (N, D), kept for dL/dW
+        z = x @ self.params["W"]  # (N, U)
+        z += self.params["b"]  # broadcast over N
+        return z
+
+    def backward(self, grad_out):
+        np.matmul(self.x.T, grad_out, out=self.grads["W"])  # (D, N) @ (N, U) -> (D, U)
+        np.sum(grad_out, axis=0, out=self.grads["b"])  # (N, U) -> (U,)
+        return grad_out @ self.params["W"].T  # (N, U) @ (U, D) -> (N, D)
+
+    def config(self):
+        return {"units": self.units, "init": self.init}

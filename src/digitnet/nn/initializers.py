@@ -1,0 +1,69 @@
+"""Weight initialisers: the distribution each weight of a dense layer is drawn from at the start.
+
+Each takes a generator, the layer's fan-in (inputs per unit) and fan-out (units) and returns
+W of shape (fan_in, fan_out) and b of shape (fan_out,). The scale matters: too small and signals
+fade layer by layer, too large and sigmoids saturate from the first step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DEFAULT_INIT", "INITIALIZERS", "initialize"]
+
+
+def standard_normal(rng, fan_in, fan_out, dtype):
+    """W ~ N(0, 1) and b ~ N(0, 1): network.py's choice. Weighted sums then have standard
+    deviation about sqrt(fan_in) ≈ 28 for MNIST inputs, so first-layer sigmoids start saturated."""
+    w = rng.standard_normal((fan_in, fan_out), dtype=dtype)
+    b = rng.standard_normal(fan_out, dtype=dtype)
+    return w, b
+
+
+def lecun(rng, fan_in, fan_out, dtype):
+    """W ~ N(0, 1) / sqrt(fan_in), b = 0: weighted sums keep roughly unit variance
+    (network2.py's default, LeCun et al. 1998). Good for sigmoid."""
+    w = rng.standard_normal((fan_in, fan_out), dtype=dtype)
+    w *= dtype(1.0 / np.sqrt(fan_in))
+    return w, np.zeros(fan_out, dtype)
+
+
+def glorot(rng, fan_in, fan_out, dtype):
+    """W ~ U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), b = 0: keeps the variance of both the
+    forward signal and the backward gradient about constant (Glorot & Bengio 2010). Good for tanh."""
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    w = rng.uniform(-a, a, (fan_in, fan_out)).astype(dtype)
+    return w, np.zeros(fan_out, dtype)
+
+
+def he(rng, fan_in, fan_out, dtype):
+    """W ~ N(0, 2 / fan_in), b = 0: ReLU zeroes half its inputs, so the variance is doubled to keep the
+    signal's scale (He et al. 2015). Good for ReLU."""
+    w = rng.standard_normal((fan_in, fan_out), dtype=dtype)
+    w *= dtype(np.sqrt(2.0 / fan_in))
+    return w, np.zeros(fan_out, dtype)
+
+
+INITIALIZERS = {
+    "standard-normal": standard_normal,
+    "lecun": lecun,
+    "glorot": glorot,
+    "he": he,
+}
+"""Initialiser names, as the CLI and model files spell them, to functions."""
+
+DEFAULT_INIT = {
+    "sigmoid": "lecun",
+    "tanh": "glorot",
+    "relu": "he",
+    "identity": "glorot",
+    "softmax": "glorot",
+}
+"""The initialiser a dense layer gets by default, by the activation that follows it."""
+
+
+def initialize(name: str, rng: np.random.Generator, fan_in: int, fan_out: int, dtype=np.float32):
+    """Draw ``(W, b)`` from the initialiser called ``name``; shapes (fan_in, fan_out) and (fan_out,)."""
+    if name not in INITIALIZERS:
+        raise ValueError(f"unknown initialiser {name!r}; choose one of {sorted(INITIALIZERS)}")
+    return INITIALIZERS[name](rng, fan_in, fan_out, np.dtype(dtype).type)

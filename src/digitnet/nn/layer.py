@@ -1,0 +1,80 @@
+"""The contract every layer keeps, and the table that maps layer names to classes.
+
+A layer is a function of its input and its parameters with a hand-written derivative:
+
+* ``build(input_shape, rng)`` creates the parameters for one example's ``input_shape`` (no batch axis)
+  and returns the output shape;
+* ``forward(x, training, rng)`` computes the output and caches exactly what ``backward`` needs;
+* ``backward(grad_out)`` receives dL/d(output) and returns dL/d(input), storing dL/d(parameter) in
+  ``grads`` beside ``params``.
+
+``config()`` returns the JSON-able arguments that rebuild the layer, so a model file names its layers
+by these table entries and never needs to run code to load.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["LAYERS", "Layer", "register_layer"]
+
+LAYERS: dict[str, type[Layer]] = {}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make ``cls`` buildable by its class name from a model file."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+class Layer:
+    """Base class: a layer with no parameters that passes its input through unchanged.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        The trainable arrays, updated in place by the optimiser.
+    grads : dict of str to ndarray
+        dL/d(param) for each entry of ``params``, same shapes, filled by ``backward``.
+    decayed : tuple of str
+        Names of the parameters that L2 weight decay applies to (weights, not biases).
+    """
+
+    decayed: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.input_shape: tuple[int, ...] | None = None
+        self.output_shape: tuple[int, ...] | None = None
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+        """Create parameters for inputs of shape ``(N, *input_shape)``; return the output shape."""
+        self.input_shape = self.output_shape = tuple(input_shape)
+        return self.output_shape
+
+    def forward(
+        self, x: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out
+
+    def config(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this layer (JSON-able)."""
+        return {}
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    def describe(self) -> str:
+        """One line for summaries, e.g. ``Dense(16, init='lecun')``."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __repr__(self) -> str:
+        return self.describe()

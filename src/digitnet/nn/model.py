@@ -1,0 +1,294 @@
+"""``Sequential``: layers applied one after another, a cost on top, and the methods to train and use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.costs import COSTS
+from digitnet.nn.dense import Dense
+from digitnet.nn.initializers import DEFAULT_INIT
+from digitnet.nn.layer import LAYERS, Layer
+from digitnet.nn.training import Callback, History, fit
+
+__all__ = ["Sequential"]
+
+_ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
+
+
+class Sequential:
+    """A feed-forward network: ``layers`` in order, then ``cost``.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        E.g. ``[Dense(16), Sigmoid(), Dense(16), Sigmoid(), Dense(10), Sigmoid()]``.
+    cost : {"cross-entropy", "quadratic"}
+        Cross-entropy applies softmax itself, so the last layer should output raw scores (logits).
+        The quadratic cost compares the last layer's activations with the one-hot target.
+    input_shape : tuple of int
+        One example's shape, (784,) for a flat MNIST digit.
+    rng : numpy.random.Generator or int
+        Draws the initial weights; an int is a seed. Same seed, same weights.
+
+    Shape
+    -----
+    input (N, *input_shape) -> output (N, C).
+
+    Examples
+    --------
+    >>> from digitnet.nn import Dense, Sequential, Sigmoid
+    >>> net = Sequential([Dense(16), Sigmoid(), Dense(16), Sigmoid(), Dense(10), Sigmoid()],
+    ...                  cost="quadratic", rng=0)
+    >>> net.n_params
+    13002
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        *,
+        cost: str = "cross-entropy",
+        input_shape: tuple[int, ...] = (784,),
+        rng: np.random.Generator | int = 0,
+    ):
+        if cost not in COSTS:
+            raise ValueError(f"unknown cost {cost!r}; choose one of {sorted(COSTS)}")
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise ValueError("a Sequential model needs a non-empty list of Layer objects")
+        self.layers = list(layers)
+        self.cost_name = cost
+        self.cost = COSTS[cost]()
+        self.input_shape = tuple(int(d) for d in input_shape)
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Dense) and layer.init is None:
+                layer.init = DEFAULT_INIT[self._following_activation(i)]
+            shape = layer.build(shape, rng)
+        if len(shape) != 1:
+            raise ValueError(f"the last layer must output class scores (N, C), got shape {shape}")
+        self.n_classes = shape[0]
+
+    def _following_activation(self, i: int) -> str:
+        """Name of the activation after layer i (skipping dropout), "identity" if none."""
+        for layer in self.layers[i + 1 :]:
+            if type(layer) in _ACTIVATION_NAMES:
+                return _ACTIVATION_NAMES[type(layer)]
+            if isinstance(layer, Dense):
+                break
+        return "identity"
+
+    # ----- the maths -----------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, *, training: bool = False, rng=None) -> np.ndarray:
+        """The output of the last layer (logits for cross-entropy), (N, *input_shape) -> (N, C)."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training, rng=rng)
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """Backpropagate dL/d(output) (N, C) through every layer; returns dL/d(input)."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    # ----- parameters ----------------------------------------------------------------------------
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        """Every parameter array by name, e.g. ``"layers.0.W"``; the arrays themselves, not copies."""
+        return {f"layers.{i}.{k}": p for i, layer in enumerate(self.layers) for k, p in layer.params.items()}
+
+    def trainable(self) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+        """Parameters, their gradients and their names, in matching order."""
+        params, grads, names = [], [], []
+        for i, layer in enumerate(self.layers):
+            for k, p in layer.params.items():
+                params.append(p)
+                grads.append(layer.grads[k])
+                names.append(f"layers.{i}.{k}")
+        return params, grads, names
+
+    def decayed(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(parameter, gradient) pairs that L2 weight decay applies to: the weights, not the biases."""
+        return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.decayed]
+
+    def l2_penalty(self, l2: float) -> float:
+        """(λ/2) Σ ‖W‖² over the decayed weights."""
+        return 0.5 * l2 * sum(float(np.vdot(p, p)) for p, _ in self.decayed())
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    @property
+    def dtype(self) -> np.dtype:
+        params = self.named_params()
+        return next(iter(params.values())).dtype if params else np.dtype(np.float32)
+
+    def set_params(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy values into the parameters by name; names and shapes must match exactly."""
+        own = self.named_params()
+        if set(arrays) != set(own):
+            missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
+            raise ValueError(
+                f"parameter names do not match the architecture: missing {missing}, unexpected {extra}"
+            )
+        for name, p in own.items():
+            if arrays[name].shape != p.shape:
+                raise ValueError(
+                    f"parameter {name} has shape {arrays[name].shape}, the architecture needs {p.shape}"
+                )
+            p[...] = arrays[name]
+
+    def astype(self, dtype) -> Sequential:
+        """A copy of this model with parameters of ``dtype`` (float64 for gradient checks)."""
+        clone = Sequential.from_config(self.config())
+        for layer, own in zip(clone.layers, self.layers):
+            layer.params = {k: p.astype(dtype) for k, p in own.params.items()}
+            layer.grads = {k: np.zeros_like(p) for k, p in layer.params.items()}
+        return clone
+
+    # ----- using it ------------------------------------------------------------------------------
+
+    def as_input(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as a C-contiguous batch of the model's dtype, shape (N, *input_shape).
+
+        Accepts one example (*input_shape) or images that flatten to it, e.g. (N, 28, 28) for (784,).
+        """
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiu":
+            raise ValueError(f"inputs must be numbers, got dtype {x.dtype}")
+        size = int(np.prod(self.input_shape))
+        if x.shape[1:] == self.input_shape:
+            pass
+        elif x.shape == self.input_shape:
+            x = x[None]  # one example -> a batch of one
+        elif x.ndim >= 2 and int(np.prod(x.shape[1:])) == size:
+            x = x.reshape((len(x), *self.input_shape))  # e.g. (N, 28, 28) -> (N, 784)
+        elif x.size == size:
+            x = x.reshape((1, *self.input_shape))  # e.g. one (28, 28) image -> (1, 784)
+        else:
+            dims = ", ".join(map(str, self.input_shape))
+            raise ValueError(
+                f"inputs of shape {x.shape} do not fit this model, which takes (N, {dims}) "
+                "(flat 28x28 digits scaled to [0, 1])"
+            )
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Probabilities of the C classes for each example, (N, *input_shape) -> (N, C), rows sum to 1."""
+        x = self.as_input(x)
+        out = [
+            self.cost.probabilities(self.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.n_classes), self.dtype)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """The predicted class of each example, the most active output: (N, *input_shape) -> (N,)."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
+        """Mean cost and accuracy on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``."""
+        x = self.as_input(x)
+        y = np.asarray(y).astype(np.intp)
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(
+                f"evaluate needs matching, non-empty inputs and labels, got {len(x)} and {len(y)}"
+            )
+        loss, correct = 0.0, 0
+        for i in range(0, len(x), batch_size):
+            out = self.forward(x[i : i + batch_size])
+            yb = y[i : i + batch_size]
+            loss += self.cost.loss(out, yb) * len(yb)
+            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+        return {"loss": loss / len(x), "accuracy": correct / len(x)}
+
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        optimizer,
+        epochs: int = 10,
+        batch_size: int = 32,
+        rng: np.random.Generator | int = 0,
+        schedule=None,
+        l2: float = 0.0,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+        patience: int | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+    ) -> History:
+        """Train by mini-batch gradient descent; returns the per-epoch :class:`History`.
+
+        Each epoch shuffles the examples with ``rng``, splits them into mini-batches of
+        ``batch_size``, and for each batch runs forward, the cost, backward, adds the L2 term
+        λW to each weight gradient, and lets ``optimizer`` step at the learning rate that
+        ``schedule`` gives. Stops with :class:`~digitnet.errors.NonFiniteError` as soon as the loss
+        or a gradient is NaN or infinite.
+
+        Parameters
+        ----------
+        x, y : ndarray
+            Inputs (N, *input_shape) and integer labels (N,).
+        optimizer : SGD or Adam
+        epochs, batch_size : int
+        rng : numpy.random.Generator or int
+            Shuffles and draws dropout masks. Same seed, same data: bit-identical weights.
+        schedule : callable or None
+            Maps the epoch position (float) to a multiplier of the learning rate.
+        l2 : float
+            λ in the penalty (λ/2) Σ‖W‖² added to the cost (weights only, not biases).
+        validation : (x_val, y_val) or None
+            Evaluated after every epoch; drives early stopping. Never pass the test set here.
+        patience : int or None
+            Stop after this many epochs without a lower validation loss, and restore the best weights.
+        callbacks : list of Callback
+        """
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        return fit(
+            self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, rng=rng,
+            schedule=schedule, l2=l2, validation=validation, patience=patience, callbacks=callbacks,
+        )  # fmt: skip
+
+    # ----- description and rebuilding ------------------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as JSON-able data: rebuilds the model through the ``LAYERS`` table."""
+        return {
+            "input_shape": list(self.input_shape),
+            "cost": self.cost_name,
+            "layers": [{"type": type(layer).__name__, **layer.config()} for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], rng: np.random.Generator | int = 0) -> Sequential:
+        """Rebuild a model from :meth:`config`'s output (weights freshly initialised)."""
+        layers = []
+        for spec in config["layers"]:
+            spec = dict(spec)
+            kind = spec.pop("type", None)
+            if kind not in LAYERS:
+                raise ValueError(f"unknown layer type {kind!r}; known types are {sorted(LAYERS)}")
+            layers.append(LAYERS[kind](**spec))
+        return cls(layers, cost=config["cost"], input_shape=tuple(config["input_shape"]), rng=rng)
+
+    def summary(self) -> str:
+        """A table of layers with output shapes and parameter counts, and the total."""
+        rows = [("Input", "(N, " + ", ".join(map(str, self.input_shape)) + ")", "")]
+        for i, layer in enumerate(self.layers):
+            shape = "(N, " + ", ".join(map(str, layer.output_shape)) + ")"
+            rows.append((f"{i}: {layer.describe()}", shape, f"{layer.n_params:,}"))
+        rows.append((f"Cost: {self.cost_name}", "", ""))
+        widths = [max(len(r[c]) for r in rows + [("Layer", "Output shape", "Parameters")]) for c in range(3)]
+        line = "-" * (sum(widths) + 4)
+        fmt = f"{{:<{widths[0]}}}  {{:<{widths[1]}}}  {{:>{widths[2]}}}"
+        out = [fmt.format("Layer", "Output shape", "Parameters"), line]
+        out += [fmt.format(*r) for r in rows]
+        out += [line, f"Total parameters: {self.n_params:,}"]
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return f"Sequential({len(self.layers)} layers, {self.n_params:,} parameters, cost={self.cost_name!r})"

@@ -1,0 +1,122 @@
+"""Optimisers: how each parameter moves given its gradient. Each owns its state and updates in place.
+
+``step(params, grads)`` takes matching lists of arrays, the same list order every call; the optimiser
+keeps per-parameter state (velocities, moments) by position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["OPTIMIZERS", "SGD", "Adam"]
+
+
+def _check_lr(lr):
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+    return float(lr)
+
+
+class SGD:
+    """Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    With gradient g, learning rate η and momentum μ (the form PyTorch uses)::
+
+        plain:      θ ← θ - η g
+        momentum:   v ← μ v + g;        θ ← θ - η v
+        Nesterov:   v ← μ v + g;        θ ← θ - η (g + μ v)
+
+    Momentum lets steps build up speed along directions where gradients agree and cancel where they
+    oscillate; Nesterov evaluates that push one step ahead.
+    """
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False):
+        self.lr = _check_lr(lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        if nesterov and momentum == 0.0:
+            raise ValueError("Nesterov momentum needs momentum > 0, e.g. momentum=0.9")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity: list[np.ndarray] = []
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        lr = params[0].dtype.type(self.lr)
+        if self.momentum == 0.0:
+            for p, g in zip(params, grads):
+                p -= lr * g
+            return
+        if not self.velocity:
+            self.velocity = [np.zeros_like(p) for p in params]
+        mu = params[0].dtype.type(self.momentum)
+        for p, g, v in zip(params, grads, self.velocity):
+            v *= mu
+            v += g
+            if self.nesterov:
+                p -= lr * (g + mu * v)
+            else:
+                p -= lr * v
+
+    def config(self):
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015): a per-parameter step from running moments of the gradient.
+
+    At step t, with gradient g::
+
+        m ← β1 m + (1 - β1) g                 first moment (mean)
+        v ← β2 v + (1 - β2) g²                second moment (uncentred variance)
+        θ ← θ - η (m / (1 - β1ᵗ)) / (sqrt(v / (1 - β2ᵗ)) + ε)
+
+    The division by the bias-corrected sqrt(v) gives every parameter a step of about η regardless of its
+    gradient's scale. Defaults β1 = 0.9, β2 = 0.999, ε = 1e-8 are the paper's.
+    """
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        self.lr = _check_lr(lr)
+        for name, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam {name} must be in [0, 1), got {beta!r}")
+        if not eps > 0:
+            raise ValueError(f"Adam eps must be positive, got {eps!r}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.t = 0
+        self.m: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self._buffers: list[np.ndarray] = []
+
+    def step(self, params, grads):
+        if not self.m:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+            self._buffers = [np.empty_like(p) for p in params]
+        self.t += 1
+        dtype = params[0].dtype.type
+        b1, b2 = dtype(self.beta1), dtype(self.beta2)
+        correction1 = 1.0 - self.beta1**self.t
+        correction2 = 1.0 - self.beta2**self.t
+        step_size = dtype(self.lr / correction1)
+        inv_sqrt_c2 = dtype(1.0 / np.sqrt(correction2))
+        eps = dtype(self.eps)
+        for p, g, m, v, buf in zip(params, grads, self.m, self.v, self._buffers):
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            np.multiply(g, g, out=buf)
+            buf *= 1 - b2
+            v += buf
+            np.sqrt(v, out=buf)  # buf = sqrt(v / (1 - β2ᵗ)) + ε
+            buf *= inv_sqrt_c2
+            buf += eps
+            np.divide(m, buf, out=buf)
+            buf *= step_size
+            p -= buf
+
+    def config(self):
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+"""Optimiser names, as the CLI and model files spell them, to their classes."""

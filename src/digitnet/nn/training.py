@@ -1,0 +1,225 @@
+"""The training loop: mini-batch gradient descent over epochs, with validation and early stopping.
+
+One loop serves every caller (``Sequential.fit``, ``digitnet train``, the experiments), so what is
+measured is always what users run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from digitnet.errors import NonFiniteError
+
+if TYPE_CHECKING:
+    from digitnet.nn.model import Sequential
+
+__all__ = ["Callback", "History", "fit"]
+
+
+@dataclass
+class History:
+    """What happened during training, one dict per epoch.
+
+    Each epoch's dict has ``epoch`` (from 1), ``loss`` and ``accuracy`` (running averages over the
+    epoch's mini-batches, with dropout active), ``lr`` (at the epoch's start), ``seconds``, and, when
+    validation data was given, ``val_loss`` and ``val_accuracy``. ``history["val_accuracy"]`` gives a
+    list over epochs.
+    """
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def __getitem__(self, key: str) -> list:
+        return [e.get(key) for e in self.epochs]
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        return cls(list(d.get("epochs", [])), d.get("best_epoch"), bool(d.get("stopped_early")))
+
+
+class Callback:
+    """Hooks into the training loop; override what you need. ``digitnet train``'s progress bars are one."""
+
+    def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
+
+    def on_epoch_begin(self, epoch: int) -> None: ...
+
+    def on_batch_end(self, epoch: int, batch: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, history: History) -> None: ...
+
+
+def _check_labels(y, n_classes, what):
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{what} labels must be a 1-D array of integer class ids, got {y.dtype} {y.shape}")
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{what} labels must lie in 0..{n_classes - 1}, found {y.min()}..{y.max()}")
+    return y.astype(np.intp)
+
+
+# NaN and infinity are caught explicitly in the loop and reported with a diagnosis; NumPy's warnings
+# would only print "overflow encountered" before that.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
+def fit(
+    model: Sequential,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    optimizer,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    schedule=None,
+    l2: float = 0.0,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    patience: int | None = None,
+    callbacks: tuple[Callback, ...] | list[Callback] = (),
+) -> History:
+    """Train ``model`` in place by mini-batch gradient descent; see :meth:`Sequential.fit`."""
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not (l2 >= 0 and math.isfinite(l2)):
+        raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
+    if patience is not None and (patience < 1 or validation is None):
+        raise ValueError("early stopping needs patience >= 1 and validation data")
+    x = model.as_input(x)
+    y = _check_labels(y, model.n_classes, "training")
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} training images but {len(y)} labels")
+    if len(x) == 0:
+        raise ValueError("no training examples")
+    if validation is not None:
+        vx = model.as_input(validation[0])
+        vy = _check_labels(validation[1], model.n_classes, "validation")
+        if len(vx) != len(vy):
+            raise ValueError(f"{len(vx)} validation images but {len(vy)} labels")
+        if len(vx) == 0:
+            validation = None
+
+    n = len(x)
+    batches = math.ceil(n / batch_size)
+    params, grads, names = model.trainable()
+    decayed = model.decayed()  # [(param, grad)] for L2
+    l2_ = x.dtype.type(l2)
+    history = History()
+    best_loss, best_params, bad_epochs = math.inf, None, 0
+    for cb in callbacks:
+        cb.on_train_begin(epochs, batches)
+
+    for epoch in range(1, epochs + 1):
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch)
+        start = time.perf_counter()
+        order = rng.permutation(n)
+        loss_sum, correct = 0.0, 0
+        lr0 = optimizer.lr
+        for b in range(batches):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            xb, yb = x[idx], y[idx]  # (N, D), (N,)
+            out = model.forward(xb, training=True, rng=rng)
+            loss, grad = model.cost.loss_and_gradient(out, yb)
+            if not math.isfinite(loss):
+                raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
+            model.backward(grad)
+            if l2:
+                for p, g in decayed:
+                    g += l2_ * p  # d/dW of (λ/2)‖W‖²
+            for name, g in zip(names, grads):
+                if not np.isfinite(g).all():
+                    raise NonFiniteError(
+                        f"training stopped: the gradient of {name} became NaN or infinite at epoch "
+                        f"{epoch}, batch {b + 1} (learning rate {optimizer.lr:g}). The weights were "
+                        "blowing up: lower the learning rate, or use ReLU with He initialisation.",
+                        what=name,
+                        epoch=epoch,
+                        batch=b + 1,
+                    )
+            if schedule is not None:
+                optimizer.lr = lr0 * schedule(epoch - 1 + b / batches)
+            optimizer.step(params, grads)
+            if schedule is not None:
+                optimizer.lr = lr0
+            loss_sum += loss * len(idx)
+            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+            for cb in callbacks:
+                cb.on_batch_end(epoch, b + 1, loss)
+        if schedule is not None:
+            optimizer.lr = lr0
+        logs = {
+            "epoch": epoch,
+            "loss": loss_sum / n,
+            "accuracy": correct / n,
+            "lr": lr0 * (schedule(epoch - 1) if schedule is not None else 1.0),
+            "seconds": time.perf_counter() - start,
+        }
+        if validation is not None:
+            val = model.evaluate(vx, vy)
+            logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+        history.epochs.append(logs)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if validation is not None:
+            if logs["val_loss"] < best_loss:
+                best_loss, bad_epochs, history.best_epoch = logs["val_loss"], 0, epoch
+                if patience is not None:
+                    best_params = [p.copy() for p in params]
+            else:
+                bad_epochs += 1
+                if patience is not None and bad_epochs >= patience:
+                    history.stopped_early = True
+                    break
+    if best_params is not None and history.stopped_early:
+        for p, best in zip(params, best_params):
+            p[...] = best  # restore the weights of the best validation epoch
+    for cb in callbacks:
+        cb.on_train_end(history)
+    return history
+
+
+def _nonfinite_loss(model, xb, epoch, batch, lr) -> NonFiniteError:
+    """Find where a NaN or infinity first appears, to say which layer it came from."""
+    where = "the cost"
+    for i, layer in enumerate(model.layers):
+        if any(not np.isfinite(p).all() for p in layer.params.values()):
+            where = f"the parameters of layer {i} ({layer.describe()})"
+            break
+    else:
+        with np.errstate(all="ignore"):
+            h = xb
+            if not np.isfinite(h).all():
+                where = "the input images"
+            else:
+                for i, layer in enumerate(model.layers):
+                    h = layer.forward(h, training=False)
+                    if not np.isfinite(h).all():
+                        where = f"the output of layer {i} ({layer.describe()})"
+                        break
+    return NonFiniteError(
+        f"training stopped: the loss became NaN or infinite at epoch {epoch}, batch {batch}; the first "
+        f"non-finite values are in {where} (learning rate {lr:g}). Lower the learning rate, check the "
+        "inputs for NaN, or use ReLU with He initialisation.",
+        what="loss",
+        epoch=epoch,
+        batch=batch,
+    )

@@ -1,0 +1,78 @@
+"""Backpropagation against float64 central differences, for every layer, activation and cost."""
+
+import numpy as np
+import pytest
+
+from digitnet.nn import (
+    ACTIVATIONS,
+    COSTS,
+    CrossEntropy,
+    Dense,
+    Dropout,
+    Quadratic,
+    Sequential,
+    Sigmoid,
+    Softmax,
+)
+from digitnet.nn.gradcheck import check_gradients, numerical_gradient, relative_error
+
+TOLERANCE = 1e-6
+
+
+def small_net(activation, cost, dropout=0.0, seed=0):
+    act = ACTIVATIONS[activation]
+    layers = [Dense(7), act(), Dropout(dropout), Dense(5), act(), Dense(4)]
+    if cost == "quadratic":
+        layers.append(Softmax() if activation == "identity" else act())
+    return Sequential(layers, cost=cost, input_shape=(6,), rng=seed)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("cost", sorted(COSTS))
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_every_parameter_and_input_gradient_matches_finite_differences(activation, cost, l2):
+    rng = np.random.default_rng(1)
+    net = small_net(activation, cost)
+    x, y = rng.standard_normal((5, 6)), rng.integers(0, 4, 5)
+    errors = check_gradients(net, x, y, l2=l2)
+    assert set(errors) == {*net.named_params(), "input"}
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_gradient_in_train_and_inference_mode(training):
+    rng = np.random.default_rng(2)
+    net = small_net("tanh", "cross-entropy", dropout=0.4)
+    x, y = rng.standard_normal((8, 6)), rng.integers(0, 4, 8)
+    errors = check_gradients(net, x, y, training=training)
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+@pytest.mark.parametrize("cost_cls", [Quadratic, CrossEntropy])
+def test_cost_gradient_matches_finite_differences(cost_cls):
+    rng = np.random.default_rng(3)
+    out, labels = rng.standard_normal((6, 10)), rng.integers(0, 10, 6)
+    cost = cost_cls()
+    loss, grad = cost.loss_and_gradient(out.copy(), labels)
+    assert loss == pytest.approx(cost.loss(out, labels))
+    numeric = numerical_gradient(lambda: cost.loss(out, labels), out)
+    assert relative_error(grad, numeric) <= TOLERANCE
+
+
+def test_a_wrong_derivative_is_caught(monkeypatch):
+    """The check must be able to fail: break the sigmoid's derivative and watch the error jump."""
+    monkeypatch.setattr(Sigmoid, "backward", lambda self, g: g * self.a)  # missing the (1 - a) factor
+    net = small_net("sigmoid", "cross-entropy")
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((5, 6)), rng.integers(0, 4, 5)
+    errors = check_gradients(net, x, y)
+    assert errors["layers.0.W"] > 1e-2
+
+
+def test_check_leaves_the_model_untouched():
+    net = small_net("relu", "cross-entropy")
+    before = {k: v.copy() for k, v in net.named_params().items()}
+    check_gradients(net, np.ones((2, 6)), np.array([0, 1]))
+    for k, v in net.named_params().items():
+        assert v.dtype == np.float32
+        np.testing.assert_array_equal(v, before[k])

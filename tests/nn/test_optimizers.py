@@ -1,0 +1,70 @@
+"""Optimisers and schedules against their closed-form update rules."""
+
+import math
+
+import numpy as np
+import pytest
+
+from digitnet.nn import SGD, Adam, Constant, Cosine, StepDecay
+
+
+def run(opt, grads, p0=1.0):
+    p = np.array([p0], dtype=np.float64)
+    for g in grads:
+        opt.step([p], [np.array([g], dtype=np.float64)])
+    return p[0]
+
+
+def test_plain_sgd():
+    assert run(SGD(lr=0.5), [2.0, -1.0]) == pytest.approx(1.0 - 0.5 * 2.0 + 0.5 * 1.0)
+
+
+def test_momentum_closed_form():
+    # v1 = g1, v2 = μ g1 + g2; θ = θ0 - η(v1 + v2)
+    mu, lr, g1, g2 = 0.9, 0.1, 2.0, 3.0
+    assert run(SGD(lr, momentum=mu), [g1, g2]) == pytest.approx(1.0 - lr * (g1 + (mu * g1 + g2)))
+
+
+def test_nesterov_closed_form():
+    mu, lr, g1, g2 = 0.9, 0.1, 2.0, 3.0
+    v1, v2 = g1, mu * g1 + g2
+    expected = 1.0 - lr * (g1 + mu * v1) - lr * (g2 + mu * v2)
+    assert run(SGD(lr, momentum=mu, nesterov=True), [g1, g2]) == pytest.approx(expected)
+
+
+def test_adam_closed_form():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    grads = [0.5, -1.0, 2.0]
+    p, m, v = 1.0, 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p -= lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps)
+    assert run(Adam(lr, b1, b2, eps), grads) == pytest.approx(p, rel=1e-12)
+
+
+def test_adam_first_step_is_about_lr_whatever_the_gradient_scale():
+    for g in (1e-4, 1.0, 1e4):
+        assert run(Adam(lr=0.01), [g]) == pytest.approx(1.0 - 0.01, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: SGD(lr=0), lambda: SGD(lr=-1), lambda: SGD(momentum=1.0), lambda: SGD(nesterov=True),
+     lambda: Adam(lr=float("nan")), lambda: Adam(beta1=1.0), lambda: Adam(eps=0)],
+)  # fmt: skip
+def test_bad_hyperparameters_are_rejected(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_schedules():
+    assert Constant()(7.3) == 1.0
+    step = StepDecay(epochs=30)
+    assert step(0) == 1.0 and step(9.99) == 1.0 and step(10) == pytest.approx(0.1)
+    assert step(25) == pytest.approx(0.01)
+    cos = Cosine(epochs=10)
+    assert cos(0) == 1.0 and cos(5) == pytest.approx(0.5) and cos(10) == pytest.approx(0.0, abs=1e-12)
+    assert Cosine(epochs=10, final_fraction=0.1)(10) == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        StepDecay(epochs=10, gamma=0)

@@ -1,0 +1,172 @@
+"""The training loop: it learns, it is reproducible, it stops early and it stops loudly on NaN."""
+
+import numpy as np
+import pytest
+
+from digitnet.errors import NonFiniteError
+from digitnet.nn import SGD, Adam, Callback, Cosine, Dense, Dropout, ReLU, Sequential, Sigmoid
+
+
+def toy_data(n=600, seed=0):
+    """Three Gaussian blobs in 20 dimensions: easy to learn, quick to train."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centres = rng.standard_normal((3, 20)) * 2
+    x = (centres[y] + rng.standard_normal((n, 20))).astype(np.float32)
+    return x, y
+
+
+def toy_net(seed=0, dropout=0.2):
+    return Sequential([Dense(16), ReLU(), Dropout(dropout), Dense(3)], input_shape=(20,), rng=seed)
+
+
+def test_toy_problem_is_learned():
+    x, y = toy_data()
+    net = toy_net()
+    history = net.fit(x, y, optimizer=Adam(1e-2), epochs=10, batch_size=32, rng=1)
+    assert history["loss"][-1] < history["loss"][0]
+    assert net.evaluate(x, y)["accuracy"] > 0.95
+
+
+def test_same_seed_gives_bit_identical_weights():
+    x, y = toy_data()
+    runs = []
+    for _ in range(2):
+        net = toy_net(seed=3)
+        net.fit(
+            x,
+            y,
+            optimizer=SGD(0.1, momentum=0.9),
+            epochs=3,
+            batch_size=10,
+            rng=7,
+            schedule=Cosine(3),
+            l2=1e-3,
+        )
+        runs.append(net.named_params())
+    for name in runs[0]:
+        np.testing.assert_array_equal(runs[0][name], runs[1][name])
+    other = toy_net(seed=3)
+    other.fit(x, y, optimizer=SGD(0.1, momentum=0.9), epochs=3, batch_size=10, rng=8)
+    assert not np.array_equal(other.named_params()["layers.0.W"], runs[0]["layers.0.W"])
+
+
+def test_huge_learning_rate_stops_with_a_diagnosis():
+    x, y = toy_data()
+    net = Sequential([Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
+    with pytest.raises(NonFiniteError) as info:
+        net.fit(x * 1e3, y, optimizer=SGD(1e6), epochs=5, batch_size=10, rng=0)
+    err = info.value
+    assert err.epoch == 1 and err.batch >= 1
+    message = str(err)
+    assert f"epoch 1, batch {err.batch}" in message and "learning rate" in message
+
+
+def test_nonfinite_gradient_names_the_parameter(monkeypatch):
+    x, y = toy_data()
+    net = toy_net(dropout=0)
+    original = Dense.backward
+
+    def poisoned(self, grad_out):
+        out = original(self, grad_out)
+        if self.units == 16:
+            self.grads["W"][0, 0] = np.inf
+        return out
+
+    monkeypatch.setattr(Dense, "backward", poisoned)
+    with pytest.raises(NonFiniteError) as info:
+        net.fit(x, y, optimizer=SGD(0.1), epochs=1, batch_size=10, rng=0)
+    assert info.value.what == "layers.0.W" and info.value.batch == 1
+    assert "layers.0.W" in str(info.value)
+
+
+def test_nan_inputs_are_reported_as_such():
+    x, y = toy_data()
+    x[5, 3] = np.nan
+    net = toy_net(dropout=0)
+    with pytest.raises(NonFiniteError, match="input images"):
+        net.fit(x, y, optimizer=SGD(0.1), epochs=1, batch_size=len(x), rng=0)
+
+
+def test_early_stopping_restores_the_best_weights():
+    x, y = toy_data(n=300)
+    vx, vy = toy_data(n=200, seed=1)
+    vy = (vy + 1) % 3  # labels that contradict training: validation loss rises as training fits
+    net = toy_net()
+    history = net.fit(
+        x, y, optimizer=Adam(1e-2), epochs=50, batch_size=32, rng=0, validation=(vx, vy), patience=2
+    )
+    assert history.stopped_early and len(history) < 50
+    best = history.best_epoch
+    assert len(history) == best + 2
+    assert net.evaluate(vx, vy)["loss"] == pytest.approx(history.epochs[best - 1]["val_loss"], rel=1e-5)
+
+
+def test_callbacks_see_every_batch_and_epoch():
+    seen = {"batches": 0, "epochs": []}
+
+    class Spy(Callback):
+        def on_batch_end(self, epoch, batch, loss):
+            seen["batches"] += 1
+
+        def on_epoch_end(self, epoch, logs):
+            seen["epochs"].append(logs["epoch"])
+
+    x, y = toy_data(n=95)
+    toy_net().fit(x, y, optimizer=SGD(0.1), epochs=2, batch_size=10, rng=0, callbacks=[Spy()])
+    assert seen == {"batches": 20, "epochs": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"l2": -1.0}, "l2"),
+     ({"patience": 3}, "validation")],
+)  # fmt: skip
+def test_bad_training_arguments(kwargs, match):
+    x, y = toy_data(n=20)
+    with pytest.raises(ValueError, match=match):
+        toy_net().fit(x, y, optimizer=SGD(0.1), **{"epochs": 1, "batch_size": 4, **kwargs})
+
+
+def test_bad_labels_and_shapes():
+    x, y = toy_data(n=20)
+    net = toy_net()
+    with pytest.raises(ValueError, match="0..2"):
+        net.fit(x, y + 5, optimizer=SGD(0.1), epochs=1)
+    with pytest.raises(ValueError, match="do not fit"):
+        net.fit(x[:, :5], y, optimizer=SGD(0.1), epochs=1)
+    with pytest.raises(ValueError, match="labels"):
+        net.fit(x, y[:10], optimizer=SGD(0.1), epochs=1)
+
+
+def test_summary_counts_the_classic_network():
+    net = Sequential([Dense(16), Sigmoid(), Dense(16), Sigmoid(), Dense(10), Sigmoid()], cost="quadratic")
+    assert net.n_params == 13_002
+    text = net.summary()
+    assert "13,002" in text and "(N, 16)" in text and "12,560" in text
+
+
+def test_input_shapes_are_accepted_flexibly():
+    net = Sequential([Dense(10)], rng=0)
+    one = np.zeros(784, np.float32)
+    assert net.predict(one).shape == (1,)
+    assert net.predict(np.zeros((3, 28, 28))).shape == (3,)
+    assert net.predict_proba(np.zeros((28, 28))).shape == (1, 10)
+
+
+def test_real_mnist_short_run_learns(mnist):
+    """A correctness check, not a timing: two quick epochs on 20,000 digits must pass 90% on the test set."""
+    net = Sequential([Dense(64), ReLU(), Dense(10)], rng=0)
+    net.fit(
+        mnist.train.x[:20_000], mnist.train.y[:20_000], optimizer=Adam(2e-3), epochs=2, batch_size=64, rng=0
+    )
+    assert net.evaluate(mnist.test.x, mnist.test.y)["accuracy"] >= 0.90
+
+
+def test_the_seeds_network_learns_on_real_mnist(mnist):
+    """784-16-16-10 sigmoid, quadratic cost, SGD with mini-batches of 10: one epoch already passes 85%."""
+    net = Sequential(
+        [Dense(16), Sigmoid(), Dense(16), Sigmoid(), Dense(10), Sigmoid()], cost="quadratic", rng=0
+    )
+    net.fit(mnist.train.x, mnist.train.y, optimizer=SGD(3.0), epochs=1, batch_size=10, rng=0)
+    assert net.evaluate(mnist.test.x, mnist.test.y)["accuracy"] >= 0.85

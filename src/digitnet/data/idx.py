@@ -1,0 +1,230 @@
+"""Read and write IDX files, the simple array format MNIST is distributed in.
+
+An IDX file is a header followed by the raw array, all big-endian::
+
+    offset  size       meaning
+    0       2          always 00 00
+    2       1          type code (see ``IDX_TYPES``)
+    3       1          number of dimensions, ndim
+    4       4 * ndim   the size of each dimension, as big-endian uint32
+    ...     prod * k   the data, row-major (C order), k bytes per item
+
+MNIST ships its files gzip-compressed; :func:`read_idx` recognises gzip by its magic bytes ``1f 8b``,
+whatever the file is called, and checks every part of the header against the data before trusting it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.errors import DataError
+
+__all__ = ["IDX_TYPES", "read_idx", "write_idx"]
+
+#: Type code in the header -> big-endian NumPy dtype of the data as stored on disk.
+IDX_TYPES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),  # unsigned byte: MNIST images and labels
+    0x09: np.dtype(">i1"),  # signed byte
+    0x0B: np.dtype(">i2"),  # short
+    0x0C: np.dtype(">i4"),  # int
+    0x0D: np.dtype(">f4"),  # float
+    0x0E: np.dtype(">f8"),  # double
+}
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_SUPPORTED = ", ".join(str(dt.newbyteorder("=")) for dt in IDX_TYPES.values())
+# zlib's own default level: files almost as small as level 9, written several times faster.
+_COMPRESSLEVEL = 6
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file, raw or gzip-compressed, into a new native-endian array.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file. Gzip is recognised by the magic bytes ``1f 8b``, not by the extension.
+
+    Returns
+    -------
+    numpy.ndarray
+        A writable array with the dtype named by the header's type code (uint8, int8, int16,
+        int32, float32 or float64) in native byte order.
+
+    Shape
+    -----
+    Exactly the dimensions in the header, e.g. ``(60000, 28, 28)`` for the MNIST training images
+    and ``(60000,)`` for their labels.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or unreadable, is corrupt gzip, is not an IDX file, has an unknown
+        type code, or holds fewer or more data bytes than its header promises.
+    """
+    path = Path(path)
+    data = _decompressed_bytes(path)
+    dtype, shape, offset = _parse_header(path, data)
+    expected = math.prod(shape) * dtype.itemsize
+    found = len(data) - offset
+    if found < expected:
+        raise DataError(
+            f"{path}: truncated IDX file: its header promises shape {shape} of {dtype.name}, "
+            f"which needs {expected:,} bytes of data, but only {found:,} are present; "
+            "the file is incomplete, so download it again"
+        )
+    if found > expected:
+        raise DataError(
+            f"{path}: {found - expected:,} unexpected bytes after the data: its header promises "
+            f"shape {shape} of {dtype.name} ({expected:,} bytes) but {found:,} follow the header; "
+            "the file is damaged or not what it claims to be, so download it again"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=offset)
+    # astype copies, so the result owns its memory, is writable and is in native byte order.
+    return array.astype(dtype.newbyteorder("=")).reshape(shape)
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> Path:
+    """Write an array as an IDX file, atomically.
+
+    The bytes go to a temporary file in the same folder, which then replaces ``path`` in one step
+    (:func:`os.replace`), so a reader never sees a half-written file under the final name.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where to write. Its folder must exist.
+    array : array_like
+        The data: uint8, int8, int16, int32, float32 or float64, with at least one dimension.
+    compress : bool or None, optional
+        Gzip the file. ``None`` (the default) compresses when ``path`` ends in ``.gz``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Shape
+    -----
+    Any shape with 1 to 255 dimensions, each smaller than 2**32; it is stored in the header.
+
+    Raises
+    ------
+    ValueError
+        If the dtype or shape cannot be stored in IDX, or ``compress`` is not a bool or None.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    if compress is None:
+        compress = path.name.endswith(".gz")
+    elif not isinstance(compress, bool):
+        raise ValueError(f"compress must be True, False or None, not {compress!r}")
+    header = _header(array)
+    # The data as big-endian bytes, in C order: (prod(shape) * itemsize,)
+    payload = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder(">")).reshape(-1)
+    payload = payload.view(np.uint8)
+
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            if compress:
+                with gzip.GzipFile(
+                    filename=path.name, mode="wb", fileobj=raw, compresslevel=_COMPRESSLEVEL, mtime=0
+                ) as out:
+                    out.write(header)
+                    out.write(payload)
+            else:
+                raw.write(header)
+                raw.write(payload)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _header(array: np.ndarray) -> bytes:
+    """The IDX header for ``array``, or ValueError if IDX cannot hold it."""
+    codes = {(dt.kind, dt.itemsize): code for code, dt in IDX_TYPES.items()}
+    code = codes.get((array.dtype.kind, array.dtype.itemsize))
+    if code is None:
+        raise ValueError(
+            f"cannot write dtype {array.dtype} to an IDX file; supported dtypes are {_SUPPORTED}: "
+            "convert the array first, e.g. array.astype(np.float32)"
+        )
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(
+            f"cannot write an array with {array.ndim} dimensions to an IDX file; "
+            "it needs 1 to 255 dimensions: use array.reshape(1) for a scalar"
+        )
+    if max(array.shape) >= 2**32:
+        raise ValueError(
+            f"cannot write shape {array.shape} to an IDX file: each dimension must be below 2**32"
+        )
+    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+
+
+def _decompressed_bytes(path: Path) -> bytes:
+    """The content of ``path``, gunzipped if it starts with the gzip magic bytes."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(
+            f"{path}: no such file; check the path, or fetch MNIST with digitnet.data.download_mnist"
+        ) from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not an IDX file; give the path of a file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e}); check it") from e
+    if not data.startswith(_GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(
+            f"{path}: corrupt gzip data ({e}); the file is damaged or incomplete, "
+            "so delete it and download it again"
+        ) from e
+
+
+def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Decode and check an IDX header: (on-disk dtype, shape, offset of the data)."""
+    if len(data) < 4:
+        raise DataError(
+            f"{path}: not an IDX file: only {len(data)} bytes, fewer than the 4-byte magic number; "
+            "the file is empty or truncated, so download it again"
+        )
+    if data[:2] != b"\x00\x00":
+        raise DataError(
+            f"{path}: not an IDX file (magic {data[:4].hex(' ')}; an IDX file starts with 00 00); "
+            "check that the path names an MNIST data file"
+        )
+    code, ndim = data[2], data[3]
+    dtype = IDX_TYPES.get(code)
+    if dtype is None:
+        known = ", ".join(f"0x{c:02X} ({dt.name})" for c, dt in IDX_TYPES.items())
+        raise DataError(
+            f"{path}: unknown IDX type code 0x{code:02X}; known codes are {known}; "
+            "the file is damaged or not an IDX file"
+        )
+    if ndim == 0:
+        raise DataError(
+            f"{path}: the IDX header declares 0 dimensions, but an IDX array has at least one; "
+            "the file is damaged, so download it again"
+        )
+    offset = 4 + 4 * ndim
+    if len(data) < offset:
+        raise DataError(
+            f"{path}: truncated IDX header: {ndim} dimensions need {offset} header bytes, "
+            f"but the file has only {len(data)}; download it again"
+        )
+    shape = struct.unpack(f">{ndim}I", data[4:offset])
+    return dtype, shape, offset

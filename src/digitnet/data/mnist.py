@@ -1,0 +1,282 @@
+"""Load MNIST as float32 arrays ready for training, split into train, validation and test.
+
+Shapes use the package's letters: N images, D = 784 = H * W pixels, H = W = 28.
+
+The 60,000 training images are split as in Nielsen's book: the *last* ``validation_size`` of them
+form the validation split, used to choose hyperparameters and to stop early; the rest form the
+training split. The 10,000 test images are kept apart and are never used to choose anything.
+
+The files are looked for in a fixed order (:func:`mnist_search_path`): the folder you name, then
+``$DIGITNET_DATA``, then the per-user cache; if none holds them they are downloaded into the first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from digitnet.data import download as _download
+from digitnet.data.idx import read_idx
+from digitnet.errors import DataError
+
+__all__ = ["MNIST", "Split", "find_mnist_dir", "load_mnist", "mnist_search_path"]
+
+H = W = 28  # MNIST images are 28 x 28 pixels
+N_CLASSES = 10  # digits 0-9
+TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = _download.MNIST_FILES
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Images and labels of one part of MNIST.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        float32 pixels in [0, 1] (0 = background, 1 = ink), one flattened image per row, C order.
+    y : numpy.ndarray
+        uint8 class ids 0-9, one per row of ``x``.
+
+    Shape
+    -----
+    x : (N, D), D = 784 for MNIST. y : (N,). ``images``: (N, 28, 28).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 2-D, ``y`` is not 1-D, or they hold different numbers of examples.
+    """
+
+    x: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+
+    def __post_init__(self):
+        if not (isinstance(self.x, np.ndarray) and self.x.ndim == 2):
+            raise ValueError(f"Split.x must be a 2-D array of shape (N, 784), got {_describe(self.x)}")
+        if not (isinstance(self.y, np.ndarray) and self.y.ndim == 1):
+            raise ValueError(f"Split.y must be a 1-D array of shape (N,), got {_describe(self.y)}")
+        if len(self.x) != len(self.y):
+            raise ValueError(
+                f"Split.x holds {len(self.x)} examples but Split.y holds {len(self.y)} labels; "
+                "give one label per row of x"
+            )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __repr__(self) -> str:
+        return f"Split(x={_describe(self.x)}, y={_describe(self.y)})"
+
+    @property
+    def images(self) -> np.ndarray:
+        """The images as a view of ``x``, shape (N, 28, 28)."""
+        if self.x.shape[1] != H * W:
+            raise ValueError(
+                f"Split.x has {self.x.shape[1]} columns, not {H * W}, so it does not hold {H}x{W} images"
+            )
+        return self.x.reshape(-1, H, W)  # (N, D) -> (N, H, W), a view of C-ordered x
+
+
+@dataclass(frozen=True, eq=False)
+class MNIST:
+    """The three splits of MNIST returned by :func:`load_mnist`.
+
+    Attributes
+    ----------
+    train : Split
+        Fit the weights on this.
+    validation : Split
+        Choose hyperparameters and stop early on this; may be empty.
+    test : Split
+        The 10,000 test images: report the final accuracy on this, never choose anything with it.
+    """
+
+    train: Split
+    validation: Split
+    test: Split
+
+
+def mnist_search_path(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders where MNIST is looked for, in order.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        A folder named by the caller; searched first.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``data_dir`` if given, then ``$DIGITNET_DATA`` if set, then the per-user cache folder
+        ``platformdirs.user_cache_path("digitnet") / "mnist"``, without repeats.
+    """
+    candidates = []
+    if data_dir is not None:
+        candidates.append(Path(data_dir).expanduser())
+    if os.environ.get("DIGITNET_DATA"):
+        candidates.append(Path(os.environ["DIGITNET_DATA"]).expanduser())
+    candidates.append(platformdirs.user_cache_path("digitnet") / "mnist")
+    return list(dict.fromkeys(candidates))
+
+
+def find_mnist_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The first folder of :func:`mnist_search_path` that holds all four MNIST files.
+
+    Only the presence of the files is checked here; :func:`load_mnist` checks their content.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        A folder to search before the others.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The folder, or None if no folder holds all four files.
+    """
+    for folder in mnist_search_path(data_dir):
+        if all((folder / name).is_file() for name in _download.MNIST_FILES):
+            return folder
+    return None
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    validation_size: int = 10_000,
+    train_size: int | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> MNIST:
+    """Load MNIST, downloading it first if no folder holds it.
+
+    Parameters
+    ----------
+    data_dir : str or path-like, optional
+        A folder to look in before ``$DIGITNET_DATA`` and the cache (see :func:`mnist_search_path`).
+    validation_size : int, optional
+        How many of the last training images form the validation split, 0 to 59,999.
+        Default 10,000, leaving 50,000 to train on, as in Nielsen's book.
+    train_size : int, optional
+        Keep only the first ``train_size`` images of the training split, for quick experiments.
+        Default: all of them.
+    download : bool, optional
+        If no folder holds the files, download them into the first folder of the search path.
+        Default True. With False, a missing dataset raises DataError.
+    progress : bool, optional
+        Show download progress bars. Default True.
+
+    Returns
+    -------
+    MNIST
+        The train, validation and test splits, pixels scaled to [0, 1].
+
+    Shape
+    -----
+    train.x : (60000 - validation_size, 784) or (train_size, 784). validation.x :
+    (validation_size, 784). test.x : (10000, 784). Each ``y`` : (N,).
+
+    Raises
+    ------
+    ValueError
+        If ``validation_size`` or ``train_size`` is not an int in its allowed range.
+    DataError
+        If the files are missing (and ``download`` is False or fails) or are damaged: wrong
+        counts, image size, dtype or labels.
+    """
+    _check_size("validation_size", validation_size, low=0)
+    if train_size is not None:
+        _check_size("train_size", train_size, low=1)
+
+    folder = find_mnist_dir(data_dir)
+    if folder is None:
+        folder = _fetch_or_explain(data_dir, do_download=download, progress=progress)
+
+    x, y = _read_pair(folder / TRAIN_IMAGES, folder / TRAIN_LABELS)
+    test_x, test_y = _read_pair(folder / TEST_IMAGES, folder / TEST_LABELS)
+    n_fit = len(y) - validation_size  # images left for the training split
+    if n_fit < 1:
+        raise ValueError(
+            f"validation_size={validation_size} leaves no training images; choose 0 to {len(y) - 1}"
+        )
+    if train_size is not None and train_size > n_fit:
+        raise ValueError(
+            f"train_size={train_size} is more than the {n_fit} training images left after "
+            f"validation_size={validation_size}; choose 1 to {n_fit}, or None for all"
+        )
+    n_train = n_fit if train_size is None else train_size
+    return MNIST(
+        train=Split(x[:n_train], y[:n_train]),  # (n_train, D), a view
+        validation=Split(x[n_fit:], y[n_fit:]),  # the last validation_size rows: (V, D)
+        test=Split(test_x, test_y),
+    )
+
+
+def _check_size(name: str, value: object, *, low: int) -> None:
+    """Raise ValueError unless ``value`` is an int (not a bool) of at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int of at least {low}, not {value!r}")
+
+
+def _fetch_or_explain(data_dir, *, do_download: bool, progress: bool) -> Path:
+    """Download MNIST into the first folder of the search path, or explain where to put it."""
+    searched = mnist_search_path(data_dir)
+    if do_download:
+        # Looked up at call time so tests (and users) can point MIRRORS elsewhere.
+        return _download.download_mnist(searched[0], mirrors=_download.MIRRORS, progress=progress)
+    lines = []
+    for folder in searched:
+        if not folder.is_dir():
+            lines.append(f"  {folder} (no such folder)")
+        else:
+            missing = [n for n in _download.MNIST_FILES if not (folder / n).is_file()]
+            lines.append(f"  {folder} (missing {', '.join(missing)})")
+    raise DataError(
+        "MNIST not found; none of these folders holds all four files:\n"
+        + "\n".join(lines)
+        + f"\nPut {', '.join(_download.MNIST_FILES)} in {searched[0]}, "
+        "or set DIGITNET_DATA to a folder that holds them, "
+        "or call load_mnist(download=True) to fetch them."
+    )
+
+
+def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check one images file and its labels file: float32 (N, D) and uint8 (N,)."""
+    raw = read_idx(images_path)
+    if raw.dtype != np.uint8 or raw.ndim != 3 or raw.shape[1:] != (H, W):
+        raise DataError(
+            f"{images_path}: expected uint8 images of shape (N, {H}, {W}), found "
+            f"{raw.dtype} of shape {raw.shape}; this is not an MNIST images file, replace it"
+        )
+    labels = read_idx(labels_path)
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise DataError(
+            f"{labels_path}: expected uint8 labels of shape (N,), found {labels.dtype} of shape "
+            f"{labels.shape}; this is not an MNIST labels file, replace it"
+        )
+    if len(labels) != len(raw):
+        raise DataError(
+            f"{labels_path} holds {len(labels)} labels but {images_path} holds {len(raw)} images; "
+            "the two files do not belong together, download them again"
+        )
+    if len(labels) and labels.max() >= N_CLASSES:
+        bad = int(np.argmax(labels >= N_CLASSES))
+        raise DataError(
+            f"{labels_path}: label {labels[bad]} at index {bad} is not a digit 0-9; "
+            "the file is damaged, download it again"
+        )
+    # One cast and one in-place division, all in float32: (N, H, W) uint8 -> (N, D) float32.
+    x = raw.reshape(len(raw), H * W).astype(np.float32)
+    x /= np.float32(255)
+    return x, labels
+
+
+def _describe(a: object) -> str:
+    """``float32(50000, 784)`` for an array, the type name for anything else."""
+    if isinstance(a, np.ndarray):
+        return f"{a.dtype}{a.shape}"
+    return type(a).__name__

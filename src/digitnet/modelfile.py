@@ -1,0 +1,170 @@
+"""Model files: architecture, training settings, weights, history and version in one safe file.
+
+The format is safetensors (a JSON header followed by raw little-endian arrays): loading it parses data
+and never runs code, unlike pickle. digitnet's own header sits in the safetensors metadata under the key
+``"digitnet"`` as JSON::
+
+    {"format": "digitnet-model", "format_version": 1, "digitnet_version": "0.1.0",
+     "architecture": {...Sequential.config()...}, "training": {...TrainConfig...},
+     "history": {...}, "metrics": {...}, "created": "2026-11-22T19:45:00+00:00",
+     "sha256": "..."}
+
+``sha256`` covers the rest of the header and every array's name, dtype, shape and bytes, so an edited
+weight or architecture is caught even though safetensors itself has no checksum. Writes go to a temporary file that replaces the target only
+once complete, so a crash never leaves half a model under the final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+from digitnet import __version__
+from digitnet.errors import ModelFileError
+from digitnet.nn.model import Sequential
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "save_model"]
+
+FORMAT = "digitnet-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class LoadedModel:
+    """A model read from a file, with everything recorded beside its weights."""
+
+    model: Sequential
+    training: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    digitnet_version: str = ""
+    created: str = ""
+    path: Path | None = None
+
+
+def content_digest(header: dict[str, Any], tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the header (without its ``sha256`` entry, as canonical JSON) and every array's
+    name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    rest = {k: v for k, v in header.items() if k != "sha256"}
+    h.update(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode())
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def save_model(
+    path: str | os.PathLike,
+    model: Sequential,
+    *,
+    training: dict[str, Any] | None = None,
+    history: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` and its records to ``path`` atomically; returns the path.
+
+    Parameters
+    ----------
+    training : dict, optional
+        The :class:`~digitnet.config.TrainConfig` as a dict.
+    history : dict, optional
+        :meth:`History.to_dict`.
+    metrics : dict, optional
+        Final scores, e.g. ``test_accuracy``.
+    """
+    path = Path(path)
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in model.named_params().items()}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitnet_version": __version__,
+        "architecture": model.config(),
+        "training": training or {},
+        "history": history or {},
+        "metrics": metrics or {},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    header["sha256"] = content_digest(header, tensors)
+    payload = safetensors.numpy.save(tensors, metadata={"digitnet": json.dumps(header)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _fail(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}")
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read a model file written by :func:`save_model`.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, not a safetensors file, truncated, not a digitnet model, from a newer
+        format, or its weights do not match the checksum recorded when it was saved.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, "no such model file; train one with `digitnet train` (it prints where it saved it)")
+    try:
+        with safetensors.safe_open(path, framework="numpy") as f:
+            metadata = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
+    except Exception as exc:  # safetensors raises its own error types, or OSError, for bad files
+        raise _fail(
+            path, f"not a readable model file (truncated, corrupted or another format): {exc}"
+        ) from None
+    if "digitnet" not in metadata:
+        raise _fail(path, "a safetensors file, but not a digitnet model (no digitnet header)")
+    try:
+        header = json.loads(metadata["digitnet"])
+    except json.JSONDecodeError as exc:
+        raise _fail(path, f"the digitnet header is not valid JSON ({exc}); the file was damaged") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise _fail(path, "the header does not describe a digitnet model")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise _fail(
+            path,
+            f"model format version {version!r} is newer than this digitnet understands "
+            f"({FORMAT_VERSION}); upgrade digitnet",
+        )
+    if content_digest(header, tensors) != header.get("sha256"):
+        raise _fail(path, "the contents do not match the checksum recorded when the file was saved: "
+                          "the file was modified or corrupted; retrain or restore it")  # fmt: skip
+    try:
+        model = Sequential.from_config(header["architecture"])
+        model.set_params(tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(path, f"the recorded architecture does not match the weights: {exc}") from None
+    return LoadedModel(
+        model=model,
+        training=header.get("training") or {},
+        history=header.get("history") or {},
+        metrics=header.get("metrics") or {},
+        digitnet_version=str(header.get("digitnet_version", "")),
+        created=str(header.get("created", "")),
+        path=path,
+    )

@@ -1,0 +1,104 @@
+"""Model files: round trip, and a clear error for every kind of bad file; nothing saved is ever half-written."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from digitnet.errors import ModelFileError
+from digitnet.modelfile import load_model, save_model
+from digitnet.nn import Dense, Dropout, Sequential, Sigmoid, Tanh
+
+
+def make_model(seed=0):
+    return Sequential([Dense(12), Tanh(), Dropout(0.3), Dense(10), Sigmoid()], cost="quadratic", rng=seed)
+
+
+def read_header(path):
+    data = path.read_bytes()
+    n = struct.unpack("<Q", data[:8])[0]
+    return data, n, json.loads(data[8 : 8 + n])
+
+
+def test_round_trip_gives_identical_predictions_and_records(tmp_path):
+    model = make_model()
+    x = np.random.default_rng(0).random((50, 784), dtype=np.float32)
+    path = save_model(tmp_path / "m.safetensors", model, training={"epochs": 3}, metrics={"test_accuracy": 0.97},
+                      history={"epochs": [{"epoch": 1, "loss": 0.5}]})  # fmt: skip
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.model.predict_proba(x), model.predict_proba(x))
+    assert loaded.model.config() == model.config()
+    assert loaded.training == {"epochs": 3} and loaded.metrics == {"test_accuracy": 0.97}
+    assert loaded.history["epochs"][0]["loss"] == 0.5
+    assert loaded.digitnet_version
+
+
+def test_no_temporary_files_are_left_and_overwrite_is_atomic(tmp_path, monkeypatch):
+    path = save_model(tmp_path / "m.safetensors", make_model(seed=0))
+    before = path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("digitnet.modelfile.os.replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(path, make_model(seed=1))
+    assert path.read_bytes() == before  # the old model survives a failed save
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file.*digitnet train"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+@pytest.mark.parametrize("keep", [4, 100, -10])
+def test_truncated_file(tmp_path, keep):
+    path = save_model(tmp_path / "m.safetensors", make_model())
+    data = path.read_bytes()
+    path.write_bytes(data[:keep] if keep > 0 else data[:keep])
+    with pytest.raises(ModelFileError, match="m.safetensors"):
+        load_model(path)
+
+
+def test_foreign_files(tmp_path):
+    png = tmp_path / "digit.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    with pytest.raises(ModelFileError, match="digit.png.*not a readable model file"):
+        load_model(png)
+    other = tmp_path / "other.safetensors"
+    safetensors.numpy.save_file({"w": np.zeros(3, np.float32)}, other)
+    with pytest.raises(ModelFileError, match="not a digitnet model"):
+        load_model(other)
+
+
+def test_tampered_weights_are_detected(tmp_path):
+    path = save_model(tmp_path / "m.safetensors", make_model())
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF  # flip bits in the last weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(path)
+
+
+def test_tampered_architecture_is_detected(tmp_path):
+    path = save_model(tmp_path / "m.safetensors", make_model())
+    data, n, header = read_header(path)
+    text = header["__metadata__"]["digitnet"].replace('"Tanh"', '"ReLU"')
+    header["__metadata__"]["digitnet"] = text
+    blob = json.dumps(header).encode()
+    blob += b" " * (n - len(blob)) if len(blob) <= n else b""
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + data[8 + n :])
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(path)
+
+
+def test_newer_format_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("digitnet.modelfile.FORMAT_VERSION", 99)
+    path = save_model(tmp_path / "m.safetensors", make_model())
+    monkeypatch.setattr("digitnet.modelfile.FORMAT_VERSION", 1)
+    with pytest.raises(ModelFileError, match="newer.*upgrade digitnet"):
+        load_model(path)

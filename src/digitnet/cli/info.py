@@ -1,0 +1,83 @@
+"""``digitnet info MODEL``: what a model file holds, without any data."""
+
+from __future__ import annotations
+
+from digitnet.cli.output import format_table, percent, print_json
+from digitnet.modelfile import load_model
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "info",
+        help="show a model's architecture, training settings and recorded scores",
+        description="Show what a model file holds: architecture, parameter count, how it was trained "
+        "and the test accuracy recorded when it was saved. Needs no dataset.",
+    )
+    p.add_argument("model", metavar="MODEL", help="a model file written by `digitnet train`")
+    p.add_argument("--json", action="store_true", help="print everything as one JSON object on stdout")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    loaded = load_model(args.model)
+    model = loaded.model
+    epochs = loaded.history.get("epochs", [])
+    if args.json:
+        print_json({
+            "model": str(args.model), "digitnet_version": loaded.digitnet_version, "created": loaded.created,
+            "architecture": model.config(), "parameters": model.n_params, "training": loaded.training,
+            "metrics": loaded.metrics, "history": loaded.history,
+        })  # fmt: skip
+        return 0
+    print(f"{args.model}  (digitnet {loaded.digitnet_version}, saved {loaded.created})\n")
+    print(model.summary())
+    if loaded.training:
+        print("\ntraining settings")
+        print(
+            format_table(
+                ("setting", "value"), [(k, _show(v)) for k, v in loaded.training.items()], align="<<"
+            )
+        )
+    m = loaded.metrics
+    rows = []
+    for key in (
+        "preset",
+        "train_examples",
+        "epochs_trained",
+        "train_seconds",
+        "train_accuracy",
+        "val_accuracy",
+        "test_accuracy",
+    ):
+        if key in m:
+            value = m[key]
+            rows.append((key.replace("_", " "), percent(value) if key.endswith("accuracy") else _show(value)))
+    if rows:
+        print("\nrecorded results")
+        print(format_table(("result", "value"), rows, align="<<"))
+    if epochs:
+        print("\nhistory")
+        keys = [
+            k for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds") if k in epochs[0]
+        ]
+        shown = epochs if len(epochs) <= 12 else [*epochs[:5], None, *epochs[-5:]]
+        table = [
+            ("...", *([""] * len(keys))) if e is None else (e["epoch"], *(_fmt(k, e[k]) for k in keys))
+            for e in shown
+        ]
+        print(format_table(("epoch", *keys), table, align=">" * (len(keys) + 1)))
+    return 0
+
+
+def _fmt(key, value):
+    if "accuracy" in key:
+        return percent(value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _show(value):
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)

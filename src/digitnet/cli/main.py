@@ -1,0 +1,42 @@
+"""``digitnet``: train, evaluate, predict, inspect and gradient-check handwritten-digit networks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from digitnet import __version__
+from digitnet.cli import data, evaluate, gradcheck, info, predict, train
+from digitnet.errors import DigitnetError
+
+COMMANDS = (train, evaluate, predict, info, gradcheck, data)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digitnet",
+        description="A neural network that learns to read handwritten digits, from first principles.",
+        epilog="Run `digitnet COMMAND --help` for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (DigitnetError, ValueError) as exc:
+        print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"digitnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

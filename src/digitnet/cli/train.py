@@ -1,0 +1,161 @@
+"""``digitnet train``: train a network on MNIST, test it, and save the model and its metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from digitnet.cli.output import ProgressBars, format_table, percent, print_json
+from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
+from digitnet.data import load_mnist
+from digitnet.modelfile import save_model
+from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
+from digitnet.presets import PRESETS, get_preset
+from digitnet.recipes import train
+
+MODEL_FILE, METRICS_FILE = "model.safetensors", "metrics.json"
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``"16,16"`` -> (16, 16); ``"none"`` or ``""`` -> () (no hidden layer: logistic regression)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.replace("-", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes like 16,16, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "train",
+        help="train a network on MNIST and save it",
+        description="Train a network on MNIST, report its test accuracy, and write model.safetensors and "
+        "metrics.json into the output directory. Flags override the chosen preset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--preset", default="default", help=f"a named recipe: {', '.join(PRESETS)}")
+    p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    net = p.add_argument_group("network")
+    net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
+    net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
+    net.add_argument("--cost", choices=sorted(COSTS), help="cost function")
+    net.add_argument(
+        "--init", choices=sorted(INITIALIZERS), help="weight initialiser (default: by activation)"
+    )
+    net.add_argument("--dropout", type=float, metavar="P", help="dropout rate after each hidden layer")
+    net.add_argument("--input-dropout", type=float, metavar="P", help="dropout rate on the input pixels")
+    opt = p.add_argument_group("optimisation")
+    opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="update rule")
+    opt.add_argument("--lr", type=float, help="learning rate (step size)")
+    opt.add_argument("--momentum", type=float, help="SGD momentum")
+    opt.add_argument(
+        "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum"
+    )
+    opt.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
+    opt.add_argument("--batch-size", type=int, help="mini-batch size")
+    opt.add_argument("--epochs", type=int, help="passes over the training set")
+    opt.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 weight decay λ")
+    opt.add_argument(
+        "--patience", type=int, help="stop after this many epochs without validation improvement"
+    )
+    opt.add_argument("--seed", type=int, help="seed of initial weights, shuffling and dropout")
+    dat = p.add_argument_group("data and output")
+    dat.add_argument("--validation-size", type=int, help="training images held out for validation (0: none)")
+    dat.add_argument("--train-size", type=int, help="use only the first N training images")
+    dat.add_argument(
+        "--data", metavar="DIR", help="folder with the MNIST files (default: $DIGITNET_DATA, then the cache)"
+    )
+    dat.add_argument("--out", metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)")
+    dat.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    dat.add_argument(
+        "--json", action="store_true", help="print the final metrics as one JSON object on stdout"
+    )
+    dat.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+
+
+FLAG_FIELDS = ("hidden", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
+               "nesterov", "schedule", "batch_size", "epochs", "l2", "patience", "seed", "validation_size",
+               "train_size")  # fmt: skip
+
+
+def config_from_args(args) -> TrainConfig:
+    changes = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
+    if args.optimizer == "adam" and args.momentum is None:
+        changes.setdefault("momentum", 0.0)
+        changes.setdefault("nesterov", False)
+    return get_preset(args.preset).replace(**changes)
+
+
+def run(args) -> int:
+    if args.list_presets:
+        rows = [(name, cfg.architecture, desc) for name, (desc, cfg) in PRESETS.items()]
+        print(format_table(("preset", "network", "recipe"), rows, align="<<<"))
+        return 0
+    config = config_from_args(args)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
+    if (out / MODEL_FILE).exists() and not args.overwrite:
+        raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
+    data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
+                      progress=not args.no_progress)  # fmt: skip
+    result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = {"preset": args.preset, **result.metrics}
+    save_model(out / MODEL_FILE, result.model, training=config.to_dict(), history=result.history.to_dict(),
+               metrics=metrics)  # fmt: skip
+    record = {"metrics": metrics, "config": config.to_dict(), "history": result.history.to_dict()}
+    _write_json_atomically(out / METRICS_FILE, record)
+    metrics = {**metrics, "model": str(out / MODEL_FILE), "metrics_file": str(out / METRICS_FILE)}
+    if args.json:
+        print_json(metrics)
+    else:
+        print(summary(config, metrics))
+    return 0
+
+
+def summary(config: TrainConfig, m: dict) -> str:
+    sched = f"{config.schedule} schedule" if config.schedule != "constant" else "constant rate"
+    recipe = f"{config.activation}, {config.cost}, {config.optimizer} lr {config.lr:g} ({sched}), batch {config.batch_size}"
+    extras = [f"L2 {config.l2:g}"] if config.l2 else []
+    extras += [f"dropout {config.dropout:g}"] if config.dropout else []
+    rows = [
+        ("network", f"{m['architecture']} ({m['parameters']:,} parameters)"),
+        ("recipe", recipe + (", " + ", ".join(extras) if extras else "")),
+        (
+            "trained",
+            f"{m['epochs_trained']} epochs on {m['train_examples']:,} images in {m['train_seconds']:.1f} s",
+        ),
+        ("train accuracy", percent(m["train_accuracy"]) + " (running, during the last epoch)"),
+    ]
+    if "val_accuracy" in m:
+        rows.append(("validation accuracy", percent(m["val_accuracy"])))
+    rows += [
+        (
+            "test accuracy",
+            f"{percent(m['test_accuracy'])} ({round((1 - m['test_accuracy']) * 10000):,} of 10,000 wrong)",
+        ),
+        ("model", m["model"]),
+        ("metrics", m["metrics_file"]),
+    ]
+    return format_table(("result", ""), rows, align="<<")
+
+
+def _write_json_atomically(path: Path, obj) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,110 @@
+"""Training configuration as data: one dataclass, built by the CLI, saved in every model file.
+
+A model file records the exact ``TrainConfig`` that produced it, so ``digitnet train --config``
+of that record reproduces the run bit for bit (same seed, same data, same machine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.costs import COSTS
+from digitnet.nn.initializers import INITIALIZERS
+from digitnet.nn.optimizers import OPTIMIZERS
+from digitnet.nn.schedules import SCHEDULES
+
+__all__ = ["TrainConfig"]
+
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a network is built and trained. Defaults: a fast, strong MLP."""
+
+    hidden: tuple[int, ...] = (100,)  # hidden layer sizes; MNIST fixes 784 inputs and 10 outputs
+    activation: str = "relu"  # ReLU's derivative does not vanish, so it trains fastest
+    cost: str = "cross-entropy"  # softmax + log-likelihood: large gradients while wrong
+    optimizer: str = "adam"  # per-parameter step sizes: robust without tuning
+    lr: float = 1e-3  # Adam's customary step size
+    momentum: float = 0.0  # SGD only
+    nesterov: bool = False  # SGD only, needs momentum > 0
+    schedule: str = "cosine"  # large steps early, fine steps at the end
+    batch_size: int = 64  # small enough for many updates per epoch, large enough for the BLAS
+    epochs: int = 15  # about a minute on two cores for 784-100-10
+    l2: float = 0.0  # λ in (λ/2)Σ‖W‖², per mini-batch-averaged cost
+    dropout: float = 0.0  # drop rate after each hidden layer
+    input_dropout: float = 0.0  # drop rate on the 784 input pixels
+    init: str | None = None  # None: He for ReLU, LeCun for sigmoid, Glorot for tanh
+    seed: int = 0  # initial weights, shuffling and dropout masks all follow from it
+    validation_size: int = 10_000  # held out from the end of the training set, as in Nielsen's book
+    train_size: int | None = None  # use only the first N training images (None: all the rest)
+    patience: int | None = None  # early stopping on validation loss; None trains every epoch
+    output_activation: str | None = field(
+        default=None
+    )  # None: sigmoid for quadratic, logits for cross-entropy
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad value and the allowed ones."""
+
+        def choose(name, value, allowed):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(sorted(allowed))}")
+
+        choose("activation", self.activation, HIDDEN_ACTIVATIONS)
+        choose("cost", self.cost, COSTS)
+        choose("optimizer", self.optimizer, OPTIMIZERS)
+        choose("schedule", self.schedule, SCHEDULES)
+        if self.init is not None:
+            choose("initialiser", self.init, INITIALIZERS)
+        if self.output_activation is not None:
+            choose("output activation", self.output_activation, ACTIVATIONS)
+        if any(h < 1 for h in self.hidden):
+            raise ValueError(f"hidden layer sizes must be positive, got {list(self.hidden)}")
+        positive = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
+            raise ValueError("Nesterov momentum needs --optimizer sgd and --momentum > 0")
+        if self.l2 < 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2!r}")
+        for name in ("dropout", "input_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not 0 <= self.validation_size < 60_000:
+            raise ValueError(f"validation_size must be in 0..59999, got {self.validation_size!r}")
+        if self.train_size is not None and self.train_size < 1:
+            raise ValueError(f"train_size must be positive, got {self.train_size!r}")
+        if self.patience is not None and (self.patience < 1 or self.validation_size == 0):
+            raise ValueError("early stopping (patience) needs patience >= 1 and a validation split")
+
+    @property
+    def architecture(self) -> str:
+        """E.g. ``784-16-16-10``."""
+        return "-".join(str(n) for n in (784, *self.hidden, 10))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}; known ones are {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,164 @@
+"""The command line end to end on real MNIST: train, evaluate, info, predict, gradcheck, data."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitnet.cli.main import COMMANDS, main
+from digitnet.modelfile import load_model
+
+FAST = "--hidden 32 --epochs 2 --lr 0.003 --train-size 10000 --validation-size 1000 --no-progress".split()
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    """A small model trained once by `digitnet train` for the other commands to use."""
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", *FAST, "--data", str(mnist_dir), "--out", str(out), "--json"])
+    assert code == 0
+    return out
+
+
+def test_train_writes_model_and_metrics(trained, capsys):
+    model = trained / "model.safetensors"
+    record = json.loads((trained / "metrics.json").read_text())
+    assert record["metrics"]["test_accuracy"] > 0.85
+    assert record["config"]["hidden"] == [32] and len(record["history"]["epochs"]) == 2
+    loaded = load_model(model)
+    assert loaded.metrics["test_accuracy"] == record["metrics"]["test_accuracy"]
+    assert loaded.training["train_size"] == 10000
+
+
+def test_train_json_and_table_output(tmp_path, mnist_dir, capsys):
+    code, out, err = run(
+        capsys, "train", *FAST, "--data", str(mnist_dir), "--out", str(tmp_path / "a"), "--json"
+    )
+    assert code == 0
+    metrics = json.loads(out)  # exactly one JSON object on stdout
+    assert metrics["architecture"] == "784-32-10" and 0.85 < metrics["test_accuracy"] <= 1
+    code, out, err = run(capsys, "train", *FAST, "--data", str(mnist_dir), "--out", str(tmp_path / "b"))
+    assert code == 0 and "test accuracy" in out and "784-32-10" in out
+
+
+def test_train_refuses_to_overwrite_a_saved_model(trained, mnist_dir, capsys):
+    before = (trained / "model.safetensors").read_bytes()
+    code, out, err = run(capsys, "train", *FAST, "--data", str(mnist_dir), "--out", str(trained))
+    assert code == 1 and "already exists" in err and "--overwrite" in err and "Traceback" not in err
+    assert (trained / "model.safetensors").read_bytes() == before
+
+
+def test_evaluate(trained, mnist_dir, capsys):
+    code, out, err = run(
+        capsys, "evaluate", str(trained / "model.safetensors"), "--data", str(mnist_dir), "--json"
+    )
+    assert code == 0
+    report = json.loads(out)
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 10_000
+    assert report["accuracy"] == pytest.approx(np.trace(matrix) / 10_000)
+    assert len(report["per_class"]) == 10 and all(0 <= c["recall"] <= 1 for c in report["per_class"])
+    code, out, err = run(capsys, "evaluate", str(trained / "model.safetensors"), "--data", str(mnist_dir))
+    assert code == 0 and "precision" in out and "confusion matrix" in out
+
+
+def test_info(trained, capsys):
+    code, out, err = run(capsys, "info", str(trained / "model.safetensors"))
+    assert code == 0 and "25,450" in out and "test accuracy" in out and "relu" in out
+    code, out, err = run(capsys, "info", str(trained / "model.safetensors"), "--json")
+    assert json.loads(out)["parameters"] == 25_450
+
+
+def save_digit(path, image28, scale=8, invert=True):
+    """A 28x28 MNIST digit as a large photo-like image: dark ink on light paper."""
+    pixels = (255 * (1 - image28 if invert else image28)).astype(np.uint8)
+    Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR).save(path)
+
+
+def test_predict_images_and_survive_bad_ones(trained, mnist, tmp_path, capsys):
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"digit{i}.png"
+        save_digit(path, mnist.test.images[i])
+        paths.append(str(path))
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    args = [
+        "predict",
+        str(trained / "model.safetensors"),
+        paths[0],
+        str(blank),
+        str(text),
+        *paths[1:],
+        "--json",
+    ]
+    code, out, err = run(capsys, *args)
+    assert code == 1  # some images failed, the others were still predicted
+    results = json.loads(out)["predictions"]
+    assert [r["file"] for r in results] == [paths[0], str(blank), str(text), *paths[1:]]
+    assert "ink" in results[1]["error"] and "notes.jpg" in results[2]["error"]
+    good = [r for r in results if "digit" in r]
+    assert len(good) == 5 and all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in good)
+    assert sum(r["digit"] == int(mnist.test.y[i]) for i, r in enumerate(good)) >= 4
+
+    code, out, err = run(capsys, "predict", str(trained / "model.safetensors"), paths[0], "--show")
+    assert code == 0 and "sure" in out and "@" in out
+
+
+def test_gradcheck_passes(capsys):
+    code, out, err = run(
+        capsys, "gradcheck", "--hidden", "5,4", "--activation", "tanh", "--l2", "0.1", "--dropout", "0.2"
+    )
+    assert code == 0 and "passed" in out and "layers.0.W" in out
+    code, out, err = run(capsys, "gradcheck", "--cost", "quadratic", "--json")
+    assert json.loads(out)["passed"] is True
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--lr", "-1"], "lr must be positive"),
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
+        (["evaluate", "missing.safetensors"], "no such model file"),
+        (["info", "missing.safetensors"], "no such model file"),
+        (["gradcheck", "--classes", "1"], "--classes must be at least 2"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_list_presets(capsys):
+    code, out, err = run(capsys, "train", "--list-presets")
+    assert code == 0 and "seeds" in out and "784-16-16-10" in out
+
+
+def test_data_command_finds_the_files(mnist_dir, capsys):
+    code, out, err = run(capsys, "data", "--data", str(mnist_dir), "--json")
+    assert code == 0 and json.loads(out)["found"] == str(mnist_dir)
+
+
+@pytest.mark.parametrize("command", [m.__name__.rsplit(".", 1)[1] for m in COMMANDS])
+def test_every_command_has_help(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: digitnet " + command in capsys.readouterr().out
+
+
+def test_installed_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "digitnet", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("digitnet ")

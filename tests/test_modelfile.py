@@ -43,7 +43,7 @@ def test_no_temporary_files_are_left_and_overwrite_is_atomic(tmp_path, monkeypat
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("digitnet.modelfile.os.replace", fail)
+    monkeypatch.setattr("digitnet.atomic.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         save_model(path, make_model(seed=1))
     assert path.read_bytes() == before  # the old model survives a failed save

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +29,7 @@ import safetensors
 import safetensors.numpy
 
 from digitnet import __version__
+from digitnet.atomic import atomic_write
 from digitnet.errors import ModelFileError
 from digitnet.nn.model import Sequential
 
@@ -99,16 +99,8 @@ def save_model(
     header["sha256"] = content_digest(header, tensors)
     payload = safetensors.numpy.save(tensors, metadata={"digitnet": json.dumps(header)})
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(payload)
     return path
 
 

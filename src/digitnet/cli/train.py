@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from digitnet.atomic import atomic_write
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
 from digitnet.data import load_mnist
@@ -151,11 +150,5 @@ def summary(config: TrainConfig, m: dict) -> str:
 
 
 def _write_json_atomically(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1)

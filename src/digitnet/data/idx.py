@@ -19,12 +19,12 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from digitnet.atomic import atomic_write
 from digitnet.errors import DataError
 
 __all__ = ["IDX_TYPES", "read_idx", "write_idx"]
@@ -132,22 +132,16 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool
     payload = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder(">")).reshape(-1)
     payload = payload.view(np.uint8)
 
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            if compress:
-                with gzip.GzipFile(
-                    filename=path.name, mode="wb", fileobj=raw, compresslevel=_COMPRESSLEVEL, mtime=0
-                ) as out:
-                    out.write(header)
-                    out.write(payload)
-            else:
-                raw.write(header)
-                raw.write(payload)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as raw:
+        if compress:
+            with gzip.GzipFile(
+                filename=path.name, mode="wb", fileobj=raw, compresslevel=_COMPRESSLEVEL, mtime=0
+            ) as out:
+                out.write(header)
+                out.write(payload)
+        else:
+            raw.write(header)
+            raw.write(payload)
     return path
 
 

@@ -1,0 +1,31 @@
+"""The README's Python example runs as written, and its quick-start test command is the one CI runs."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def code_blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_python_example_runs(mnist_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DIGITNET_DATA", str(mnist_dir))
+    monkeypatch.chdir(tmp_path)
+    (example,) = code_blocks("python")
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "Total parameters: 79,510" in out and "test accuracy" in out
+    assert namespace["probabilities"].shape == (3, 10)
+    assert (tmp_path / "mlp.safetensors").is_file()
+
+
+def test_ci_runs_the_readme_test_command():
+    quick_start = code_blocks("bash")[0].strip().splitlines()
+    assert len(quick_start) == 2, "the quick start is two commands"
+    test_command = quick_start[1]
+    assert "pytest" in test_command
+    assert test_command in (ROOT / ".ci" / "run").read_text()

@@ -34,8 +34,8 @@ class TrainConfig:
     nesterov: bool = False  # SGD only, needs momentum > 0
     schedule: str = "cosine"  # large steps early, fine steps at the end
     batch_size: int = 64  # small enough for many updates per epoch, large enough for the BLAS
-    epochs: int = 15  # about a minute on two cores for 784-100-10
-    l2: float = 0.0  # λ in (λ/2)Σ‖W‖², per mini-batch-averaged cost
+    epochs: int = 40  # about half a minute on two cores for 784-100-10
+    l2: float = 3e-4  # λ in (λ/2)Σ‖W‖² on the batch-averaged cost; chosen on validation for 784-100-10
     dropout: float = 0.0  # drop rate after each hidden layer
     input_dropout: float = 0.0  # drop rate on the 784 input pixels
     init: str | None = None  # None: He for ReLU, LeCun for sigmoid, Glorot for tanh

@@ -14,30 +14,28 @@ __all__ = ["PRESETS", "get_preset"]
 
 PRESETS: dict[str, tuple[str, TrainConfig]] = {
     "default": (
-        "784-100-10 ReLU, cross-entropy, Adam with cosine decay: a strong model in about a minute",
+        "784-100-10 ReLU, cross-entropy, Adam, L2, cosine decay, watching 10,000 held-out images: "
+        "a strong model in under a minute",
         TrainConfig(),
     ),
     "seeds": (
-        "the explainers' network: 784-16-16-10 sigmoid, quadratic cost, mini-batch SGD (batch 10, "
-        "learning rate 3 decaying to 0)",
+        "the explainers' network: 784-16-16-10 sigmoid, quadratic cost, mini-batch SGD (batch 10, step 3 "
+        "decaying to 0), with Nielsen's small L2 penalty",
         TrainConfig(
             hidden=(16, 16), activation="sigmoid", cost="quadratic", optimizer="sgd", lr=3.0,
-            schedule="cosine", batch_size=10, epochs=60, validation_size=0,
+            schedule="cosine", batch_size=10, epochs=60, l2=5e-5, validation_size=0,
         ),
     ),
     "best16": (
-        "the same 13,002 parameters trained better: 784-16-16-10 ReLU, cross-entropy, Adam, L2, cosine",
+        "the same 13,002 parameters with the modern recipe: ReLU, cross-entropy, Adam, L2, cosine decay",
         TrainConfig(
             hidden=(16, 16), activation="relu", cost="cross-entropy", optimizer="adam", lr=3e-3,
-            schedule="cosine", batch_size=64, epochs=60, l2=1e-4, validation_size=0,
+            schedule="cosine", batch_size=64, epochs=60, l2=1e-3, validation_size=0,
         ),
     ),
     "mlp100": (
-        "784-100-10 ReLU, cross-entropy, Adam, L2, cosine (Nielsen's network2.py reached 98.04%)",
-        TrainConfig(
-            hidden=(100,), activation="relu", cost="cross-entropy", optimizer="adam", lr=1e-3,
-            schedule="cosine", batch_size=64, epochs=40, l2=1e-4, validation_size=0,
-        ),
+        "the default recipe trained on all 60,000 images (Nielsen's network2.py reached 98.04%)",
+        TrainConfig(validation_size=0),
     ),
     "large": (
         "784-800-800-10 ReLU with dropout 0.5 (input 0.2), SGD with Nesterov momentum, cosine",

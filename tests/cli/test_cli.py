@@ -162,3 +162,17 @@ def test_every_command_has_help(capsys, command):
 def test_installed_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "digitnet", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("digitnet ")
+
+
+def test_config_from_a_previous_run_reproduces_it_bit_for_bit(trained, mnist_dir, tmp_path, capsys):
+    again = tmp_path / "again"
+    code, out, err = run(capsys, "train", "--config", str(trained / "metrics.json"), "--data", str(mnist_dir),
+                         "--out", str(again), "--no-progress", "--json")  # fmt: skip
+    assert code == 0
+    first = load_model(trained / "model.safetensors").model.named_params()
+    second = load_model(again / "model.safetensors").model.named_params()
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+    code, out, err = run(capsys, "train", "--config", str(trained / "model.safetensors"), "--epochs", "1",
+                         "--data", str(mnist_dir), "--out", str(tmp_path / "changed"), "--no-progress", "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["epochs_trained"] == 1

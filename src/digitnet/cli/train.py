@@ -11,7 +11,7 @@ from digitnet.atomic import atomic_write
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
 from digitnet.data import load_mnist
-from digitnet.modelfile import save_model
+from digitnet.modelfile import load_model, save_model
 from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
 from digitnet.presets import PRESETS, get_preset
 from digitnet.recipes import train
@@ -44,6 +44,11 @@ def add_parser(commands) -> None:
     )
     p.add_argument("--preset", default="default", help=f"a named recipe: {', '.join(PRESETS)}")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="start from the settings recorded in a model file or metrics.json (reproduces that run)",
+    )
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
     net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
@@ -93,7 +98,23 @@ def config_from_args(args) -> TrainConfig:
     if args.optimizer == "adam" and args.momentum is None:
         changes.setdefault("momentum", 0.0)
         changes.setdefault("nesterov", False)
-    return get_preset(args.preset).replace(**changes)
+    base = recorded_config(args.config) if args.config else get_preset(args.preset)
+    return base.replace(**changes)
+
+
+def recorded_config(path: str) -> TrainConfig:
+    """The TrainConfig recorded in a model file or in a run's metrics.json."""
+    if path.endswith(".json"):
+        try:
+            record = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read training settings from {path}: {exc}") from None
+        settings = record.get("config", record) if isinstance(record, dict) else None
+    else:
+        settings = load_model(path).training
+    if not isinstance(settings, dict) or not settings:
+        raise ValueError(f"{path} records no training settings")
+    return TrainConfig.from_dict(settings)
 
 
 def run(args) -> int:
@@ -109,7 +130,7 @@ def run(args) -> int:
                       progress=not args.no_progress)  # fmt: skip
     result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
     out.mkdir(parents=True, exist_ok=True)
-    metrics = {"preset": args.preset, **result.metrics}
+    metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
     save_model(out / MODEL_FILE, result.model, training=config.to_dict(), history=result.history.to_dict(),
                metrics=metrics)  # fmt: skip
     record = {"metrics": metrics, "config": config.to_dict(), "history": result.history.to_dict()}

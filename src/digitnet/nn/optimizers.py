@@ -8,7 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "SGD", "Adam"]
+__all__ = ["OPTIMIZERS", "SGD", "Adam", "flush_subnormals"]
+
+FLUSH_EVERY = 100
+"""Steps between flushes of vanishing values (see :func:`flush_subnormals`); 1% of steps pay for it."""
+
+FLUSH_BELOW = 1e-30
+"""Values smaller than this are set to zero: 27 orders of magnitude below a typical weight, so no result
+changes, and 8 orders above float32's subnormal range, so a decaying value is caught before it gets there."""
+
+
+def flush_subnormals(arrays: list[np.ndarray]) -> None:
+    """Set every value with |x| < ``FLUSH_BELOW`` to exactly zero, before it becomes subnormal.
+
+    Weights fed by pixels that are always zero (MNIST's border) get no gradient but the L2 term, so
+    they and their optimiser state decay geometrically until they become subnormal (|x| < 1.18e-38 in
+    float32), and arithmetic on subnormal numbers is 10-100x slower on most CPUs: an epoch of
+    784-100-10 slowed from 0.7 s to 3.4 s. Once flushed to exactly zero they stay zero, so an
+    occasional flush is enough.
+    """
+    for a in arrays:
+        np.copyto(a, 0, where=np.abs(a) < FLUSH_BELOW)
 
 
 def _check_lr(lr):
@@ -39,13 +59,20 @@ class SGD:
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.velocity: list[np.ndarray] = []
+        self.t = 0
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        self.t += 1
         lr = params[0].dtype.type(self.lr)
         if self.momentum == 0.0:
             for p, g in zip(params, grads):
                 p -= lr * g
-            return
+        else:
+            self._momentum_step(params, grads, lr)
+        if self.t % FLUSH_EVERY == 0:
+            flush_subnormals(params + self.velocity)
+
+    def _momentum_step(self, params, grads, lr):
         if not self.velocity:
             self.velocity = [np.zeros_like(p) for p in params]
         mu = params[0].dtype.type(self.momentum)
@@ -113,6 +140,8 @@ class Adam:
             np.divide(m, buf, out=buf)
             buf *= step_size
             p -= buf
+        if self.t % FLUSH_EVERY == 0:
+            flush_subnormals(params + self.m + self.v)
 
     def config(self):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -119,82 +119,95 @@ def fit(
 
     n = len(x)
     batches = math.ceil(n / batch_size)
-    params, grads, names = model.trainable()
-    decayed = model.decayed()  # [(param, grad)] for L2
-    l2_ = x.dtype.type(l2)
     history = History()
     best_loss, best_params, bad_epochs = math.inf, None, 0
+    base_lr = optimizer.lr
     for cb in callbacks:
         cb.on_train_begin(epochs, batches)
-
-    for epoch in range(1, epochs + 1):
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch)
-        start = time.perf_counter()
-        order = rng.permutation(n)
-        loss_sum, correct = 0.0, 0
-        lr0 = optimizer.lr
-        for b in range(batches):
-            idx = order[b * batch_size : (b + 1) * batch_size]
-            xb, yb = x[idx], y[idx]  # (N, D), (N,)
-            out = model.forward(xb, training=True, rng=rng)
-            loss, grad = model.cost.loss_and_gradient(out, yb)
-            if not math.isfinite(loss):
-                raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
-            model.backward(grad)
-            if l2:
-                for p, g in decayed:
-                    g += l2_ * p  # d/dW of (λ/2)‖W‖²
-            for name, g in zip(names, grads):
-                if not np.isfinite(g).all():
-                    raise NonFiniteError(
-                        f"training stopped: the gradient of {name} became NaN or infinite at epoch "
-                        f"{epoch}, batch {b + 1} (learning rate {optimizer.lr:g}). The weights were "
-                        "blowing up: lower the learning rate, or use ReLU with He initialisation.",
-                        what=name,
-                        epoch=epoch,
-                        batch=b + 1,
-                    )
-            if schedule is not None:
-                optimizer.lr = lr0 * schedule(epoch - 1 + b / batches)
-            optimizer.step(params, grads)
-            if schedule is not None:
-                optimizer.lr = lr0
-            loss_sum += loss * len(idx)
-            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+    try:
+        for epoch in range(1, epochs + 1):
             for cb in callbacks:
-                cb.on_batch_end(epoch, b + 1, loss)
-        if schedule is not None:
-            optimizer.lr = lr0
-        logs = {
-            "epoch": epoch,
-            "loss": loss_sum / n,
-            "accuracy": correct / n,
-            "lr": lr0 * (schedule(epoch - 1) if schedule is not None else 1.0),
-            "seconds": time.perf_counter() - start,
-        }
-        if validation is not None:
-            val = model.evaluate(vx, vy)
-            logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
-        history.epochs.append(logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if validation is not None:
+                cb.on_epoch_begin(epoch)
+            start = time.perf_counter()
+            loss_sum, correct = _train_epoch(
+                model, x, y, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks
+            )
+            logs = {
+                "epoch": epoch,
+                "loss": loss_sum / n,
+                "accuracy": correct / n,
+                "lr": base_lr * (schedule(epoch - 1) if schedule is not None else 1.0),
+                "seconds": time.perf_counter() - start,
+            }
+            if validation is not None:
+                val = model.evaluate(vx, vy)
+                logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+            history.epochs.append(logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if validation is None:
+                continue
             if logs["val_loss"] < best_loss:
                 best_loss, bad_epochs, history.best_epoch = logs["val_loss"], 0, epoch
                 if patience is not None:
-                    best_params = [p.copy() for p in params]
+                    best_params = [p.copy() for p in model.trainable()[0]]
             else:
                 bad_epochs += 1
                 if patience is not None and bad_epochs >= patience:
                     history.stopped_early = True
                     break
-    if best_params is not None and history.stopped_early:
-        for p, best in zip(params, best_params):
+    finally:
+        optimizer.lr = base_lr
+    if history.stopped_early:
+        for p, best in zip(model.trainable()[0], best_params):
             p[...] = best  # restore the weights of the best validation epoch
     for cb in callbacks:
         cb.on_train_end(history)
     return history
+
+
+def _train_epoch(model, x, y, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks):
+    """One pass over the shuffled data; returns (sum of batch losses x batch sizes, correct count)."""
+    n = len(x)
+    batches = math.ceil(n / batch_size)
+    params, grads, names = model.trainable()
+    decayed = model.decayed()  # [(W, dL/dW)] that L2 applies to
+    l2_ = x.dtype.type(l2)
+    order = rng.permutation(n)
+    loss_sum, correct = 0.0, 0
+    for b in range(batches):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        xb, yb = x[idx], y[idx]  # (N, D), (N,)
+        out = model.forward(xb, training=True, rng=rng)  # (N, C)
+        loss, grad = model.cost.loss_and_gradient(out, yb)
+        if not math.isfinite(loss):
+            raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
+        model.backward(grad)
+        if l2:
+            for w, g in decayed:
+                g += l2_ * w  # d/dW of (λ/2)‖W‖²
+        _check_gradients_finite(names, grads, epoch, b + 1, optimizer.lr)
+        if schedule is not None:
+            optimizer.lr = base_lr * schedule(epoch - 1 + b / batches)
+        optimizer.step(params, grads)
+        loss_sum += loss * len(idx)
+        correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+        for cb in callbacks:
+            cb.on_batch_end(epoch, b + 1, loss)
+    return loss_sum, correct
+
+
+def _check_gradients_finite(names, grads, epoch, batch, lr) -> None:
+    for name, g in zip(names, grads):
+        if not np.isfinite(g).all():
+            raise NonFiniteError(
+                f"training stopped: the gradient of {name} became NaN or infinite at epoch {epoch}, "
+                f"batch {batch} (learning rate {lr:g}). The weights were blowing up: lower the learning "
+                "rate, or use ReLU with He initialisation.",
+                what=name,
+                epoch=epoch,
+                batch=batch,
+            )
 
 
 def _nonfinite_loss(model, xb, epoch, batch, lr) -> NonFiniteError:

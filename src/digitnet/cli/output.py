@@ -86,5 +86,5 @@ class ProgressBars(Callback):
         text = f"loss {logs['loss']:.4f}, acc {percent(logs['accuracy'])}"
         if "val_accuracy" in logs:
             text += f", val_loss {logs['val_loss']:.4f}, val_acc {percent(logs['val_accuracy'])}"
-        self.bar.set_postfix_str(text, refresh=True)
-        self.bar.close()
+        self.bar.set_postfix_str(text, refresh=False)
+        self.bar.close()  # draws the bar once more, with the final figures

@@ -43,6 +43,8 @@ class TrainConfig:
     validation_size: int = 10_000  # held out from the end of the training set, as in Nielsen's book
     train_size: int | None = None  # use only the first N training images (None: all the rest)
     patience: int | None = None  # early stopping on validation loss; None trains every epoch
+    oversample: bool = False  # redraw rare classes' images until every class is as frequent as the largest
+    class_weighted: bool = False  # weight each class's cost by N / (C · n_c), so rare classes count as much
     output_activation: str | None = field(
         default=None
     )  # None: sigmoid for quadratic, logits for cross-entropy

@@ -12,6 +12,7 @@ import numpy as np
 from digitnet.config import TrainConfig
 from digitnet.data.mnist import MNIST
 from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Sequential
+from digitnet.nn.costs import balanced_class_weights
 from digitnet.nn.schedules import make_schedule
 
 __all__ = ["TrainResult", "build_model", "make_optimizer", "train"]
@@ -70,6 +71,8 @@ def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = 
         validation=validation,
         patience=config.patience,
         callbacks=callbacks,
+        class_weights=balanced_class_weights(data.train.y, 10) if config.class_weighted else None,
+        oversample=config.oversample,
     )
     seconds = time.perf_counter() - start
     test = model.evaluate(data.test.x, data.test.y)

@@ -76,3 +76,17 @@ def test_check_leaves_the_model_untouched():
     for k, v in net.named_params().items():
         assert v.dtype == np.float32
         np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("cost_cls", [Quadratic, CrossEntropy])
+def test_weighted_cost_gradient_and_value(cost_cls):
+    rng = np.random.default_rng(5)
+    out, labels = rng.standard_normal((6, 10)), rng.integers(0, 10, 6)
+    weights = rng.uniform(0.1, 3.0, 6)
+    cost = cost_cls()
+    loss, grad = cost.loss_and_gradient(out.copy(), labels, weights)
+    per_example = [cost.loss(out[i : i + 1], labels[i : i + 1]) for i in range(6)]
+    assert loss == pytest.approx(np.dot(weights, per_example) / weights.sum())
+    numeric = numerical_gradient(lambda: cost.loss(out, labels, weights), out)
+    assert relative_error(grad, numeric) <= TOLERANCE
+    assert cost.loss(out, labels, np.ones(6)) == pytest.approx(cost.loss(out, labels))

@@ -95,3 +95,19 @@ def test_training_steps_match_pytorch(ours_opt, make_theirs):
     for layer, lin in zip(dense, linears, strict=True):
         np.testing.assert_allclose(layer.params["W"], lin.weight.detach().numpy().T, atol=1e-5)
         np.testing.assert_allclose(layer.params["b"], lin.bias.detach().numpy(), atol=1e-5)
+
+
+def test_class_weighted_cross_entropy_matches_pytorch():
+    rng = np.random.default_rng(3)
+    logits, labels = rng.standard_normal((16, 10)).astype(np.float32), rng.integers(0, 10, 16)
+    class_weights = rng.uniform(0.2, 4.0, 10).astype(np.float32)
+    from digitnet.nn import CrossEntropy
+
+    loss, grad = CrossEntropy().loss_and_gradient(logits.copy(), labels, class_weights[labels])
+    z = torch.from_numpy(logits).requires_grad_()
+    loss_t = torch.nn.functional.cross_entropy(
+        z, torch.from_numpy(labels), weight=torch.from_numpy(class_weights)
+    )
+    loss_t.backward()
+    assert loss == pytest.approx(loss_t.item(), abs=1e-6)
+    np.testing.assert_allclose(grad, z.grad.numpy(), atol=1e-6)

@@ -170,3 +170,34 @@ def test_the_seeds_network_learns_on_real_mnist(mnist):
     )
     net.fit(mnist.train.x, mnist.train.y, optimizer=SGD(3.0), epochs=1, batch_size=10, rng=0)
     assert net.evaluate(mnist.test.x, mnist.test.y)["accuracy"] >= 0.85
+
+
+def test_oversampling_balances_every_epoch():
+    from digitnet.nn.training import balanced_order
+
+    y = np.array([0] * 50 + [1] * 5 + [2] * 20)
+    order = balanced_order(y, 3, np.random.default_rng(0))
+    assert len(order) == 150
+    np.testing.assert_array_equal(np.bincount(y[order]), [50, 50, 50])
+    assert set(np.flatnonzero(y == 1)) <= set(order)  # every rare example is used
+
+
+def test_oversampling_and_class_weights_raise_the_rare_class_recall():
+    x, y = toy_data(n=900)
+    keep = (y != 2) | (np.arange(len(y)) % 15 == 0)  # class 2 cut to about 7%
+    x, y = x[keep], y[keep]
+    x = x + np.random.default_rng(5).standard_normal(x.shape).astype(np.float32) * 2.5  # overlap the blobs
+    tx, ty = toy_data(n=3000, seed=0)
+    tx = tx + np.random.default_rng(6).standard_normal(tx.shape).astype(np.float32) * 2.5
+
+    def recall(**options):
+        net = toy_net(dropout=0)
+        net.fit(x, y, optimizer=Adam(3e-3), epochs=5, batch_size=32, rng=0, **options)
+        pred = net.predict(tx)
+        return np.mean(pred[ty == 2] == 2)
+
+    from digitnet.nn.costs import balanced_class_weights
+
+    plain = recall()
+    assert recall(oversample=True) > plain
+    assert recall(class_weights=balanced_class_weights(y, 3)) > plain

@@ -73,6 +73,18 @@ def add_parser(commands) -> None:
         "--patience", type=int, help="stop after this many epochs without validation improvement"
     )
     opt.add_argument("--seed", type=int, help="seed of initial weights, shuffling and dropout")
+    opt.add_argument(
+        "--oversample",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="redraw rare classes' images so every class is seen equally often",
+    )
+    opt.add_argument(
+        "--class-weighted",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="weight each class's cost by N / (10 n_c) so rare classes count as much",
+    )
     dat = p.add_argument_group("data and output")
     dat.add_argument("--validation-size", type=int, help="training images held out for validation (0: none)")
     dat.add_argument("--train-size", type=int, help="use only the first N training images")
@@ -90,7 +102,7 @@ def add_parser(commands) -> None:
 
 FLAG_FIELDS = ("hidden", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
                "nesterov", "schedule", "batch_size", "epochs", "l2", "patience", "seed", "validation_size",
-               "train_size")  # fmt: skip
+               "train_size", "oversample", "class_weighted")  # fmt: skip
 
 
 def config_from_args(args) -> TrainConfig:

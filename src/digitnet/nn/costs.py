@@ -2,7 +2,8 @@
 
 Labels come in as integer class ids, shape (N,); the one-hot target y (N, C) exists only inside the
 cost that needs it. Both costs average over the batch, so the learning rate does not depend on the
-batch size.
+batch size. With per-example ``weights`` s (N,), for example a class weight per label, the average
+becomes a weighted one: C = Σ_n s_n c_n / Σ_n s_n (PyTorch's convention for class weights).
 """
 
 from __future__ import annotations
@@ -11,7 +12,24 @@ import numpy as np
 
 from digitnet.nn.activations import softmax
 
-__all__ = ["COSTS", "CrossEntropy", "Quadratic"]
+__all__ = ["COSTS", "CrossEntropy", "Quadratic", "balanced_class_weights"]
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """w_c = N / (C · n_c): every class contributes equally to the cost, however rare it is.
+
+    Shape: labels (N,) -> (C,). A class with no examples gets weight 0.
+    """
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)  # (C,)
+    return np.divide(len(labels), n_classes * counts, out=np.zeros(n_classes), where=counts > 0)
+
+
+def _batch_weights(weights, n, dtype):
+    """Each example's share of the mean, (N, 1): 1/N, or s_n / Σ s without or with weights."""
+    if weights is None:
+        return dtype.type(1.0 / n)
+    w = np.asarray(weights, dtype=dtype)
+    return (w / w.sum())[:, None]
 
 
 class Quadratic:
@@ -31,15 +49,17 @@ class Quadratic:
         diff[np.arange(len(labels)), labels] -= 1
         return diff
 
-    def loss(self, output: np.ndarray, labels: np.ndarray) -> float:
-        diff = self._diff(output, labels)
-        return float(0.5 * np.vdot(diff, diff) / len(labels))
+    def loss(self, output: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+        return self.loss_and_gradient(output, labels, weights)[0]
 
-    def loss_and_gradient(self, output, labels):
+    def loss_and_gradient(self, output, labels, weights=None):
         diff = self._diff(output, labels)
-        n = len(labels)
-        loss = float(0.5 * np.vdot(diff, diff) / n)
-        diff *= diff.dtype.type(1.0 / n)
+        share = _batch_weights(weights, len(labels), diff.dtype)  # 1/N or (N, 1)
+        per_example = 0.5 * np.einsum("nc,nc->n", diff, diff)  # (N,)
+        loss = (
+            float(np.sum(per_example * np.ravel(share))) if weights is not None else float(per_example.mean())
+        )
+        diff *= share
         return loss, diff
 
     def probabilities(self, output: np.ndarray) -> np.ndarray:
@@ -73,17 +93,22 @@ class CrossEntropy:
         shifted -= lse
         return shifted  # log p, (N, C)
 
-    def loss(self, output, labels):
+    def loss(self, output, labels, weights=None):
         logp = self._log_softmax(output)
-        return float(-logp[np.arange(len(labels)), labels].mean(dtype=np.float64))
+        nll = -logp[np.arange(len(labels)), labels]  # (N,)
+        if weights is None:
+            return float(nll.mean(dtype=np.float64))
+        return float(np.sum(nll * np.ravel(_batch_weights(weights, len(labels), nll.dtype))))
 
-    def loss_and_gradient(self, output, labels):
+    def loss_and_gradient(self, output, labels, weights=None):
         logp = self._log_softmax(output)
         rows = np.arange(len(labels))
-        loss = float(-logp[rows, labels].mean(dtype=np.float64))
+        nll = -logp[rows, labels]  # (N,)
+        share = _batch_weights(weights, len(labels), logp.dtype)  # 1/N or (N, 1)
+        loss = float(nll.mean(dtype=np.float64)) if weights is None else float(np.sum(nll * np.ravel(share)))
         grad = np.exp(logp, out=logp)  # p, (N, C)
         grad[rows, labels] -= 1
-        grad *= grad.dtype.type(1.0 / len(labels))
+        grad *= share
         return loss, grad
 
     def probabilities(self, output):

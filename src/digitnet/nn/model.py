@@ -220,6 +220,8 @@ class Sequential:
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         patience: int | None = None,
         callbacks: list[Callback] | tuple[Callback, ...] = (),
+        class_weights: np.ndarray | None = None,
+        oversample: bool = False,
     ) -> History:
         """Train by mini-batch gradient descent; returns the per-epoch :class:`History`.
 
@@ -246,11 +248,17 @@ class Sequential:
         patience : int or None
             Stop after this many epochs without a lower validation loss, and restore the best weights.
         callbacks : list of Callback
+        class_weights : ndarray (C,) or None
+            Weight of each class in the cost (see ``costs.balanced_class_weights``), for imbalanced data.
+        oversample : bool
+            Each epoch, draw rare classes' examples again until every class is as frequent as the
+            largest; an epoch then has C · max_c n_c examples.
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         return fit(
             self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, rng=rng,
             schedule=schedule, l2=l2, validation=validation, patience=patience, callbacks=callbacks,
+            class_weights=class_weights, oversample=oversample,
         )  # fmt: skip
 
     # ----- description and rebuilding ------------------------------------------------------------

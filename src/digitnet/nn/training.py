@@ -54,7 +54,13 @@ class History:
 
 
 class Callback:
-    """Hooks into the training loop; override what you need. ``digitnet train``'s progress bars are one."""
+    """Hooks into the training loop; override what you need. ``digitnet train``'s progress bars are one.
+
+    ``fit`` sets ``self.model`` before ``on_train_begin``, so a hook can read the parameters and their
+    gradients (``model.trainable()``) after every batch.
+    """
+
+    model = None
 
     def on_train_begin(self, epochs: int, batches_per_epoch: int) -> None: ...
 
@@ -93,6 +99,8 @@ def fit(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     patience: int | None = None,
     callbacks: tuple[Callback, ...] | list[Callback] = (),
+    class_weights: np.ndarray | None = None,
+    oversample: bool = False,
 ) -> History:
     """Train ``model`` in place by mini-batch gradient descent; see :meth:`Sequential.fit`."""
     if not isinstance(epochs, int) or epochs < 1:
@@ -117,20 +125,42 @@ def fit(
         if len(vx) == 0:
             validation = None
 
-    n = len(x)
+    if class_weights is not None:
+        class_weights = np.asarray(class_weights, dtype=np.float64)
+        if (
+            class_weights.shape != (model.n_classes,)
+            or not (class_weights >= 0).all()
+            or not class_weights.any()
+        ):
+            raise ValueError(f"class_weights must be {model.n_classes} non-negative numbers, not all zero")
+    n = len(x) if not oversample else model.n_classes * int(np.bincount(y).max())
     batches = math.ceil(n / batch_size)
     history = History()
     best_loss, best_params, bad_epochs = math.inf, None, 0
     base_lr = optimizer.lr
     for cb in callbacks:
+        cb.model = model
         cb.on_train_begin(epochs, batches)
     try:
         for epoch in range(1, epochs + 1):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             start = time.perf_counter()
+            order = balanced_order(y, model.n_classes, rng) if oversample else rng.permutation(len(x))
             loss_sum, correct = _train_epoch(
-                model, x, y, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks
+                model,
+                x,
+                y,
+                order,
+                optimizer,
+                base_lr,
+                schedule,
+                l2,
+                batch_size,
+                epoch,
+                rng,
+                callbacks,
+                class_weights,
             )
             logs = {
                 "epoch": epoch,
@@ -166,20 +196,38 @@ def fit(
     return history
 
 
-def _train_epoch(model, x, y, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks):
-    """One pass over the shuffled data; returns (sum of batch losses x batch sizes, correct count)."""
-    n = len(x)
+def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Oversampling: every example once, plus rare classes' examples drawn again at random until every
+    class has as many as the largest; shuffled. Shape: (N,) labels -> (C · max_c n_c,) indices."""
+    counts = np.bincount(y, minlength=n_classes)
+    target = counts.max()
+    parts = []
+    for c in range(n_classes):
+        members = np.flatnonzero(y == c)
+        if len(members):
+            extra = rng.choice(members, target - len(members), replace=True)
+            parts += [members, extra]
+    order = np.concatenate(parts)
+    rng.shuffle(order)
+    return order
+
+
+def _train_epoch(
+    model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks, class_weights
+):
+    """One pass over ``order``; returns (sum of batch losses x batch sizes, correct count)."""
+    n = len(order)
     batches = math.ceil(n / batch_size)
     params, grads, names = model.trainable()
     decayed = model.decayed()  # [(W, dL/dW)] that L2 applies to
     l2_ = x.dtype.type(l2)
-    order = rng.permutation(n)
     loss_sum, correct = 0.0, 0
     for b in range(batches):
         idx = order[b * batch_size : (b + 1) * batch_size]
         xb, yb = x[idx], y[idx]  # (N, D), (N,)
         out = model.forward(xb, training=True, rng=rng)  # (N, C)
-        loss, grad = model.cost.loss_and_gradient(out, yb)
+        weights = None if class_weights is None else class_weights[yb]  # (N,)
+        loss, grad = model.cost.loss_and_gradient(out, yb, weights)
         if not math.isfinite(loss):
             raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
         model.backward(grad)

@@ -90,3 +90,15 @@ def test_weighted_cost_gradient_and_value(cost_cls):
     numeric = numerical_gradient(lambda: cost.loss(out, labels, weights), out)
     assert relative_error(grad, numeric) <= TOLERANCE
     assert cost.loss(out, labels, np.ones(6)) == pytest.approx(cost.loss(out, labels))
+
+
+def test_input_gradient_is_each_examples_own_cost_gradient():
+    rng = np.random.default_rng(6)
+    net = small_net("tanh", "cross-entropy").astype(np.float64)
+    x, y = rng.standard_normal((4, 6)), rng.integers(0, 4, 4)
+    costs, grads = net.input_gradient(x, y)
+    for i in range(4):
+        xi = x[i : i + 1].copy()
+        assert costs[i] == pytest.approx(net.cost.loss(net.forward(xi), y[i : i + 1]))
+        numeric = numerical_gradient(lambda xi=xi, i=i: net.cost.loss(net.forward(xi), y[i : i + 1]), xi)
+        assert relative_error(grads[i : i + 1], numeric) <= TOLERANCE

@@ -190,6 +190,20 @@ class Sequential:
         """The predicted class of each example, the most active output: (N, *input_shape) -> (N,)."""
         return self.predict_proba(x, batch_size).argmax(axis=1)
 
+    def input_gradient(self, x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each example's cost for ``labels`` and its gradient with respect to the input pixels.
+
+        Gradient descent on the input along -dC/dx makes the network more sure of ``labels``: that is
+        how fooling images and "dreams" are made. Shape: x (N, *input_shape), labels (N,) ->
+        costs (N,), gradients (N, *input_shape).
+        """
+        x = self.as_input(x)
+        labels = np.asarray(labels, dtype=np.intp)
+        out = self.forward(x)
+        costs = np.array([self.cost.loss(out[i : i + 1], labels[i : i + 1]) for i in range(len(x))])
+        _, grad = self.cost.loss_and_gradient(out, labels)  # (N, C), each row scaled by 1/N
+        return costs, self.backward(grad) * len(x)
+
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
         """Mean cost and accuracy on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``."""
         x = self.as_input(x)

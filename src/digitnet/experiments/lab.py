@@ -1,0 +1,147 @@
+"""The bench every experiment runs on: data, the one training path, and where results go.
+
+An experiment is a function ``run(lab)`` registered with :func:`experiment`. It trains through
+``lab.train(config)`` (the same :func:`digitnet.recipes.train` that ``digitnet train`` uses), saves
+figures with ``lab.figure(name, fig)``, records numbers with ``lab.record(...)`` and writes a short
+text summary with ``lab.say(...)``. ``lab.quick`` asks for a small, fast version for tests: fewer
+images, epochs and seeds, the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitnet.atomic import atomic_write
+from digitnet.config import TrainConfig
+from digitnet.data import MNIST, load_mnist
+from digitnet.recipes import TrainResult, train
+
+__all__ = ["EXPERIMENTS", "Experiment", "Lab", "experiment"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    run: Callable[[Lab], None]
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+"""Experiment names, as ``digitnet experiment NAME`` spells them, to experiments."""
+
+
+def experiment(name: str, description: str):
+    """Decorator: register ``run(lab)`` as the experiment ``name``."""
+
+    def register(run: Callable[[Lab], None]) -> Callable[[Lab], None]:
+        EXPERIMENTS[name] = Experiment(name, description, run)
+        return run
+
+    return register
+
+
+@dataclass
+class Lab:
+    """Where one run of one experiment happens.
+
+    Parameters
+    ----------
+    name : str
+        The experiment's name.
+    out : Path
+        Folder for the figures (PNG), ``results.json`` and ``summary.txt``.
+    quick : bool
+        Run the small version (for tests): fewer images, epochs and seeds.
+    seed : int
+        Base seed; an experiment derives every seed it uses from it.
+    data_dir : str or None
+        Where to look for MNIST first (see :func:`digitnet.data.load_mnist`).
+    progress : bool
+        Show progress bars while training.
+    """
+
+    name: str
+    out: Path
+    quick: bool = False
+    seed: int = 0
+    data_dir: str | None = None
+    progress: bool = False
+    results: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+
+    @cached_property
+    def data(self) -> MNIST:
+        """MNIST with the usual split: 50,000 train, 10,000 validation, 10,000 test."""
+        return load_mnist(self.data_dir, progress=self.progress)
+
+    def rng(self, *stream: int) -> np.random.Generator:
+        """A generator for one purpose, derived from the lab's seed and ``stream``."""
+        return np.random.default_rng([self.seed, *stream])
+
+    def train(self, config: TrainConfig, data: MNIST | None = None, callbacks=()) -> TrainResult:
+        """Train ``config`` on ``data`` (default: the lab's MNIST) through the one training path."""
+        if self.progress:
+            from digitnet.cli.output import ProgressBars
+
+            callbacks = [*callbacks, ProgressBars()]
+        return train(config, data if data is not None else self.data, callbacks=callbacks)
+
+    def figure(self, name: str, fig) -> Path:
+        """Save a matplotlib figure as ``<out>/<name>.png``."""
+        from digitnet.plots import save_figure
+
+        path = save_figure(fig, self.out / f"{name}.png")
+        self.figures.append(path)
+        return path
+
+    def record(self, **results: Any) -> None:
+        """Add numbers to ``results.json`` (NumPy values become plain JSON)."""
+        self.results.update(_plain(results))
+
+    def say(self, line: str) -> None:
+        """Add a line to the text summary."""
+        self.lines.append(line)
+
+    def finish(self, seconds: float) -> None:
+        """Write ``results.json`` and ``summary.txt``."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        record = {"experiment": self.name, "quick": self.quick, "seed": self.seed, "seconds": round(seconds, 1),
+                  "results": self.results, "figures": [p.name for p in self.figures]}  # fmt: skip
+        with atomic_write(self.out / "results.json", "w") as f:
+            json.dump(record, f, indent=1)
+        with atomic_write(self.out / "summary.txt", "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+
+
+def run_experiment(name: str, lab: Lab) -> Lab:
+    """Run the experiment ``name`` in ``lab`` and write its results; returns the lab."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
+    lab.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    EXPERIMENTS[name].run(lab)
+    lab.finish(time.perf_counter() - start)
+    return lab
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

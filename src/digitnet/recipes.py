@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data.mnist import MNIST
+from digitnet.data.mnist import MNIST, Split
 from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Sequential
 from digitnet.nn.costs import balanced_class_weights
 from digitnet.nn.schedules import make_schedule
@@ -52,10 +52,14 @@ class TrainResult:
 def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = ()) -> TrainResult:
     """Build, train and test the network ``config`` describes on ``data``.
 
+    ``data`` is used as split; ``config.train_size``, when set, keeps only its first training images.
     The test split is touched once, after training; selection (early stopping) sees only validation.
     ``metrics`` holds ``test_accuracy``, ``test_loss``, the final training and validation figures, the
     number of parameters, and ``train_seconds``.
     """
+    if config.train_size is not None and config.train_size < len(data.train):
+        train_split = Split(data.train.x[: config.train_size], data.train.y[: config.train_size])
+        data = MNIST(train=train_split, validation=data.validation, test=data.test)
     model = build_model(config)
     validation = (data.validation.x, data.validation.y) if len(data.validation) else None
     start = time.perf_counter()

@@ -1,0 +1,232 @@
+"""The report's figures, one function per figure, each returning a matplotlib figure to save.
+
+Shapes use the package's letters: N digits, C = 10 classes, U first-layer units, S neurons shown,
+K digits per neuron, B confidence bins.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import LogNorm
+
+from digitnet.plots import DIVERGING, new_figure, plt
+from digitnet.report.neurons import NeuronReport
+
+__all__ = [
+    "confusion_figure",
+    "importance_figure",
+    "misclassified_figure",
+    "neuron_digits_figure",
+    "neuron_weights_figure",
+    "probability_figure",
+    "reliability_figure",
+    "training_curves_figure",
+]
+
+TRAIN_COLOUR, VAL_COLOUR, WRONG_COLOUR, RIGHT_COLOUR = "tab:blue", "tab:orange", "tab:red", "tab:green"
+
+
+def training_curves_figure(epochs: list[dict], cost: str):
+    """Loss and accuracy per epoch, training (running averages during the epoch) and validation."""
+    fig, (ax_loss, ax_acc) = new_figure(10, 3.8, ncols=2)
+    x = [e["epoch"] for e in epochs]
+    has_val = all(e.get("val_loss") is not None for e in epochs)
+    style = {"marker": "o", "markersize": 3}
+    ax_loss.plot(x, [e["loss"] for e in epochs], color=TRAIN_COLOUR, label="training", **style)
+    ax_acc.plot(x, [100 * e["accuracy"] for e in epochs], color=TRAIN_COLOUR, label="training", **style)
+    if has_val:
+        ax_loss.plot(x, [e["val_loss"] for e in epochs], color=VAL_COLOUR, label="validation", **style)
+        ax_acc.plot(
+            x, [100 * e["val_accuracy"] for e in epochs], color=VAL_COLOUR, label="validation", **style
+        )
+    note = "" if has_val else " (trained without validation: training only)"
+    ax_loss.set(title=f"Cost per epoch{note}", xlabel="epoch", ylabel=f"mean {cost} cost per digit")
+    ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="digits classified right (%)")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return fig
+
+
+def neuron_weights_figure(report: NeuronReport, columns: int = 8):
+    """Incoming weights of the shown neurons as 28x28 images, blue negative, white 0, red positive."""
+    shown = report.shown
+    rows = -(-len(shown) // columns)
+    columns = min(columns, len(shown))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.6 + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, j in zip(axes.flat, shown):
+        w = report.weights[:, j].reshape(28, 28)  # (784,) -> (28, 28)
+        limit = float(np.abs(w).max()) or 1.0
+        ax.imshow(w, cmap=DIVERGING, vmin=-limit, vmax=limit)
+        ax.set_title(f"#{j}\nimp {report.importance[j]:.2g}", fontsize=8)
+    which = (
+        f"all {report.units}"
+        if len(shown) == report.units
+        else f"the {len(shown)} most important of {report.units}"
+    )
+    fig.suptitle(f"Incoming weights of {which} first-layer neurons, most important first\n"
+                 "(red: positive, blue: negative, each image scaled to its own largest |w|)", fontsize=10)  # fmt: skip
+    return fig
+
+
+def importance_figure(report: NeuronReport):
+    """Every first-layer neuron's importance, sorted, the shown ones highlighted."""
+    order = np.argsort(-report.importance, kind="stable")  # (U,)
+    shown = np.isin(order, report.shown)
+    fig, ax = new_figure(8, 3)
+    colours = np.where(shown, TRAIN_COLOUR, "lightgray")
+    ax.bar(np.arange(1, report.units + 1), report.importance[order], color=colours, width=1.0)
+    ax.set(
+        title=f"Importance of the {report.units} first-layer neurons, sorted (shown: blue)",
+        xlabel="neuron rank (most important first)",
+        ylabel="‖outgoing w‖ × mean |activation|",
+    )
+    return fig
+
+
+def _rgb(image: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
+    """A 2-D array as RGB through a colour map: (28, 28) -> (28, 28, 3)."""
+    norm = np.clip((image - vmin) / (vmax - vmin), 0, 1)
+    return matplotlib.colormaps[cmap](norm)[..., :3]
+
+
+def neuron_digits_figure(report: NeuronReport, test_images: np.ndarray, per_row: int = 2):
+    """For each shown neuron: its weight image, then the K test digits that excite it most.
+
+    One axis per neuron holds a strip [weights | gap | digit 1 ... digit K] drawn as a single RGB image,
+    which keeps a 32-neuron figure fast to draw.
+    """
+    s, k = report.top_indices.shape
+    gap = np.ones((28, 6, 3))  # (28, 6, 3) white spacer
+    rows = -(-s // per_row)
+    cols = min(per_row, s)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * (k + 1.4) * 0.62, rows * 0.95 + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row, j in zip(axes.flat, range(s), report.shown):
+        w = report.weights[:, j].reshape(28, 28)  # (784,) -> (28, 28)
+        limit = float(np.abs(w).max()) or 1.0
+        tiles = [_rgb(w, DIVERGING, -limit, limit), gap]
+        for i in report.top_indices[row]:
+            tiles += [_rgb(test_images[i], "gray_r", 0.0, 1.0), np.ones((28, 2, 3))]
+        ax.imshow(np.concatenate(tiles, axis=1), interpolation="nearest")  # (28, W, 3)
+        ax.set_title(
+            f"neuron #{j}: weights, then its top {k} test digits (activation "
+            f"{report.top_activations[row, 0]:.2g} down to {report.top_activations[row, -1]:.2g})",
+            fontsize=8,
+            loc="left",
+        )
+    fig.suptitle("What excites each neuron most: its weights, then the test digits with the largest activation",
+                 fontsize=10)  # fmt: skip
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray):
+    """The confusion matrix as an annotated heat map; colour on a log scale so small counts show."""
+    m = np.asarray(matrix)
+    c = len(m)
+    fig, ax = new_figure(6.4, 5.6)
+    shown = np.ma.masked_equal(m, 0)  # zero cells stay white
+    image = ax.imshow(shown, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(int(m.max()), 2)))
+    for t in range(c):
+        for p in range(c):
+            if m[t, p]:
+                dark = m[t, p] > np.sqrt(max(m.max(), 1)) * 4
+                ax.text(p, t, str(m[t, p]), ha="center", va="center", fontsize=8,
+                        color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(c))
+    ax.set_yticks(range(c))
+    ax.grid(False)
+    ax.set(title="Confusion matrix on the 10,000 test digits", xlabel="predicted digit", ylabel="true digit")
+    fig.colorbar(image, ax=ax, label="test digits (log scale)", shrink=0.85)
+    return fig
+
+
+def _top3(p: np.ndarray) -> str:
+    order = np.argsort(-p)[:3]
+    return "\n".join(f"{c}: {100 * p[c]:.0f}%" for c in order)
+
+
+def misclassified_figure(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, columns: int = 10
+):
+    """Misclassified digits, each titled with its true label and the model's three top probabilities."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.05, rows * 1.75 + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label, p in zip(axes.flat, images, labels, probabilities):
+        ax.imshow(image.reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"true {label}\n{_top3(p)}", fontsize=7.5, linespacing=1.1)
+    fig.suptitle("Misclassified test digits: true label, then the network's top-3 probabilities", fontsize=10)
+    return fig
+
+
+def probability_figure(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, columns: int = 3):
+    """Each digit beside a bar chart of its 10 probabilities: the top class coloured green if right,
+    red if wrong; the true class outlined in black."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, 2 * columns, figsize=(columns * 3.6, rows * 2.1), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 2] * columns})  # fmt: skip
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, label, p) in enumerate(zip(images, labels, probabilities)):
+        r, c = divmod(i, columns)
+        ax_img, ax_bar = axes[r, 2 * c], axes[r, 2 * c + 1]
+        ax_bar.axis("on")
+        ax_img.imshow(image.reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+        ax_img.axis("off")
+        top = int(np.argmax(p))
+        colours = ["lightgray"] * len(p)
+        colours[top] = RIGHT_COLOUR if top == label else WRONG_COLOUR
+        edges = ["black" if k == label else "none" for k in range(len(p))]
+        ax_bar.bar(range(len(p)), 100 * p, color=colours, edgecolor=edges, linewidth=1.2)
+        ax_bar.set_xticks(range(len(p)))
+        ax_bar.tick_params(labelsize=7)
+        true_tick = ax_bar.get_xticklabels()[label]
+        true_tick.set_fontweight("bold")
+        true_tick.set_fontsize(9)
+        ax_bar.set_ylim(0, 105)
+        ax_bar.set_ylabel("probability (%)", fontsize=7)
+        ax_bar.set_title(f"{100 * p[top]:.0f}% it's a {top} (true {label})", fontsize=8.5,
+                         color="black" if top == label else WRONG_COLOUR)  # fmt: skip
+    fig.suptitle(
+        "The network's probabilities for a few test digits (true class outlined, its label in bold)",
+        fontsize=10,
+    )
+    return fig
+
+
+def reliability_figure(panels: list[tuple[str, list[dict], float]]):
+    """Reliability diagrams: accuracy per confidence bin against the diagonal of perfect calibration.
+
+    ``panels`` holds (title, bins from ``reliability_bins``, ECE) per diagram; a row of counts per bin
+    (log scale) sits under each, since most digits land in the top bin.
+    """
+    fig, axes = new_figure(5 * len(panels), 5.2, nrows=2, ncols=len(panels), squeeze=False,
+                           gridspec_kw={"height_ratios": [3, 1]}, sharex=True)  # fmt: skip
+    for col, (title, bins, ece) in enumerate(panels):
+        ax, ax_n = axes[0, col], axes[1, col]
+        width = bins[0]["upper"] - bins[0]["lower"]
+        centres = np.array([(b["lower"] + b["upper"]) / 2 for b in bins])
+        filled = np.array([b["count"] > 0 for b in bins])
+        acc = np.array([b["accuracy"] if b["count"] else 0.0 for b in bins])
+        conf = np.array([b["confidence"] if b["count"] else 0.0 for b in bins])
+        ax.bar(centres[filled], 100 * acc[filled], width=width, color=TRAIN_COLOUR, edgecolor="white",
+               label="accuracy in bin")  # fmt: skip
+        lower = centres[filled] - width / 2
+        ax.hlines(100 * conf[filled], lower, lower + width, color=WRONG_COLOUR, linewidth=2.5,
+                  label="mean confidence in bin")  # fmt: skip
+        ax.plot([0, 1], [0, 100], "k--", linewidth=1, label="perfect calibration")
+        ax.set(title=f"{title}: ECE = {100 * ece:.2f}%", ylabel="accuracy (%)", xlim=(0, 1), ylim=(0, 100))
+        ax.legend(loc="upper left", fontsize=8)
+        counts = np.array([b["count"] for b in bins])
+        ax_n.bar(centres[filled], counts[filled], width=width, color="gray", edgecolor="white")
+        ax_n.set_yscale("log")
+        ax_n.set(xlabel="confidence (top probability)", ylabel="test digits")
+    return fig

@@ -1,0 +1,319 @@
+"""``digitnet experiment robustness``: how test accuracy falls when the digits are moved, turned, resized
+or their strokes made thicker or thinner.
+
+Claim
+-----
+A fully connected network has no built-in notion that a digit moved by a few pixels is the same digit:
+every pixel has its own weights. Its accuracy collapses under shifts of a few pixels and falls under
+rotations and rescaling that a person would hardly notice. (A convolutional network, issue 6, should do
+better; :func:`robustness_table` takes any model with ``predict`` so it can be compared directly.)
+
+Method
+------
+1. Train the usual 784-100-10 ReLU network through ``lab.train`` (quick mode: a small one).
+2. Transform the 10,000 test digits (quick: the first 1,000) and measure the accuracy on each:
+
+   * **shift** by 1-4 pixels right, left, down and up (zero fill); the curve is the mean over the
+     four directions, each direction is recorded too;
+   * **rotation** by ±10°, ±20°, ±30° about the centre of mass (positive: anticlockwise on screen);
+   * **scale** by 0.7, 0.85, 1.15, 1.3 about the centre of mass;
+   * **stroke width**: grey-level dilation (thicker, max over a k×k window) and erosion (thinner, min
+     over it) with k = 2 and 3. The 2×2 window also moves the ink by half a pixel.
+
+   Rotation and scale are affine maps about the point c = (14, 14), where MNIST puts each digit's centre
+   of mass: the output pixel p samples the input at c + A⁻¹(p - c) by bilinear interpolation, and
+   anything outside the 28×28 field reads as 0 (background). The same sampling grid serves the whole
+   batch, so each transform of 10,000 digits is four NumPy gathers (well under a second). Every
+   transform keeps the images 28×28 with pixels in [0, 1].
+
+Expected time: 1.5 minutes on two idle cores, up to 4 when they are shared (training dominates; the
+transforms and their evaluation take a few seconds); quick mode about 10 seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from digitnet.experiments._shared_input import train_network
+from digitnet.experiments.lab import Lab, experiment
+from digitnet.plots import new_figure, plt
+
+__all__ = [
+    "TRANSFORMS",
+    "Transform",
+    "dilate",
+    "erode",
+    "robustness_table",
+    "rotate",
+    "run",
+    "scale",
+    "shift",
+]
+
+SIZE = 28  # MNIST images are 28 x 28
+CENTRE = (
+    14.0  # (row, column) where MNIST puts each digit's centre of mass: the mean over the test set is 14.0
+)
+SHIFTS = (1, 2, 3, 4)  # pixels
+DIRECTIONS = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}  # (rows, columns) per pixel
+ANGLES = (-30, -20, -10, 10, 20, 30)  # degrees, positive anticlockwise
+SCALES = (0.7, 0.85, 1.15, 1.3)  # > 1 enlarges
+STROKES = (("thinner (3×3 min)", "erode", 3), ("thinner (2×2 min)", "erode", 2),
+           ("thicker (2×2 max)", "dilate", 2), ("thicker (3×3 max)", "dilate", 3))  # fmt: skip
+
+
+# ----- the transforms: (N, 28, 28) in [0, 1] -> (N, 28, 28) in [0, 1] -------------------------------------
+
+
+def shift(images: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """Move every image ``rows`` pixels down and ``columns`` right (negative: up, left), filling with 0.
+
+    Shape: (N, 28, 28) -> (N, 28, 28).
+    """
+    out = np.zeros_like(images)
+    src_r, dst_r = _span(rows, images.shape[1])
+    src_c, dst_c = _span(columns, images.shape[2])
+    out[:, dst_r, dst_c] = images[:, src_r, src_c]
+    return out
+
+
+def _span(offset: int, size: int) -> tuple[slice, slice]:
+    """Source and destination slices of a 1-D shift by ``offset`` (whole pixels) in a field of ``size``."""
+    if abs(offset) >= size:
+        return slice(0, 0), slice(0, 0)
+    if offset >= 0:
+        return slice(0, size - offset), slice(offset, size)
+    return slice(-offset, size), slice(0, size + offset)
+
+
+def affine(images: np.ndarray, inverse: np.ndarray, centre: float = CENTRE) -> np.ndarray:
+    """Resample every image under one affine map about ``centre``, bilinearly, with 0 outside the field.
+
+    ``inverse`` (2, 2) maps output offsets to input offsets, in (row, column) coordinates:
+    out[n, p] = bilinear(images[n], c + inverse @ (p - c)).
+
+    Shape: (N, 28, 28) -> (N, 28, 28).
+    """
+    n, h, w = images.shape
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")  # (H, W) each
+    offsets = np.stack([rows - centre, cols - centre])  # (2, H, W)
+    src = np.einsum("ab,bhw->ahw", inverse, offsets) + centre  # (2, H, W): where each output pixel reads
+    pad = 2
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad))).reshape(n, -1)  # (N, (H+4)(W+4)), zero border
+    stride = w + 2 * pad
+    r0 = np.floor(src[0])
+    c0 = np.floor(src[1])
+    fr = (src[0] - r0).astype(images.dtype).ravel()  # (H·W,): weight of the lower neighbour row
+    fc = (src[1] - c0).astype(images.dtype).ravel()
+    r0 = np.clip(r0.astype(np.intp), -pad, h).ravel() + pad  # far outside -> the zero border
+    c0 = np.clip(c0.astype(np.intp), -pad, w).ravel() + pad
+    corner = r0 * stride + c0  # (H·W,): flat index of the upper-left neighbour
+
+    def at(offset):
+        return np.take(padded, corner + offset, axis=1)  # (N, H·W)
+
+    top = at(0) * (1 - fc) + at(1) * fc
+    bottom = at(stride) * (1 - fc) + at(stride + 1) * fc
+    out = (top * (1 - fr) + bottom * fr).reshape(n, h, w)  # (N, H·W) -> (N, H, W)
+    return np.clip(out, 0.0, 1.0)
+
+
+def rotate(images: np.ndarray, degrees: float) -> np.ndarray:
+    """Turn every image by ``degrees`` anticlockwise (as seen on screen) about its centre of mass.
+
+    With row offset di (down) and column offset dj (right), the output at (di, dj) reads the input at
+    (cos θ di + sin θ dj, -sin θ di + cos θ dj): the rotation by -θ, as rows point down.
+    Shape: (N, 28, 28) -> (N, 28, 28).
+    """
+    t = np.deg2rad(degrees)
+    return affine(images, np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]))
+
+
+def scale(images: np.ndarray, factor: float) -> np.ndarray:
+    """Enlarge (``factor`` > 1) or shrink every image about its centre of mass. Shape kept."""
+    if factor <= 0:
+        raise ValueError(f"scale factor must be positive, got {factor!r}")
+    return affine(images, np.eye(2) / factor)
+
+
+def dilate(images: np.ndarray, k: int) -> np.ndarray:
+    """Thicker strokes: each pixel becomes the maximum over a k×k window (0 beyond the edges). Shape kept."""
+    return _window(images, k, np.maximum)
+
+
+def erode(images: np.ndarray, k: int) -> np.ndarray:
+    """Thinner strokes: each pixel becomes the minimum over a k×k window (0 beyond the edges). Shape kept."""
+    return _window(images, k, np.minimum)
+
+
+def _window(images: np.ndarray, k: int, combine: Callable) -> np.ndarray:
+    """Combine the k² shifted copies of each image; window rows i - (k-1)//2 .. i + k//2 (likewise columns)."""
+    if k < 1:
+        raise ValueError(f"window size must be a positive number of pixels, got {k!r}")
+    n, h, w = images.shape
+    before, after = (k - 1) // 2, k // 2
+    padded = np.pad(images, ((0, 0), (before, after), (before, after)))  # (N, H + k - 1, W + k - 1)
+    out = padded[:, :h, :w].copy()
+    for a in range(k):
+        for b in range(k):
+            combine(out, padded[:, a : a + h, b : b + w], out=out)
+    return out
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One transform of the table: its family ("shift", "rotation", ...), level and function."""
+
+    family: str
+    level: float | str
+    label: str
+    apply: Callable[[np.ndarray], np.ndarray]
+
+
+def _transforms() -> list[Transform]:
+    table = [Transform("none", 0, "original", np.asarray)]
+    for name, (dr, dc) in DIRECTIONS.items():
+        table += [Transform(f"shift {name}", s, f"{s} px {name}", partial(shift, rows=s * dr, columns=s * dc))
+                  for s in SHIFTS]  # fmt: skip
+    table += [Transform("rotation", a, f"{a:+d}°", partial(rotate, degrees=a)) for a in ANGLES]
+    table += [Transform("scale", f, f"scale ×{f}", partial(scale, factor=f)) for f in SCALES]
+    ops = {"erode": erode, "dilate": dilate}
+    table += [Transform("stroke", label, label, partial(ops[op], k=k)) for label, op, k in STROKES]
+    return table
+
+
+TRANSFORMS: list[Transform] = _transforms()
+"""Every transform :func:`robustness_table` measures, the untouched original first."""
+
+
+def robustness_table(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """The accuracy of ``model`` on ``images`` under every transform in :data:`TRANSFORMS`.
+
+    Parameters
+    ----------
+    model : object with ``predict``
+        ``model.predict(batch)`` takes (N, 28, 28) float32 images in [0, 1] and returns N class ids;
+        a digitnet ``Sequential`` reshapes them to its own input shape (784,) or (1, 28, 28).
+    images : ndarray
+        Digits, (N, 28, 28) or (N, 784), pixels in [0, 1].
+    labels : ndarray
+        Their classes, (N,).
+
+    Returns
+    -------
+    dict
+        ``{"original": acc, "shift": {0: acc, 1: mean over the 4 directions, ...},
+        "shift_by_direction": {"right": {1: acc, ...}, ...}, "rotation": {-30: acc, ..., 0: acc, ...},
+        "scale": {0.7: acc, ..., 1.0: acc, ...}, "stroke": {"original": acc, "thinner (3×3 min)": acc, ...}}``
+    """
+    images = np.asarray(images, dtype=np.float32).reshape(len(images), SIZE, SIZE)  # (N, 784) -> (N, H, W)
+    labels = np.asarray(labels)
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"need matching, non-empty images and labels, got {len(images)} and {len(labels)}")
+    acc = {t.label: float(np.mean(model.predict(t.apply(images)) == labels)) for t in TRANSFORMS}
+    original = acc["original"]
+    by_direction = {d: {s: acc[f"{s} px {d}"] for s in SHIFTS} for d in DIRECTIONS}
+    return {
+        "original": original,
+        "shift": {
+            0: original,
+            **{s: float(np.mean([by_direction[d][s] for d in DIRECTIONS])) for s in SHIFTS},
+        },
+        "shift_by_direction": by_direction,
+        "rotation": dict(sorted({0: original, **{a: acc[f"{a:+d}°"] for a in ANGLES}}.items())),
+        "scale": dict(sorted({1.0: original, **{f: acc[f"scale ×{f}"] for f in SCALES}}.items())),
+        "stroke": {"original": original, **{label: acc[label] for label, _, _ in STROKES}},
+    }
+
+
+@experiment("robustness", "accuracy on shifted, rotated, rescaled, thickened and thinned test digits")
+def run(lab: Lab) -> None:
+    result = train_network(lab)
+    model = result.model
+    n = 1_000 if lab.quick else len(lab.data.test)
+    images, labels = lab.data.test.images[:n], lab.data.test.y[:n]
+    table = robustness_table(model, images, labels)
+
+    lab.record(network=result.metrics, test_digits=n, accuracy=table)
+    lab.figure("robustness_curves", _curves(table))
+    lab.figure("transform_gallery", _gallery(model, images, labels))
+
+    shifts, rot, sc, st = table["shift"], table["rotation"], table["scale"], table["stroke"]
+    lab.say("Claim: a fully connected network is fragile to small shifts, rotations and changes of size.")
+    lab.say(
+        f"Network {result.metrics['architecture']}, accuracy on {n:,} untouched test digits {table['original']:.2%}."
+    )
+    lab.say(
+        "Shift (mean of right, left, down, up): "
+        + ", ".join(f"{s} px {a:.1%}" for s, a in shifts.items())
+        + "."
+    )
+    lab.say("Rotation: " + ", ".join(f"{a:+d}° {v:.1%}" for a, v in rot.items()) + ".")
+    lab.say("Scale: " + ", ".join(f"×{f} {v:.1%}" for f, v in sc.items()) + ".")
+    lab.say("Stroke width: " + ", ".join(f"{k} {v:.1%}" for k, v in st.items()) + ".")
+    lab.say(
+        "Lesson: every pixel has its own weights, so moving the ink to other pixels moves it past what the "
+        "network learned; convolutions (shared, local weights) are the remedy."
+    )
+
+
+def _curves(table: dict):
+    """Four panels: accuracy vs shift, rotation and scale, and bars for stroke width."""
+    fig, axes = new_figure(11, 7.5, nrows=2, ncols=2)
+    ax = axes[0, 0]
+    for d, accs in table["shift_by_direction"].items():
+        ax.plot([0, *accs], [100 * table["original"], *(100 * np.array(list(accs.values())))],
+                lw=0.9, alpha=0.6, marker=".", label=d)  # fmt: skip
+    ax.plot(list(table["shift"]), 100 * np.array(list(table["shift"].values())), "k-o", lw=2, label="mean")
+    ax.set(xlabel="shift (pixels)", ylabel="test accuracy (%)", title="Shifted digits", xticks=[0, *SHIFTS])
+    ax.legend(fontsize=8)
+    panels = [
+        (axes[0, 1], "rotation", "rotation (degrees, + = anticlockwise)", "Rotated digits"),
+        (axes[1, 0], "scale", "scale factor (1 = original size)", "Rescaled digits"),
+    ]
+    for ax, key, xlabel, title in panels:
+        ax.plot(list(table[key]), 100 * np.array(list(table[key].values())), "o-", color="C0", lw=2)
+        ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title, xticks=list(table[key]))
+    ax = axes[1, 1]
+    names = list(table["stroke"])
+    values = 100 * np.array(list(table["stroke"].values()))
+    bars = ax.bar(range(len(names)), values, color=["gray", "C1", "C1", "C2", "C2"][: len(names)])
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(names)), [n.replace(" (", "\n(") for n in names], fontsize=8)
+    ax.set(ylabel="test accuracy (%)", title="Thinner and thicker strokes")
+    for ax in axes.flat:
+        ax.set_ylim(0, 105)
+    fig.suptitle("Accuracy of the fully connected network on transformed test digits")
+    return fig
+
+
+def _gallery(model, images: np.ndarray, labels: np.ndarray):
+    """One test digit under a selection of the transforms, with the network's prediction for each."""
+    digit = images[:1]  # (1, 28, 28): the first test digit
+    chosen = [t for t in TRANSFORMS if t.family in ("none", "shift right", "rotation", "scale", "stroke")]
+    shown = np.concatenate([t.apply(digit) for t in chosen])  # (T, 28, 28)
+    predicted = model.predict(shown)
+    columns = 10
+    rows = -(-len(chosen) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.45, rows * 2.0), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, t, image, p in zip(axes.flat, chosen, shown, predicted):
+        ax.axis("on")
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():  # a frame shows where the 28×28 field ends
+            spine.set_visible(True)
+            spine.set_color("0.7")
+        name = t.label.replace(" (", "\n(")  # "thicker\n(3×3 max)": fits one column
+        ax.set_title(f"{name}\n→ {p}", fontsize=8, color="k" if p == labels[0] else "C3")
+    fig.suptitle(
+        f"One test digit (a {labels[0]}) under each transform, with the network's answer (red: wrong)"
+    )
+    return fig

@@ -176,3 +176,23 @@ def test_config_from_a_previous_run_reproduces_it_bit_for_bit(trained, mnist_dir
     code, out, err = run(capsys, "train", "--config", str(trained / "model.safetensors"), "--epochs", "1",
                          "--data", str(mnist_dir), "--out", str(tmp_path / "changed"), "--no-progress", "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["epochs_trained"] == 1
+
+
+EXPERIMENT_NAMES = {"canon", "noise", "reject", "dream", "vanishing", "cost-lab", "lr-sweep", "overfit", "imbalance",
+                    "robustness"}  # fmt: skip
+
+
+def test_experiment_list_and_unknown_name(capsys):
+    code, out, err = run(capsys, "experiment", "--list")
+    assert code == 0 and EXPERIMENT_NAMES <= {line.split()[0] for line in out.splitlines()[2:]}
+    code, out, err = run(capsys, "experiment", "nope")
+    assert code == 1 and "unknown experiment 'nope'" in err and "Traceback" not in err
+
+
+def test_experiment_runs_from_the_command_line(mnist_dir, tmp_path, capsys):
+    code, out, err = run(capsys, "experiment", "vanishing", "--quick", "--out", str(tmp_path), "--data",
+                         str(mnist_dir), "--no-progress", "--json")  # fmt: skip
+    assert code == 0
+    record = json.loads(out)
+    assert record["experiment"] == "vanishing" and all(p.endswith(".png") for p in record["figures"])
+    assert (tmp_path / "results.json").is_file() and (tmp_path / "summary.txt").is_file()

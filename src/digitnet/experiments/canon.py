@@ -7,7 +7,7 @@ table gives the claim beside the mean and standard deviation measured on the 10,
 Where the source leaves a choice open, the choice is written in the row's ``note``. Nielsen reports the
 best test accuracy seen over the epochs; we report the final epoch's, which is never higher. LeCun's
 table rows come from papers that trained for many more epochs with hand-tuned schedules; ours use one
-fixed, documented recipe each. Full run: about 20 minutes on two cores; ``--quick``: seconds.
+fixed, documented recipe each. Full run: 15 to 50 minutes on two cores, depending on what else runs; ``--quick``: seconds.
 """
 
 from __future__ import annotations

@@ -120,8 +120,10 @@ def _figure(rows):
         positions - 0.2, measured, height=0.38, xerr=errors, color="#2c7fb8", label="measured (mean ± sd)"
     )
     ax.set_yticks(positions, labels, fontsize=8)
-    for y, value in zip(positions, measured):
-        ax.text(value + 0.1, y - 0.2, f"{value:.2f}", va="center", fontsize=7)
+    for y, value, error in zip(positions, measured, errors):
+        ax.text(
+            value + error + 0.1, y - 0.2, f"{value:.2f}", va="center", fontsize=7
+        )  # right of the error bar
     for y, value in zip(positions, claimed):
         ax.text(value + 0.1, y + 0.2, f"{value:.2f}", va="center", fontsize=7, color="#555555")
     low = min(claimed + measured)

@@ -23,27 +23,18 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from digitnet.errors import ImageError
+from digitnet.imaging.ink import INK_PERCENTILE, load_image, source_prefix, to_ink
 
-__all__ = ["Preprocessed", "load_image", "preprocess", "preprocess_file", "to_ink"]
-
+__all__ = ["Preprocessed", "preprocess", "preprocess_file"]
 FIELD = 28  # MNIST's canvas, in pixels
 BOX = 20  # MNIST scaled each digit so its longer side is 20 pixels
 CENTRE = 14.0  # where MNIST's centre of mass sits: the mean over its 70,000 digits is (14.0, 14.0)
-FRAME = 1 / 32  # width of the outer frame that samples the paper, as a fraction of the shorter side
-FRAME_SAMPLES = 20_000  # plenty to fit the paper's 6 coefficients
-NOISE_SAMPLES = 100_000  # enough pixels for a steady median of the paper's noise
-NOISE_SIGMAS = 3.0  # paper within this many noise deviations of its fitted level is background
-MIN_CONTRAST = 0.1  # ink must differ from the paper by 10% of full scale (and by 6 noise deviations)
-MIN_INK = 0.05  # after rescaling, ink fainter than this is paper texture or compression noise
-INK_PERCENTILE = 98.0  # "strongest ink" is this percentile, not the maximum, so one hot pixel can't set it
 MIN_STROKE = 1.5  # strokes thinner than this many fitted pixels are thickened (MNIST: 5% are thinner)
 TARGET_STROKE = 2.3  # ... to MNIST's median stroke width, in fitted pixels
 SUPERSAMPLE = 4  # thickening works at 4x the fitted resolution, then box-filters down (anti-aliasing)
@@ -82,259 +73,6 @@ class Preprocessed:
     fitted: np.ndarray
     input: np.ndarray
     inverted: bool
-
-
-def load_image(path: str | os.PathLike) -> Image.Image:
-    """Read an image file with Pillow, turned upright by its EXIF orientation tag (phone photos).
-
-    Parameters
-    ----------
-    path : str or path-like
-        Any format Pillow reads: PNG, JPEG, GIF (first frame), BMP, TIFF, WebP, ...
-
-    Returns
-    -------
-    PIL.Image.Image
-        The decoded image, fully loaded, in the file's own mode.
-
-    Raises
-    ------
-    ImageError
-        The file is missing, is a folder, is not an image, or is truncated or corrupt.
-    """
-    path = Path(os.fspath(path))
-    if not path.exists():
-        raise ImageError(f"{path}: no such file; check the path and the spelling.")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image; name an image file inside it.")
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            return ImageOps.exif_transpose(opened)
-    except UnidentifiedImageError:
-        raise ImageError(
-            f"{path}: not an image file Pillow can read; give a PNG, JPEG, BMP, GIF, TIFF or WebP."
-        ) from None
-    except (OSError, EOFError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
-        raise ImageError(
-            f"{path}: could not decode the image ({e}); the file may be truncated or corrupt, "
-            "so save or export it again."
-        ) from e
-
-
-def _prefix(name: str | None) -> str:
-    return f"{name}: " if name else "image: "
-
-
-def _pixels(image: Image.Image | np.ndarray, name: str | None) -> np.ndarray:
-    """The raw pixel array of a PIL image or an array, before any scaling."""
-    if isinstance(image, np.ndarray):
-        return image
-    if not isinstance(image, Image.Image):
-        raise TypeError(f"expected a PIL image or a NumPy array, got {type(image).__name__}")
-    if image.mode == "F":
-        a = np.asarray(image)  # (H, W) float32
-        # Pillow's own convert("F") keeps the 0..255 scale; values in [0, 1] are taken as they are.
-        return a / np.float32(255) if np.isfinite(a).all() and a.max() > 1 else a
-    if image.mode.startswith("I") or image.mode in ("1", "L"):
-        return np.asarray(image)  # (H, W): integer or bool, scaled by _to_unit
-    target = "RGBA" if image.has_transparency_data else "RGB"
-    try:
-        return np.asarray(image.convert(target))  # (H, W, 4) or (H, W, 3) uint8
-    except ValueError:
-        raise ImageError(
-            f"{_prefix(name)}Pillow cannot convert mode {image.mode!r} to {target}; "
-            "save the image as an ordinary RGB or grayscale PNG."
-        ) from None
-
-
-def _to_unit(a: np.ndarray, name: str | None) -> np.ndarray:
-    """Scale an array of any supported dtype to float32 in [0, 1]."""
-    where = _prefix(name)
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if a.dtype == np.uint8:
-        return np.multiply(a, np.float32(1 / 255), dtype=np.float32)
-    if np.issubdtype(a.dtype, np.integer):
-        lo, hi = int(a.min()), int(a.max())
-        if lo < 0 or hi > 65535:
-            raise ImageError(f"{where}integer pixels must lie in 0..255 (or 0..65535), got {lo}..{hi}")
-        sixteen_bit = a.dtype == np.uint16 or hi > 255  # uint16, or 16-bit data in a wider type
-        return np.multiply(a, np.float32(1 / (65535 if sixteen_bit else 255)), dtype=np.float32)
-    if np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all():
-            raise ImageError(f"{where}the pixel array holds NaN or infinite values; replace them")
-        lo, hi = float(a.min()), float(a.max())
-        if lo < -1e-6 or hi > 1.0 + 1e-6:  # the tolerance lets rounding error through
-            raise ImageError(
-                f"{where}float pixels must lie in [0, 1], got {lo:g}..{hi:g}; "
-                "divide 0-255 data by 255 or pass it as uint8"
-            )
-        return np.clip(a, 0.0, 1.0).astype(np.float32)
-    raise ImageError(f"{where}unsupported pixel dtype {a.dtype}; use uint8, uint16, bool or float")
-
-
-def _backdrop(gray: np.ndarray, alpha: np.ndarray) -> float:
-    """The grey that transparent pixels become, chosen so the strokes stay visible.
-
-    A mostly transparent image (mean alpha below 1/2) is a canvas with strokes on it: the backdrop
-    contrasts with the strokes' median grey (white behind dark strokes, black behind light ones). A
-    mostly opaque image has its own paper, and the backdrop is the paper's median grey.
-    """
-    opaque = gray[alpha >= 0.5]
-    if opaque.size == 0:
-        return 1.0
-    median = float(np.median(opaque))
-    if float(alpha.mean()) >= 0.5:
-        return median
-    return 0.0 if median >= 0.5 else 1.0
-
-
-def _grayscale(image: Image.Image | np.ndarray, name: str | None) -> np.ndarray:
-    """Luma in [0, 1] (ITU-R 601: 0.299 R + 0.587 G + 0.114 B), transparency composited."""
-    a = _pixels(image, name)
-    if a.ndim == 1 and a.size == FIELD * FIELD:
-        a = a.reshape(FIELD, FIELD)  # (784,) -> (28, 28), MNIST's row-major order
-    if a.ndim == 3 and a.shape[-1] in (1, 2, 3, 4):
-        channels = a.shape[-1]
-    elif a.ndim == 2:
-        channels = 1
-        a = a[..., None]  # (H, W) -> (H, W, 1)
-    else:
-        raise ImageError(
-            f"{_prefix(name)}pixel array has shape {a.shape}; expected (H, W), (H, W, C) with C "
-            f"in 1..4, or (784,)"
-        )
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ImageError(f"{_prefix(name)}the image is empty (shape {a.shape})")
-    a = _to_unit(a, name)  # (H, W, C)
-    if channels >= 3:
-        gray = a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114  # (H, W)
-    else:
-        gray = a[..., 0]
-    if channels in (2, 4):
-        alpha = a[..., -1]  # (H, W), straight (not premultiplied) alpha
-        gray = alpha * gray + (1.0 - alpha) * _backdrop(gray, alpha)
-    return np.clip(gray, 0.0, 1.0).astype(np.float32)
-
-
-def _frame(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the outer frame, ``FRAME`` of the shorter side wide (>= 1 pixel).
-
-    At most ``FRAME_SAMPLES`` of its pixels, evenly spaced, so a 12-megapixel photo fits as fast as
-    a scan. Shape: ``(P,), (P,)``.
-    """
-    b = max(1, round(min(h, w) * FRAME))
-    mask = np.ones((h, w), dtype=bool)
-    mask[b : h - b, b : w - b] = False
-    ys, xs = np.nonzero(mask)  # (P,) each, row-major order
-    step = max(1, ys.size // FRAME_SAMPLES)
-    return ys[::step], xs[::step]
-
-
-def _paper(v: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Fit the paper's level as a quadratic surface to the frame.
-
-    ``level(y, x) = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2`` in coordinates scaled to [-1, 1] follows
-    a lighting gradient or a vignette. The fit is refined three times on the frame pixels within 3
-    robust deviations (1.4826 MAD) of the last fit, so ink that touches the border does not pull it.
-
-    Shape: v ``(H, W)``, frame indices ys, xs ``(P,)`` -> level ``(H, W)``.
-    """
-    h, w = v.shape
-    values = v[ys, xs].astype(np.float64)  # (P,)
-    y = ys / max(h - 1, 1) * 2 - 1
-    x = xs / max(w - 1, 1) * 2 - 1
-    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)  # (P, 6)
-    coef = np.zeros(6)
-    coef[0] = np.median(values)
-    for _ in range(3):
-        residual = values - design @ coef
-        spread = 1.4826 * np.median(np.abs(residual - np.median(residual)))
-        inliers = np.abs(residual) <= 3 * spread + 1e-6
-        if np.count_nonzero(inliers) < 10 * design.shape[1]:
-            break  # too few points to carry a surface (a tiny image): keep the flat median
-        a, v_in = design[inliers], values[inliers]  # (Q, 6), (Q,)
-        coef = np.linalg.lstsq(a.T @ a, a.T @ v_in, rcond=None)[0]  # normal equations: (6, 6) @ (6,)
-    gy = np.linspace(-1, 1, h) if h > 1 else np.zeros(1)
-    gx = np.linspace(-1, 1, w) if w > 1 else np.zeros(1)
-    gy, gx = gy[:, None], gx[None, :]  # (H, 1), (1, W)
-    level = coef[0] + coef[1] * gx + coef[2] * gy + coef[3] * gx**2 + coef[4] * gx * gy
-    level = level + coef[5] * gy**2  # (H, W)
-    return level.astype(np.float32)
-
-
-def _noise(signal: np.ndarray) -> float:
-    """The paper's noise: 1.4826 MAD of the whole image above its fitted level, a robust standard
-    deviation. Taken over every pixel rather than the frame, whose margin may be flat while the
-    paper is grainy; the ink, a minority of the pixels, barely moves a median."""
-    sample = signal.ravel()[:: max(1, signal.size // NOISE_SAMPLES)]  # (<= 2 * NOISE_SAMPLES,)
-    return 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
-
-
-def _drop_specks(ink: np.ndarray) -> np.ndarray:
-    """Zero ink pixels none of whose 8 neighbours hold ink: single-pixel dust and noise."""
-    on = np.pad(ink > 0, 1).astype(np.uint8)  # (H+2, W+2)
-    rows = on[:-2] + on[1:-1] + on[2:]  # (H, W+2): vertical 3-sums
-    box = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]  # (H, W): 3x3 sums, the pixel itself included
-    return np.where(box > 1, ink, 0.0).astype(np.float32)
-
-
-def to_ink(image: Image.Image | np.ndarray, *, name: str | None = None) -> tuple[np.ndarray, bool]:
-    """Grayscale, polarity and background removal: the image as bright ink on black.
-
-    Polarity is read from the outer frame (the paper): when its median grey lies closer to the
-    image's lightest value than to its darkest, the ink is darker than the paper and the image is
-    inverted. The paper's level is fitted as a smooth surface to the frame (:func:`_paper`) and
-    subtracted together with 3 deviations of its noise (a robust spread of the whole image about
-    that surface); the result is divided by the strongest ink (its
-    98th percentile), clipped to [0, 1], values under 0.05 and isolated single pixels set to 0.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image or numpy.ndarray
-        A PIL image in any mode, or an array: ``(H, W)``, ``(H, W, C)`` with C = 1 (grey), 2 (grey,
-        alpha), 3 (RGB) or 4 (RGBA), or ``(784,)``; uint8 in 0..255, uint16, bool, or float in [0, 1].
-        Transparent pixels are composited onto a backdrop that keeps the strokes visible: white behind
-        dark strokes on a transparent canvas, black behind light ones, the paper's own grey around a
-        mostly opaque photo (see :func:`_backdrop`). PIL's 16-bit modes are scaled by 65535, mode
-        ``"F"`` is taken as [0, 1], or as 0..255 (what ``convert("F")`` gives) when it exceeds 1.
-    name : str, optional
-        Named in error messages, e.g. the file the image came from.
-
-    Returns
-    -------
-    ink : numpy.ndarray
-        Ink in [0, 1] on 0; all zeros when the image holds no ink (contrast under 0.1 of full scale or
-        under 6 noise deviations of the paper).
-    inverted : bool
-        True when the image was dark ink on light paper.
-
-    Shape
-    -----
-    image ``(H, W, ...)`` -> ink ``(H, W)`` float32.
-
-    Raises
-    ------
-    ImageError
-        Unsupported shape, dtype or mode, NaN, or values out of range.
-    """
-    gray = _grayscale(image, name)  # (H, W)
-    ys, xs = _frame(*gray.shape)  # (P,) each
-    border = float(np.median(gray[ys, xs]))
-    inverted = border - float(gray.min()) > float(gray.max()) - border
-    v = 1.0 - gray if inverted else gray  # (H, W), ink now brighter than paper
-    signal = v - _paper(v, ys, xs)  # (H, W), ink above the paper
-    floor = NOISE_SIGMAS * _noise(signal)  # paper's grain stays under this
-    candidates = signal[signal > floor]
-    if candidates.size == 0:
-        return np.zeros_like(v), inverted
-    contrast = float(np.percentile(candidates, INK_PERCENTILE))
-    if contrast < max(MIN_CONTRAST, 2 * floor):
-        return np.zeros_like(v), inverted
-    ink = np.clip((signal - floor) / (contrast - floor), 0.0, 1.0)
-    ink[ink < MIN_INK] = 0.0
-    return _drop_specks(ink), inverted
 
 
 def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -481,7 +219,7 @@ def preprocess(image: Image.Image | np.ndarray, *, name: str | None = None) -> P
     box = _ink_box(ink)
     if box is None:
         raise ImageError(
-            f"{_prefix(name)}the image holds no ink, nothing to recognise (it is blank, one flat "
+            f"{source_prefix(name)}the image holds no ink, nothing to recognise (it is blank, one flat "
             "colour, or its marks are too faint); give an image of one digit, dark on light paper "
             "or light on dark."
         )

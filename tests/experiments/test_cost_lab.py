@@ -1,19 +1,13 @@
 """``digitnet experiment cost-lab`` in quick mode on real MNIST: four cost/activation pairs, saturation."""
 
-import json
-
 import pytest
-
-from digitnet.experiments import Lab, run_experiment
 
 COMBOS = ("sigmoid+quadratic", "sigmoid+cross-entropy", "relu+quadratic", "relu+cross-entropy")
 
 
 @pytest.fixture(scope="module")
-def cost_lab(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cost-lab")
-    run_experiment("cost-lab", Lab("cost-lab", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def cost_lab(quick_run):
+    return quick_run("cost-lab")
 
 
 def test_writes_figures_results_and_summary(cost_lab):

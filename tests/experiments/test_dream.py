@@ -1,20 +1,15 @@
 """``digitnet experiment dream`` in quick mode on real MNIST: every class's dream is (nearly) certain."""
 
-import json
-
 import numpy as np
 import pytest
 
-from digitnet.experiments import Lab, run_experiment
 from digitnet.experiments._shared_input import dream
 from digitnet.nn import Dense, ReLU, Sequential
 
 
 @pytest.fixture(scope="module")
-def dreams(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("dream")
-    run_experiment("dream", Lab("dream", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def dreams(quick_run):
+    return quick_run("dream")
 
 
 def test_writes_figures_results_and_summary(dreams):

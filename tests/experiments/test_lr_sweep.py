@@ -1,19 +1,13 @@
 """``digitnet experiment lr-sweep`` in quick mode on real MNIST: crawl, good range, overshoot, divergence."""
 
-import json
-
 import pytest
-
-from digitnet.experiments import Lab, run_experiment
 
 NETWORKS = ("sigmoid", "relu", "least-squares")
 
 
 @pytest.fixture(scope="module")
-def sweep(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("lr-sweep")
-    run_experiment("lr-sweep", Lab("lr-sweep", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def sweep(quick_run):
+    return quick_run("lr-sweep")
 
 
 def test_writes_figures_results_and_summary(sweep):

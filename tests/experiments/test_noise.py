@@ -1,17 +1,11 @@
 """``digitnet experiment noise`` in quick mode on real MNIST: noise is called a digit, fooling works."""
 
-import json
-
 import pytest
-
-from digitnet.experiments import Lab, run_experiment
 
 
 @pytest.fixture(scope="module")
-def noise(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("noise")
-    run_experiment("noise", Lab("noise", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def noise(quick_run):
+    return quick_run("noise")
 
 
 def test_writes_figures_results_and_summary(noise):

@@ -1,20 +1,14 @@
 """``digitnet experiment overfit``, quick, on real MNIST: 1,000 images memorised; regularisers help."""
 
-import json
-
 import pytest
-
-from digitnet.experiments import Lab, run_experiment
 
 VARIANTS = ("none", "l2-nielsen", "l2", "dropout", "both")
 REGULARISED = ("l2", "dropout", "both")
 
 
 @pytest.fixture(scope="module")
-def overfit(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("overfit")
-    run_experiment("overfit", Lab("overfit", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def overfit(quick_run):
+    return quick_run("overfit")
 
 
 def test_writes_figures_results_and_summary(overfit):

@@ -1,19 +1,14 @@
 """``digitnet experiment reject`` in quick mode on real MNIST, and its threshold rule on toy numbers."""
 
-import json
-
 import numpy as np
 import pytest
 
-from digitnet.experiments import Lab, run_experiment
 from digitnet.experiments.reject import accuracy_coverage, choose_threshold
 
 
 @pytest.fixture(scope="module")
-def reject(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reject")
-    run_experiment("reject", Lab("reject", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def reject(quick_run):
+    return quick_run("reject")
 
 
 def test_writes_figures_results_and_summary(reject):

@@ -1,19 +1,14 @@
 """``digitnet experiment robustness`` in quick mode on real MNIST, and its transforms on small images."""
 
-import json
-
 import numpy as np
 import pytest
 
-from digitnet.experiments import Lab, run_experiment
 from digitnet.experiments.robustness import TRANSFORMS, dilate, erode, robustness_table, rotate, scale, shift
 
 
 @pytest.fixture(scope="module")
-def robust(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("robustness")
-    run_experiment("robustness", Lab("robustness", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def robust(quick_run):
+    return quick_run("robustness")
 
 
 def test_writes_figures_results_and_summary(robust):

@@ -1,17 +1,11 @@
 """``digitnet experiment vanishing``, quick, on real MNIST: deep sigmoid gradients vanish, ReLU's don't."""
 
-import json
-
 import pytest
-
-from digitnet.experiments import Lab, run_experiment
 
 
 @pytest.fixture(scope="module")
-def vanishing(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("vanishing")
-    run_experiment("vanishing", Lab("vanishing", out, quick=True, data_dir=str(mnist_dir)))
-    return out, json.loads((out / "results.json").read_text())["results"]
+def vanishing(quick_run):
+    return quick_run("vanishing")
 
 
 def test_writes_figures_results_and_summary(vanishing):

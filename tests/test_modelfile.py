@@ -102,3 +102,14 @@ def test_newer_format_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("digitnet.modelfile.FORMAT_VERSION", 1)
     with pytest.raises(ModelFileError, match="newer.*upgrade digitnet"):
         load_model(path)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = save_model(tmp_path / "m.safetensors", make_model())
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not the temporary file's private 0600

@@ -159,8 +159,6 @@ def build_report(
         json.dump(_jsonable(report), f, indent=1, ensure_ascii=False)
     with atomic_write(out / "index.html", "w") as f:
         f.write(render_page(report))
-    for name in ("report.json", "index.html"):
-        (out / name).chmod(0o644)  # atomic_write's temporary files are private; a report is for sharing
     report["out"] = str(out)
     return report
 

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from digitnet import __version__
-from digitnet.cli import data, evaluate, experiment, gradcheck, info, predict, report, train
+from digitnet.cli import data, evaluate, experiment, gradcheck, info, predict, report, serve, train
 from digitnet.errors import DigitnetError
 
-COMMANDS = (train, evaluate, predict, info, gradcheck, data, experiment, report)
+COMMANDS = (train, evaluate, predict, info, gradcheck, data, experiment, report, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,49 @@
+"""``digitnet serve [MODEL...]``: the prediction API on 127.0.0.1, with the bundled model by default."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "serve",
+        help="serve the prediction API on this machine (works with no dataset)",
+        description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health; "
+        "the schema at /docs) on 127.0.0.1. The model bundled with digitnet is always available as "
+        "'default'; model files given here are served too, by file name.",
+    )
+    p.add_argument("models", metavar="MODEL", nargs="*", help="model files written by `digitnet train`")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import uvicorn
+
+    from digitnet.modelfile import load_model
+    from digitnet.models import DEFAULT_MODEL
+    from digitnet.serve import create_app
+
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be 1 to 65535, got {args.port}")
+    models = {"default": load_model(DEFAULT_MODEL)}
+    for path in args.models:
+        name = Path(path).stem if Path(path).name != "model.safetensors" else Path(path).parent.name
+        while name in models:
+            name += "+"
+        models[name] = load_model(path)
+    default = next(reversed(models)) if args.models else "default"
+    with socket.socket() as probe:  # say clearly that the port is taken, before uvicorn's log does
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise ValueError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port"
+            ) from None
+    print(f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
+          f"http://{args.host}:{args.port}  (API schema: http://{args.host}:{args.port}/docs; Ctrl-C stops)", flush=True)  # fmt: skip
+    uvicorn.run(create_app(models, default), host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,183 @@
+"""The prediction API: right answers, a clear 4xx for every bad input, never a 500 (fuzzed)."""
+
+import base64
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from digitnet.modelfile import load_model
+from digitnet.models import DEFAULT_MODEL, bundled_models
+from digitnet.serve import MAX_BODY_BYTES, create_app
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
+
+
+def png_bytes(digit28: np.ndarray, scale: int = 10) -> bytes:
+    """A 28x28 digit in [0, 1] as a large PNG, dark ink on white paper."""
+    pixels = (255 * (1 - digit28)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).resize((28 * scale, 28 * scale), Image.Resampling.BILINEAR).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_the_bundled_model_ships_and_is_good():
+    assert "default" in bundled_models()
+    loaded = load_model(DEFAULT_MODEL)
+    assert loaded.model.n_params == 79_510 and loaded.metrics["test_accuracy"] > 0.975
+
+
+def test_health_models_and_schema(client):
+    assert client.get("/api/health").json()["status"] == "ok"
+    (model,) = client.get("/api/models").json()
+    assert model["name"] == "default" and model["default"] and model["parameters"] == 79_510
+    schema = client.get("/openapi.json").json()
+    content = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(content)
+
+
+def test_predicts_real_digits_three_ways(client, mnist):
+    digits, labels = mnist.test.images[:20], mnist.test.y[:20]
+    right = {"pixels": 0, "base64": 0, "multipart": 0}
+    for image, label in zip(digits, labels):
+        answers = {
+            "pixels": client.post("/api/predict", json={"pixels": image.tolist()}),
+            "base64": client.post(
+                "/api/predict", json={"image": base64.b64encode(png_bytes(image)).decode()}
+            ),
+            "multipart": client.post(
+                "/api/predict", files={"file": ("d.png", png_bytes(image), "image/png")}
+            ),
+        }
+        for way, response in answers.items():
+            assert response.status_code == 200, response.text
+            right[way] += response.json()["digit"] == label
+    assert all(count >= 18 for count in right.values()), right
+
+
+def test_answer_holds_probabilities_activations_and_input(client, mnist):
+    answer = client.post("/api/predict", json={"pixels": mnist.test.x[0].tolist()}).json()
+    assert len(answer["probabilities"]) == 10 and abs(sum(answer["probabilities"]) - 1) < 1e-4
+    assert answer["digit"] == int(np.argmax(answer["probabilities"]))
+    assert [len(layer["values"]) for layer in answer["activations"]] == [100, 100, 10]
+    assert np.array(answer["input"]).shape == (28, 28) and answer["model"] == "default"
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"pixels": [0.5] * 10}, 422, "28 rows of 28"),
+        ({"pixels": [[0.5] * 27] * 28}, 422, "28 rows of 28"),
+        ({"pixels": [2.0] * 784}, 422, "[0, 1]"),
+        ({"pixels": [-0.1] * 784}, 422, "[0, 1]"),
+        ({"pixels": [0.0] * 784}, 422, "no ink"),
+        ({"image": "not base64!"}, 422, "base64"),
+        ({"image": base64.b64encode(b"plain text").decode()}, 415, "not an image"),
+        ({"pixels": [0.2] * 784, "model": "nope"}, 404, "unknown model 'nope'"),
+        ({}, 422, "exactly one"),
+        ({"pixels": [0.1] * 784, "image": "aGk="}, 422, "exactly one"),
+        ({"pixelz": []}, 422, "schema"),
+    ],
+)
+def test_bad_json_bodies_get_a_clear_4xx(client, body, status, message):
+    response = client.post("/api/predict", json=body)
+    assert response.status_code == status and message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content, kind, status",
+    [
+        (b'{"pixels": [NaN, 1]}', "application/json", 422),
+        (b'{"pixels": [' + b"NaN," * 783 + b"NaN]}", "application/json", 422),
+        (b"[1, 2", "application/json", 422),
+        (b"hello", "text/plain", 415),
+        (b"x" * (MAX_BODY_BYTES + 1), "application/json", 413),
+    ],
+)
+def test_bad_raw_bodies_get_a_clear_4xx(client, content, kind, status):
+    response = client.post("/api/predict", content=content, headers={"content-type": kind})
+    assert response.status_code == status and response.json()["detail"]
+
+
+def test_multipart_without_a_file_or_with_a_non_image(client):
+    assert (
+        client.post("/api/predict", data={"model": "default"}, files={"other": ("a", b"b")}).status_code
+        == 422
+    )
+    response = client.post("/api/predict", files={"file": ("notes.png", b"not an image", "image/png")})
+    assert response.status_code == 415 and "notes.png" in response.json()["detail"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=30) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=60,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.dictionaries(st.sampled_from(["pixels", "image", "model", "x"]), json_values, max_size=3),
+        st.builds(
+            lambda v: {"pixels": v}, st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=800)
+        ),
+        st.builds(
+            lambda v: {"pixels": v},
+            st.lists(st.lists(st.floats(-1, 2), min_size=28, max_size=28), min_size=27, max_size=29),
+        ),  # fmt: skip
+        json_values,
+    )
+)
+def test_fuzzed_bodies_never_cause_a_server_error(client, body):
+    content = json.dumps(body, allow_nan=True).encode()
+    response = client.post("/api/predict", content=content, headers={"content-type": "application/json"})
+    assert response.status_code < 500, response.text
+    assert response.status_code == 200 or response.json()["detail"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, monkeypatch):
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGITNET_DATA": str(tmp_path / "no-data-here")}
+    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as reply:
+                    assert json.loads(reply.read())["status"] == "ok"
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("digitnet serve did not answer within 10 s")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict", data=json.dumps(
+            {"pixels": [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8}).encode(),
+            headers={"content-type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert 0 <= json.loads(reply.read())["digit"] <= 9
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}" in out

@@ -4,7 +4,8 @@
 ``{"image": "<base64 PNG/JPEG>"}`` (optionally ``"model"``), or a multipart form with an image ``file``
 field. Every input goes through the same MNIST-style preprocessing as ``digitnet predict`` (crop to the
 ink, fit to 20 pixels, centre by mass). The answer holds the digit, the ten probabilities, every layer's
-activations and the 28x28 input the network saw. Bad input gets a 4xx answer whose JSON ``detail``
+activations, the 28x28 input the network saw, and the preprocessing steps (the source's size, the ink's
+box in it, the 20-pixel fit). Bad input gets a 4xx answer whose JSON ``detail``
 says what was wrong; a body over 1 MB is refused with 413 before it is read in full.
 """
 
@@ -13,11 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +30,9 @@ from digitnet.modelfile import LoadedModel
 from digitnet.nn import Dropout
 
 __all__ = ["MAX_BODY_BYTES", "PredictRequest", "create_app", "predict"]
+
+PAGE = Path(__file__).with_name("static") / "index.html"
+"""The drawing page served at ``/``."""
 
 MAX_BODY_BYTES = 1_000_000
 """Largest request body accepted: a 28x28 drawing or a phone photo fits, a flood does not."""
@@ -56,8 +61,14 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
             layers.append({"index": i, "layer": layer.describe(), "values": _rounded(h[0])})
     probabilities = model.cost.probabilities(h)[0]  # (10,)
     digit = int(probabilities.argmax())
+    steps = {
+        "size": list(prepared.ink.shape),
+        "box": list(prepared.box),
+        "fitted": _rounded(prepared.fitted),
+        "inverted": prepared.inverted,
+    }  # the preprocessing, step by step, for the page to show
     return {"digit": digit, "confidence": float(probabilities[digit]), "probabilities": _rounded(probabilities),
-            "activations": layers, "input": _rounded(prepared.input), "inverted": prepared.inverted}  # fmt: skip
+            "activations": layers, "input": _rounded(prepared.input), "steps": steps}  # fmt: skip
 
 
 def _rounded(a: np.ndarray) -> list:
@@ -153,6 +164,10 @@ def create_app(models: dict[str, LoadedModel], default: str) -> FastAPI:
         if name not in models:
             raise HTTPException(404, f"unknown model {name!r}; GET /api/models lists {sorted(models)}")
         return name, models[name]
+
+    @app.get("/", include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""The drawing page end to end in headless Chromium: draw digits with pointer events, read the answer.
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) and Playwright's Python
+package; skipped cleanly without them. A screenshot is saved beside the test's tmp_path on failure.
+"""
+
+import json
+import math
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+STROKES = {  # polylines on the 280x280 pad
+    0: [[(140 + 60 * math.cos(t * math.pi / 10), 140 + 90 * math.sin(t * math.pi / 10)) for t in range(21)]],
+    1: [[(150, 50), (150, 230)]],
+    7: [[(80, 60), (200, 60), (120, 230)]],
+    4: [[(170, 230), (170, 50), (80, 170), (210, 170)]],
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=1) as reply:
+                json.loads(reply.read())
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def page(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])  # fmt: skip
+        tab = browser.new_page(viewport={"width": 1100, "height": 900})
+        tab.goto(server)
+        tab.wait_for_function("document.querySelector('#model').options.length > 0")
+        yield tab
+        browser.close()
+
+
+def draw(tab, strokes):
+    box = tab.locator("#pad").bounding_box()
+    tab.click("#clear")
+    for stroke in strokes:
+        tab.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        tab.mouse.down()
+        for x, y in stroke[1:]:
+            tab.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        tab.mouse.up()
+    tab.wait_for_timeout(100)
+    tab.wait_for_function("document.querySelector('#answer').dataset.pending === 'no'", timeout=10_000)
+
+
+@pytest.mark.parametrize("digit", sorted(STROKES))
+def test_drawn_digit_is_recognised_and_the_network_lights_up(page, digit, tmp_path):
+    draw(page, STROKES[digit])
+    try:
+        assert page.locator("#answer").text_content().strip() == str(digit)
+        assert page.locator("#net circle").count() == 26  # 16 most active hidden neurons and 10 outputs
+        assert page.locator("#bars .bar").count() == 10
+    except AssertionError:
+        page.screenshot(path=str(tmp_path / f"digit-{digit}.png"))
+        raise
+
+
+def test_empty_canvas_is_not_a_digit(page):
+    draw(page, STROKES[1])
+    page.click("#clear")
+    page.wait_for_timeout(300)
+    assert page.locator("#answer").text_content().strip() == "draw a digit"
+    assert page.locator("#bars .bar").count() == 0

@@ -74,6 +74,14 @@ def test_answer_holds_probabilities_activations_and_input(client, mnist):
     assert answer["digit"] == int(np.argmax(answer["probabilities"]))
     assert [len(layer["values"]) for layer in answer["activations"]] == [100, 100, 10]
     assert np.array(answer["input"]).shape == (28, 28) and answer["model"] == "default"
+    sizes = [column["size"] for column in answer["network"]]
+    assert sizes == [784, 100, 10] and len(answer["network"][1]["shown"]) == 16
+    drawn = [set(range(784)), set(answer["network"][1]["shown"]), set(range(10))]
+    for source, i, target, j, strength in answer["connections"]:
+        assert target == source + 1 and i in drawn[source] and j in drawn[target] and strength > 0
+    box = answer["steps"]["box"]
+    assert 0 <= box[0] < box[2] <= 28 and 0 <= box[1] < box[3] <= 28
+    assert max(np.array(answer["steps"]["fitted"]).shape) == 20
 
 
 @pytest.mark.parametrize(

@@ -49,16 +49,51 @@ class PredictRequest(BaseModel):
     model: str | None = Field(None, description="a name from GET /api/models; default: the default model")
 
 
+SHOWN = 16
+"""Hidden neurons drawn per layer on the page: the most active ones."""
+
+LINKS = 4
+"""Strongest incoming connections drawn into each shown neuron."""
+
+
 def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) -> dict[str, Any]:
-    """Preprocess ``source``, run the model, and report every layer's activations."""
+    """Preprocess ``source``, run the model, and report every layer's activations.
+
+    ``network`` describes what the page draws: for each hidden layer its most active neurons, and for
+    each drawn neuron its strongest incoming connections, measured as the contribution w·a of the
+    previous neuron's activation a through weight w (pixels for the first layer).
+    """
     prepared = preprocess(source, name=name)
     model = loaded.model
     x = prepared.input.reshape(1, -1)  # (28, 28) -> (1, 784)
     layers, h = [], x
+    columns = [{"name": "input", "values": x[0], "shown": np.arange(x.shape[1])}]
+    links = []
     for i, layer in enumerate(model.layers):
+        previous = h
         h = layer.forward(h)
-        if not isinstance(layer, Dropout):
-            layers.append({"index": i, "layer": layer.describe(), "values": _rounded(h[0])})
+        if isinstance(layer, Dropout):
+            continue
+        layers.append({"index": i, "layer": layer.describe(), "values": _rounded(h[0])})
+        if "W" in layer.params:
+            contributions = previous[0][:, None] * layer.params["W"]  # (D, U): a_d · w_du
+            columns.append({"name": "", "values": None, "shown": None, "contributions": contributions})
+        else:
+            column = columns[-1]
+            last = i == len(model.layers) - 1 or all(not lay.params for lay in model.layers[i + 1 :])
+            column["values"] = h[0]
+            column["shown"] = np.arange(h.shape[1]) if last else np.sort(np.argsort(h[0])[::-1][:SHOWN])
+    if columns[-1]["values"] is None:  # logits out: no activation layer after the last Dense
+        columns[-1]["values"], columns[-1]["shown"] = h[0], np.arange(h.shape[1])
+    for k in range(1, len(columns)):
+        source_shown, target = columns[k - 1]["shown"], columns[k]
+        for to in target["shown"]:
+            incoming = target["contributions"][source_shown, to]  # (shown in the previous column,)
+            for j in np.argsort(incoming)[::-1][:LINKS]:
+                if incoming[j] > 0:
+                    links.append([k - 1, int(source_shown[j]), k, int(to), round(float(incoming[j]), 5)])
+    network = [{"size": int(len(c["values"])), "shown": c["shown"].tolist()} for c in columns[1:]]
+    network.insert(0, {"size": int(x.shape[1])})  # the input: every pixel is drawn
     probabilities = model.cost.probabilities(h)[0]  # (10,)
     digit = int(probabilities.argmax())
     steps = {
@@ -68,7 +103,8 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
         "inverted": prepared.inverted,
     }  # the preprocessing, step by step, for the page to show
     return {"digit": digit, "confidence": float(probabilities[digit]), "probabilities": _rounded(probabilities),
-            "activations": layers, "input": _rounded(prepared.input), "steps": steps}  # fmt: skip
+            "activations": layers, "input": _rounded(prepared.input), "steps": steps,
+            "network": network, "connections": links}  # fmt: skip
 
 
 def _rounded(a: np.ndarray) -> list:

@@ -189,3 +189,17 @@ def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, monkeypatch
         server.terminate()
         out, _ = server.communicate(timeout=10)
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_random_test_digit(client, mnist_dir):
+    digit = client.get("/api/random-digit", params={"index": 0}).json()
+    assert digit["index"] == 0 and digit["label"] == 7 and np.array(digit["pixels"]).shape == (28, 28)
+    assert 0 <= client.get("/api/random-digit").json()["label"] <= 9
+    assert client.get("/api/random-digit", params={"index": 10_000}).status_code == 422
+
+
+def test_random_test_digit_without_a_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "empty"))
+    bare = TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
+    response = bare.get("/api/random-digit")
+    assert response.status_code == 404 and "DIGITNET_DATA" in response.json()["detail"]

@@ -93,3 +93,11 @@ def test_empty_canvas_is_not_a_digit(page):
     page.wait_for_timeout(300)
     assert page.locator("#answer").text_content().strip() == "draw a digit"
     assert page.locator("#bars .bar").count() == 0
+
+
+def test_random_test_digit_is_loaded_and_answered(page):
+    page.click("#random")
+    page.wait_for_timeout(150)
+    page.wait_for_function("document.querySelector('#answer').dataset.pending === 'no'", timeout=10_000)
+    assert page.locator("#answer").text_content().strip() in {*map(str, range(10)), "I don't know"}
+    assert page.locator("#bars .bar").count() == 10

@@ -24,6 +24,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from digitnet import __version__
+from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DigitnetError
 from digitnet.imaging import preprocess
 from digitnet.modelfile import LoadedModel
@@ -208,6 +209,26 @@ def create_app(models: dict[str, LoadedModel], default: str) -> FastAPI:
     @app.get("/api/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "models": len(models)}
+
+    test_digits: dict[str, np.ndarray] = {}
+
+    @app.get("/api/random-digit")
+    def random_digit(index: int | None = None) -> dict[str, Any]:
+        """A digit from the MNIST test set (random, or ``index``), if the dataset is on this machine."""
+        if not test_digits:
+            folder = find_mnist_dir()
+            if folder is None:
+                raise HTTPException(404, "no MNIST files on this machine: set DIGITNET_DATA to a folder holding "
+                                         "them, or run `digitnet data --download`")  # fmt: skip
+            test_digits["images"] = read_idx(folder / "t10k-images-idx3-ubyte.gz")  # (10000, 28, 28) uint8
+            test_digits["labels"] = read_idx(folder / "t10k-labels-idx1-ubyte.gz")  # (10000,)
+        count = len(test_digits["labels"])
+        if index is None:
+            index = int(np.random.default_rng().integers(count))
+        if not 0 <= index < count:
+            raise HTTPException(422, f"index must be 0 to {count - 1}, got {index}")
+        pixels = test_digits["images"][index] / 255.0
+        return {"index": index, "label": int(test_digits["labels"][index]), "pixels": _rounded(pixels)}
 
     @app.get("/api/models")
     def list_models() -> list[dict[str, Any]]:

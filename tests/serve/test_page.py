@@ -101,3 +101,16 @@ def test_random_test_digit_is_loaded_and_answered(page):
     page.wait_for_function("document.querySelector('#answer').dataset.pending === 'no'", timeout=10_000)
     assert page.locator("#answer").text_content().strip() in {*map(str, range(10)), "I don't know"}
     assert page.locator("#bars .bar").count() == 10
+
+
+def test_uploaded_photo_is_recognised(page, mnist, tmp_path):
+    from PIL import Image
+
+    digit = mnist.test.images[0]  # a 7
+    photo = (255 * (1 - digit)).astype("uint8")  # dark ink on light paper, as a photo would be
+    path = tmp_path / "seven.png"
+    Image.fromarray(photo).resize((300, 300)).save(path)
+    page.set_input_files("#file", str(path))
+    page.wait_for_timeout(150)
+    page.wait_for_function("document.querySelector('#answer').dataset.pending === 'no'", timeout=10_000)
+    assert page.locator("#answer").text_content().strip() == str(mnist.test.y[0])

@@ -3,10 +3,6 @@
 import base64
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -159,36 +155,15 @@ def test_fuzzed_bodies_never_cause_a_server_error(client, body):
     assert response.status_code == 200 or response.json()["detail"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, monkeypatch):
-    port = free_port()
+def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, start_server):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGITNET_DATA": str(tmp_path / "no-data-here")}
-    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as reply:
-                    assert json.loads(reply.read())["status"] == "ok"
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("digitnet serve did not answer within 10 s")
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict", data=json.dumps(
-            {"pixels": [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8}).encode(),
-            headers={"content-type": "application/json"})  # fmt: skip
+    with start_server(env) as (url, process):
+        drawing = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8
+        request = urllib.request.Request(url + "/api/predict", data=json.dumps({"pixels": drawing}).encode(),
+                                         headers={"content-type": "application/json"})  # fmt: skip
         with urllib.request.urlopen(request, timeout=5) as reply:
             assert 0 <= json.loads(reply.read())["digit"] <= 9
-    finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=10)
-    assert f"http://127.0.0.1:{port}" in out
+    assert url in process.stdout.read()
 
 
 def test_random_test_digit(client, mnist_dir):

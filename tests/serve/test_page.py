@@ -4,14 +4,8 @@ Needs Debian's ``chromium`` (``/usr/bin/chromium``, installed by ``.ci/run``) an
 package; skipped cleanly without them. A screenshot is saved beside the test's tmp_path on failure.
 """
 
-import json
 import math
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,25 +22,11 @@ STROKES = {  # polylines on the 280x280 pad
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(start_server):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            with urllib.request.urlopen(url + "/api/health", timeout=1) as reply:
-                json.loads(reply.read())
-                break
-        except OSError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with start_server() as (url, _):
+        yield url
 
 
 @pytest.fixture

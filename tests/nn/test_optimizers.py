@@ -98,3 +98,17 @@ def test_adam_flushes_its_state():
     assert (opt.m[0] != 0).all()  # 1e-33 · 0.9^98: still there one step before the flush
     opt.step([w], [g])
     np.testing.assert_array_equal(opt.m[0], 0.0)
+
+
+def test_adam_in_cache_sized_slices_is_bit_identical(monkeypatch):
+    import digitnet.nn.optimizers as optimizers
+
+    results = []
+    for chunk in (10**9, 1000):  # one slice vs 120 slices of a (300, 400) array
+        monkeypatch.setattr(optimizers, "CHUNK", chunk)
+        p = np.random.default_rng(5).standard_normal((300, 400)).astype(np.float32)
+        opt = Adam(1e-3)
+        for i in range(5):
+            opt.step([p], [np.random.default_rng(i).standard_normal((300, 400)).astype(np.float32)])
+        results.append(p)
+    np.testing.assert_array_equal(results[0], results[1])

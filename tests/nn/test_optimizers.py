@@ -100,14 +100,19 @@ def test_adam_flushes_its_state():
     np.testing.assert_array_equal(opt.m[0], 0.0)
 
 
-def test_adam_in_cache_sized_slices_is_bit_identical(monkeypatch):
-    import digitnet.nn.optimizers as optimizers
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Adam(1e-3), lambda: SGD(0.1), lambda: SGD(0.1, momentum=0.9), lambda: SGD(0.1, 0.9, True)],
+    ids=["adam", "sgd", "momentum", "nesterov"],
+)
+def test_updates_in_cache_sized_slices_are_bit_identical(monkeypatch, make):
+    import digitnet.nn.slices as slices
 
     results = []
     for chunk in (10**9, 1000):  # one slice vs 120 slices of a (300, 400) array
-        monkeypatch.setattr(optimizers, "CHUNK", chunk)
+        monkeypatch.setattr(slices, "CHUNK", chunk)
         p = np.random.default_rng(5).standard_normal((300, 400)).astype(np.float32)
-        opt = Adam(1e-3)
+        opt = make()
         for i in range(5):
             opt.step([p], [np.random.default_rng(i).standard_normal((300, 400)).astype(np.float32)])
         results.append(p)

@@ -67,8 +67,8 @@ def test_nonfinite_gradient_names_the_parameter(monkeypatch):
     net = toy_net(dropout=0)
     original = Dense.backward
 
-    def poisoned(self, grad_out):
-        out = original(self, grad_out)
+    def poisoned(self, grad_out, **kwargs):
+        out = original(self, grad_out, **kwargs)
         if self.units == 16:
             self.grads["W"][0, 0] = np.inf
         return out
@@ -201,3 +201,30 @@ def test_oversampling_and_class_weights_raise_the_rare_class_recall():
     plain = recall()
     assert recall(oversample=True) > plain
     assert recall(class_weights=balanced_class_weights(y, 3)) > plain
+
+
+def test_parameters_live_in_one_flat_array_with_the_weights_first():
+    net = Sequential([Dropout(0.1), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
+    assert net.flat_params.shape == net.flat_grads.shape == (net.n_params,)
+    for layer in net.layers:
+        for k, p in layer.params.items():
+            assert np.shares_memory(p, net.flat_params)
+            assert np.shares_memory(layer.grads[k], net.flat_grads)
+    assert net.n_decayed == 20 * 16 + 16 * 3  # the two W; the biases follow
+    decayed = net.flat_params[: net.n_decayed]
+    np.testing.assert_array_equal(decayed[: 20 * 16], net.layers[1].params["W"].ravel())
+    clone = net.astype(np.float64)  # a copy packs its own arrays
+    assert clone.flat_params.dtype == np.float64 and not np.shares_memory(clone.flat_params, net.flat_params)
+    np.testing.assert_allclose(clone.flat_params, net.flat_params)
+
+
+def test_training_backward_skips_only_the_unneeded_input_gradient():
+    x, y = toy_data(n=32)
+    net = Sequential([Dropout(0.0), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
+    _, grad = net.cost.loss_and_gradient(net.forward(x), y)
+    full = net.backward(grad.copy())
+    expected = net.flat_grads.copy()
+    net.flat_grads[...] = 0
+    assert net.backward(grad.copy(), input_grad=False) is None
+    np.testing.assert_array_equal(net.flat_grads, expected)
+    assert full.shape == x.shape

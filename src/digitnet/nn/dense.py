@@ -64,9 +64,11 @@ class Dense(Layer):
         z += self.params["b"]  # broadcast over N
         return z
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
         np.matmul(self.x.T, grad_out, out=self.grads["W"])  # (D, N) @ (N, U) -> (D, U)
-        np.sum(grad_out, axis=0, out=self.grads["b"])  # (N, U) -> (U,)
+        np.add.reduce(grad_out, axis=0, out=self.grads["b"])  # (N, U) -> (U,)
+        if not need_input_grad:
+            return None
         return grad_out @ self.params["W"].T  # (N, U) @ (U, D) -> (N, D)
 
     def config(self):

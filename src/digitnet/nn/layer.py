@@ -6,7 +6,9 @@ A layer is a function of its input and its parameters with a hand-written deriva
   and returns the output shape;
 * ``forward(x, training, rng)`` computes the output and caches exactly what ``backward`` needs;
 * ``backward(grad_out)`` receives dL/d(output) and returns dL/d(input), storing dL/d(parameter) in
-  ``grads`` beside ``params``.
+  ``grads`` beside ``params``. A layer with parameters also accepts ``need_input_grad=False``: the
+  model passes it to the lowest such layer while training, which then skips dL/d(input) and returns
+  None, since nothing below it learns.
 
 ``config()`` returns the JSON-able arguments that rebuild the layer, so a model file names its layers
 by these table entries and never needs to run code to load.

@@ -180,7 +180,7 @@ def fit(
             if logs["val_loss"] < best_loss:
                 best_loss, bad_epochs, history.best_epoch = logs["val_loss"], 0, epoch
                 if patience is not None:
-                    best_params = [p.copy() for p in model.trainable()[0]]
+                    best_params = model.flat_params.copy()
             else:
                 bad_epochs += 1
                 if patience is not None and bad_epochs >= patience:
@@ -189,8 +189,7 @@ def fit(
     finally:
         optimizer.lr = base_lr
     if history.stopped_early:
-        for p, best in zip(model.trainable()[0], best_params):
-            p[...] = best  # restore the weights of the best validation epoch
+        model.flat_params[...] = best_params  # restore the weights of the best validation epoch
     for cb in callbacks:
         cb.on_train_end(history)
     return history
@@ -215,37 +214,52 @@ def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> n
 def _train_epoch(
     model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks, class_weights
 ):
-    """One pass over ``order``; returns (sum of batch losses x batch sizes, correct count)."""
+    """One pass over ``order``; returns (sum of batch losses x batch sizes, correct count).
+
+    Every step works on whole arrays: the parameters and gradients are each one flat array (see
+    ``Sequential._pack_parameters``), so L2, the finiteness check and the optimiser's update are a few
+    NumPy calls per batch however many layers there are.
+    """
     n = len(order)
     batches = math.ceil(n / batch_size)
-    params, grads, names = model.trainable()
-    decayed = model.decayed()  # [(W, dL/dW)] that L2 applies to
+    params, grads = model.flat_params, model.flat_grads  # (P,), (P,)
+    weights, weight_grads = params[: model.n_decayed], grads[: model.n_decayed]  # what L2 applies to
     l2_ = x.dtype.type(l2)
-    loss_sum, correct = 0.0, 0
+    predicted = np.empty(n, np.intp)  # (n,) each example's predicted class, for the epoch's accuracy
+    # One buffer for every batch's images: a fresh (128, 784) float32 array per batch would be large
+    # enough for the C library to map and unmap new pages each time, 10% of a 784-100-10 epoch.
+    x_buffer = np.empty((min(batch_size, n), *x.shape[1:]), x.dtype)  # (N, D)
+    loss_sum = 0.0
     for b in range(batches):
-        idx = order[b * batch_size : (b + 1) * batch_size]
-        xb, yb = x[idx], y[idx]  # (N, D), (N,)
+        batch = slice(b * batch_size, (b + 1) * batch_size)
+        idx = order[batch]
+        xb = x.take(idx, axis=0, out=x_buffer[: len(idx)], mode="clip")  # (N, D); "clip": no checks
+        yb = y[idx]  # (N,)
         out = model.forward(xb, training=True, rng=rng)  # (N, C)
-        weights = None if class_weights is None else class_weights[yb]  # (N,)
-        loss, grad = model.cost.loss_and_gradient(out, yb, weights)
+        np.argmax(out, axis=1, out=predicted[batch])
+        example_weights = None if class_weights is None else class_weights[yb]  # (N,)
+        loss, grad = model.cost.loss_and_gradient(out, yb, example_weights)
         if not math.isfinite(loss):
             raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
-        model.backward(grad)
+        model.backward(grad, input_grad=False)
         if l2:
-            for w, g in decayed:
-                g += l2_ * w  # d/dW of (λ/2)‖W‖²
-        _check_gradients_finite(names, grads, epoch, b + 1, optimizer.lr)
+            weight_grads += l2_ * weights  # d/dW of (λ/2)‖W‖²
+        if not math.isfinite(np.vdot(grads, grads)):  # NaN or ±inf anywhere makes Σg² non-finite
+            _check_gradients_finite(model, epoch, b + 1, optimizer.lr)
         if schedule is not None:
             optimizer.lr = base_lr * schedule(epoch - 1 + b / batches)
-        optimizer.step(params, grads)
+        optimizer.step([params], [grads])
         loss_sum += loss * len(idx)
-        correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
         for cb in callbacks:
             cb.on_batch_end(epoch, b + 1, loss)
+    correct = int(np.count_nonzero(predicted == y[order]))
     return loss_sum, correct
 
 
-def _check_gradients_finite(names, grads, epoch, batch, lr) -> None:
+def _check_gradients_finite(model, epoch, batch, lr) -> None:
+    """Name the first gradient array with a NaN or infinity; Σg² can also overflow with finite values,
+    in which case nothing is wrong and training goes on."""
+    _, grads, names = model.trainable()
     for name, g in zip(names, grads):
         if not np.isfinite(g).all():
             raise NonFiniteError(

@@ -46,7 +46,9 @@ def test_train_json_and_table_output(tmp_path, mnist_dir, capsys):
     assert code == 0
     metrics = json.loads(out)  # exactly one JSON object on stdout
     assert metrics["architecture"] == "784-32-10" and 0.85 < metrics["test_accuracy"] <= 1
-    code, out, err = run(capsys, "train", *FAST, "--data", str(mnist_dir), "--out", str(tmp_path / "b"))
+    code, out, err = run(
+        capsys, "train", *FAST, "--data", str(mnist_dir), "--out", str(tmp_path / "b"), "--threads", "1"
+    )
     assert code == 0 and "test accuracy" in out and "784-32-10" in out
 
 
@@ -130,6 +132,7 @@ def test_gradcheck_passes(capsys):
     [
         (["train", "--lr", "-1"], "lr must be positive"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--threads", "0"], "--threads must be at least 1"),
         (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
         (["evaluate", "missing.safetensors"], "no such model file"),
         (["info", "missing.safetensors"], "no such model file"),

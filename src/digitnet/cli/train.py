@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from datetime import datetime
 from pathlib import Path
+
+from threadpoolctl import threadpool_limits
 
 from digitnet.atomic import atomic_write
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
@@ -97,6 +100,11 @@ def add_parser(commands) -> None:
         "--json", action="store_true", help="print the final metrics as one JSON object on stdout"
     )
     dat.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dat.add_argument(
+        "--threads", type=int, metavar="N",
+        help="cores for the matrix products (default: all). Use 1 per run when several run at once: "
+        "threads that share cores with another job slow down many times over",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -135,12 +143,14 @@ def run(args) -> int:
         print(format_table(("preset", "network", "recipe"), rows, align="<<<"))
         return 0
     config = config_from_args(args)
+    threads = blas_threads(args.threads)
     out = Path(args.out) if args.out else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
     if (out / MODEL_FILE).exists() and not args.overwrite:
         raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
     data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
                       progress=not args.no_progress)  # fmt: skip
-    result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
+    with threads:
+        result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
     save_model(out / MODEL_FILE, result.model, training=config.to_dict(), history=result.history.to_dict(),
@@ -153,6 +163,15 @@ def run(args) -> int:
     else:
         print(summary(config, metrics))
     return 0
+
+
+def blas_threads(threads: int | None):
+    """A context in which the BLAS uses ``threads`` threads (all cores when None)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    if threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {threads}")
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def summary(config: TrainConfig, m: dict) -> str:

@@ -85,7 +85,7 @@ def save_model(
         Final scores, e.g. ``test_accuracy``.
     """
     path = Path(path)
-    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in model.named_params().items()}
+    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in model.named_state().items()}
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -148,7 +148,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                           "the file was modified or corrupted; retrain or restore it")  # fmt: skip
     try:
         model = Sequential.from_config(header["architecture"])
-        model.set_params(tensors)
+        model.set_state(tensors)
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"the recorded architecture does not match the weights: {exc}") from None
     return LoadedModel(

@@ -40,6 +40,9 @@ class Layer:
         The trainable arrays, updated in place by the optimiser.
     grads : dict of str to ndarray
         dL/d(param) for each entry of ``params``, same shapes, filled by ``backward``.
+    buffers : dict of str to ndarray
+        State that is saved with the model but not trained by gradients, such as batch
+        normalisation's running statistics.
     decayed : tuple of str
         Names of the parameters that L2 weight decay applies to (weights, not biases).
     """
@@ -49,6 +52,7 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
 

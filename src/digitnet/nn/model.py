@@ -8,7 +8,6 @@ import numpy as np
 
 from digitnet.nn.activations import ACTIVATIONS
 from digitnet.nn.costs import COSTS
-from digitnet.nn.dense import Dense
 from digitnet.nn.initializers import DEFAULT_INIT
 from digitnet.nn.layer import LAYERS, Layer
 from digitnet.nn.training import Callback, History, fit
@@ -65,7 +64,7 @@ class Sequential:
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         shape = self.input_shape
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dense) and layer.init is None:
+            if getattr(layer, "init", "") is None:  # a weighted layer (Dense, Conv2D) left to choose
                 layer.init = DEFAULT_INIT[self._following_activation(i)]
             shape = layer.build(shape, rng)
         if len(shape) != 1:
@@ -74,11 +73,12 @@ class Sequential:
         self._pack_parameters()
 
     def _following_activation(self, i: int) -> str:
-        """Name of the activation after layer i (skipping dropout), "identity" if none."""
+        """Name of the activation after layer i (skipping dropout, pooling and batch normalisation),
+        "identity" if the next weighted layer or the output comes first."""
         for layer in self.layers[i + 1 :]:
             if type(layer) in _ACTIVATION_NAMES:
                 return _ACTIVATION_NAMES[type(layer)]
-            if isinstance(layer, Dense):
+            if hasattr(layer, "init"):
                 break
         return "identity"
 
@@ -140,6 +140,14 @@ class Sequential:
         """Every parameter array by name, e.g. ``"layers.0.W"``; the arrays themselves, not copies."""
         return {f"layers.{i}.{k}": p for i, layer in enumerate(self.layers) for k, p in layer.params.items()}
 
+    def named_buffers(self) -> dict[str, np.ndarray]:
+        """Every non-trained state array by name (batch normalisation's running statistics)."""
+        return {f"layers.{i}.{k}": b for i, layer in enumerate(self.layers) for k, b in layer.buffers.items()}
+
+    def named_state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers by name: everything a model file stores."""
+        return {**self.named_params(), **self.named_buffers()}
+
     def trainable(self) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
         """Parameters, their gradients and their names, in matching order."""
         params, grads, names = [], [], []
@@ -169,7 +177,14 @@ class Sequential:
 
     def set_params(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy values into the parameters by name; names and shapes must match exactly."""
-        own = self.named_params()
+        self._copy_into(self.named_params(), arrays)
+
+    def set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy values into the parameters and buffers by name (:meth:`named_state`'s names)."""
+        self._copy_into(self.named_state(), arrays)
+
+    @staticmethod
+    def _copy_into(own: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> None:
         if set(arrays) != set(own):
             missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
             raise ValueError(
@@ -187,6 +202,7 @@ class Sequential:
         clone = Sequential.from_config(self.config())
         for layer, own in zip(clone.layers, self.layers):
             layer.params = {k: p.astype(dtype) for k, p in own.params.items()}
+            layer.buffers = {k: b.astype(dtype) for k, b in own.buffers.items()}
         clone._pack_parameters()
         return clone
 

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from digitnet.data.augment import AUGMENTATIONS
 from digitnet.nn.activations import ACTIVATIONS
 from digitnet.nn.costs import COSTS
 from digitnet.nn.initializers import INITIALIZERS
@@ -26,6 +27,11 @@ class TrainConfig:
     """Everything that decides how a network is built and trained. Defaults: a fast, strong MLP."""
 
     hidden: tuple[int, ...] = (100,)  # hidden layer sizes; MNIST fixes 784 inputs and 10 outputs
+    conv: tuple[tuple[int, ...], ...] = ()  # convolutional stages before the dense layers: each stage's
+    #   filter counts, one "same"-padded convolution each, then 2x2 max-pooling; () for an MLP
+    kernel_size: int = 5  # of every convolution; 5x5 as in LeNet-5
+    batch_norm: bool = False  # batch normalisation after every convolution and hidden dense layer
+    augment: str | None = None  # random distortions of every training batch: "affine" or "elastic"
     activation: str = "relu"  # ReLU's derivative does not vanish, so it trains fastest
     cost: str = "cross-entropy"  # softmax + log-likelihood: large gradients while wrong
     optimizer: str = "adam"  # per-parameter step sizes: robust without tuning
@@ -51,6 +57,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv", tuple(tuple(int(f) for f in stage) for stage in self.conv))
         self.validate()
 
     def validate(self) -> None:
@@ -70,6 +77,17 @@ class TrainConfig:
             choose("output activation", self.output_activation, ACTIVATIONS)
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden layer sizes must be positive, got {list(self.hidden)}")
+        if len(self.conv) > 4 or any(not stage or min(stage) < 1 for stage in self.conv):
+            raise ValueError(
+                "conv must be at most 4 stages (each pools 2x2: 28 -> 14 -> 7 -> 3 -> 1), each a non-empty "
+                f"list of positive filter counts, got {[list(stage) for stage in self.conv]}"
+            )
+        if not (isinstance(self.kernel_size, int) and self.kernel_size >= 1 and self.kernel_size % 2):
+            raise ValueError(
+                f"kernel_size must be an odd positive integer (3, 5, ...), got {self.kernel_size!r}"
+            )
+        if self.augment is not None:
+            choose("augmentation", self.augment, AUGMENTATIONS)
         positive = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
         for name, value in positive.items():
             if not value > 0:
@@ -92,12 +110,16 @@ class TrainConfig:
 
     @property
     def architecture(self) -> str:
-        """E.g. ``784-16-16-10``."""
-        return "-".join(str(n) for n in (784, *self.hidden, 10))
+        """E.g. ``784-16-16-10``, or ``28x28-c6-pool-c16-pool-120-84-10`` with convolutions."""
+        if not self.conv:
+            return "-".join(str(n) for n in (784, *self.hidden, 10))
+        stages = ["-".join([*(f"c{f}" for f in stage), "pool"]) for stage in self.conv]
+        return "-".join(["28x28", *stages, *(str(n) for n in self.hidden), "10"])
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
+        d["conv"] = [list(stage) for stage in self.conv]
         return d
 
     @classmethod

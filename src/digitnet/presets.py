@@ -45,6 +45,23 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
             dropout=0.5, input_dropout=0.2, validation_size=0,
         ),
     ),
+    "lenet5": (
+        "LeNet-5 style convolutional network: 6 and 16 5x5 filters, each stage max-pooled, then 120-84-10; "
+        "ReLU, Adam, no augmentation (LeCun et al. 1998: 0.95% test error)",
+        TrainConfig(
+            conv=((6,), (16,)), kernel_size=5, hidden=(120, 84), activation="relu", optimizer="adam",
+            lr=1e-3, schedule="cosine", batch_size=64, epochs=20, l2=3e-4, validation_size=0,
+        ),
+    ),
+    "cnn": (
+        "the best single CNN here: 32 and 64 5x5 filters with batch normalisation, 256 dense units with "
+        "dropout, trained on elastically distorted digits",
+        TrainConfig(
+            conv=((32,), (64,)), kernel_size=5, batch_norm=True, hidden=(256,), dropout=0.5,
+            activation="relu", optimizer="adam", lr=1e-3, schedule="cosine", batch_size=64, epochs=15,
+            l2=3e-4, augment="elastic", validation_size=0,
+        ),
+    ),
 }  # fmt: skip
 """Preset name -> (one-line description, configuration)."""
 

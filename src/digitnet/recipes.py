@@ -10,27 +10,53 @@ from typing import Any
 import numpy as np
 
 from digitnet.config import TrainConfig
+from digitnet.data.augment import AUGMENTATIONS
 from digitnet.data.mnist import MNIST, Split
 from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Sequential
+from digitnet.nn.batchnorm import BatchNorm
+from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import balanced_class_weights
+from digitnet.nn.pooling import MaxPool2D
+from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import make_schedule
 
 __all__ = ["TrainResult", "build_model", "make_optimizer", "train"]
 
 
 def build_model(config: TrainConfig) -> Sequential:
-    """784 → hidden layers (each Dense, activation, optional dropout) → 10, weights drawn from ``config.seed``."""
+    """The network ``config`` describes, weights drawn from ``config.seed``.
+
+    An MLP is 784 → hidden layers (each Dense, activation, optional dropout) → 10. With ``config.conv``
+    the 28x28 image first passes through convolutional stages (each "same"-padded Conv2D followed by
+    the activation, then 2x2 max-pooling), is flattened, and continues into the dense layers. With
+    ``config.batch_norm``, BatchNorm sits between every convolution or hidden dense layer and its
+    activation.
+    """
     act = ACTIVATIONS[config.activation]
-    layers = [Dropout(config.input_dropout)] if config.input_dropout else []
+    layers: list = [Dropout(config.input_dropout)] if config.input_dropout else []
+
+    def weighted(layer):  # a convolution or hidden dense layer, its normalisation, its activation
+        return [layer, *([BatchNorm()] if config.batch_norm else []), act()]
+
+    for stage in config.conv:
+        for filters in stage:
+            layers += weighted(Conv2D(filters, config.kernel_size, padding=config.kernel_size // 2,
+                                      init=config.init))  # fmt: skip
+        layers.append(MaxPool2D(2))
+    if config.conv:
+        layers.append(Flatten())  # (N, F, H, W) -> (N, F·H·W)
     for units in config.hidden:
-        layers += [Dense(units, init=config.init), act()]
+        layers += weighted(Dense(units, init=config.init))
         if config.dropout:
             layers.append(Dropout(config.dropout))
     layers.append(Dense(10, init=config.init))
     output = config.output_activation or ("sigmoid" if config.cost == "quadratic" else "identity")
     if output != "identity":
         layers.append(ACTIVATIONS[output]())
-    return Sequential(layers, cost=config.cost, input_shape=(784,), rng=np.random.default_rng(config.seed))
+    input_shape = (1, 28, 28) if config.conv else (784,)
+    return Sequential(
+        layers, cost=config.cost, input_shape=input_shape, rng=np.random.default_rng(config.seed)
+    )
 
 
 def make_optimizer(config: TrainConfig):
@@ -77,6 +103,7 @@ def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = 
         callbacks=callbacks,
         class_weights=balanced_class_weights(data.train.y, 10) if config.class_weighted else None,
         oversample=config.oversample,
+        augment=AUGMENTATIONS[config.augment] if config.augment else None,
     )
     seconds = time.perf_counter() - start
     test = model.evaluate(data.test.x, data.test.y)

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from digitnet.atomic import atomic_write
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
-from digitnet.data import load_mnist
+from digitnet.data import AUGMENTATIONS, load_mnist
 from digitnet.modelfile import load_model, save_model
 from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
 from digitnet.presets import PRESETS, get_preset
@@ -37,6 +37,19 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def conv_stages(text: str) -> tuple[tuple[int, ...], ...]:
+    """``"6/16"`` -> ((6,), (16,)); ``"32,32/64,64"`` -> ((32, 32), (64, 64)); ``"none"`` -> () (an MLP)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(hidden_sizes(stage) for stage in text.split("/"))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected convolution stages like 6/16 or 32,32/64,64 (filters, '/' between pooled stages), "
+            f"got {text!r}"
+        ) from None
+
+
 def add_parser(commands) -> None:
     p = commands.add_parser(
         "train",
@@ -54,6 +67,16 @@ def add_parser(commands) -> None:
     )
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
+    net.add_argument(
+        "--conv", type=conv_stages, metavar="STAGES",
+        help="convolutional stages before the dense layers, e.g. 6/16 (LeNet-5) or 32,32/64,64: filters of "
+        "each same-padded convolution, '/' where 2x2 max-pooling halves the image; none for an MLP",
+    )  # fmt: skip
+    net.add_argument("--kernel-size", type=int, metavar="K", help="convolution kernel size (odd)")
+    net.add_argument(
+        "--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+        help="batch normalisation after every convolution and hidden dense layer",
+    )  # fmt: skip
     net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
     net.add_argument("--cost", choices=sorted(COSTS), help="cost function")
     net.add_argument(
@@ -76,6 +99,11 @@ def add_parser(commands) -> None:
         "--patience", type=int, help="stop after this many epochs without validation improvement"
     )
     opt.add_argument("--seed", type=int, help="seed of initial weights, shuffling and dropout")
+    opt.add_argument(
+        "--augment", choices=[*AUGMENTATIONS, "none"],
+        help="distort every training batch at random: affine (shift, rotation, scale, shear) or elastic "
+        "(affine plus Simard's elastic distortion)",
+    )  # fmt: skip
     opt.add_argument(
         "--oversample",
         action=argparse.BooleanOptionalAction,
@@ -108,13 +136,15 @@ def add_parser(commands) -> None:
     p.set_defaults(run=run)
 
 
-FLAG_FIELDS = ("hidden", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
+FLAG_FIELDS = ("hidden", "conv", "kernel_size", "batch_norm", "augment", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
                "nesterov", "schedule", "batch_size", "epochs", "l2", "patience", "seed", "validation_size",
                "train_size", "oversample", "class_weighted")  # fmt: skip
 
 
 def config_from_args(args) -> TrainConfig:
     changes = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
+    if changes.get("augment") == "none":
+        changes["augment"] = None
     if args.optimizer == "adam" and args.momentum is None:
         changes.setdefault("momentum", 0.0)
         changes.setdefault("nesterov", False)

@@ -6,17 +6,22 @@
 ((50000, 784), (10000, 784), (10000, 784))
 """
 
+from digitnet.data.augment import AUGMENTATIONS, Augment
 from digitnet.data.download import download_mnist
 from digitnet.data.idx import read_idx, write_idx
 from digitnet.data.mnist import MNIST, Split, find_mnist_dir, load_mnist, mnist_search_path
+from digitnet.data.prefetch import prefetch
 
 __all__ = [
+    "AUGMENTATIONS",
     "MNIST",
+    "Augment",
     "Split",
     "download_mnist",
     "find_mnist_dir",
     "load_mnist",
     "mnist_search_path",
+    "prefetch",
     "read_idx",
     "write_idx",
 ]

@@ -291,6 +291,7 @@ class Sequential:
         callbacks: list[Callback] | tuple[Callback, ...] = (),
         class_weights: np.ndarray | None = None,
         oversample: bool = False,
+        augment=None,
     ) -> History:
         """Train by mini-batch gradient descent; returns the per-epoch :class:`History`.
 
@@ -322,12 +323,15 @@ class Sequential:
         oversample : bool
             Each epoch, draw rare classes' examples again until every class is as frequent as the
             largest; an epoch then has C · max_c n_c examples.
+        augment : callable or None
+            ``augment(images, rng) -> images``, e.g. :class:`digitnet.data.Augment`: applied to every
+            training batch (never to validation data) with a generator split off from ``rng``.
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         return fit(
             self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, rng=rng,
             schedule=schedule, l2=l2, validation=validation, patience=patience, callbacks=callbacks,
-            class_weights=class_weights, oversample=oversample,
+            class_weights=class_weights, oversample=oversample, augment=augment,
         )  # fmt: skip
 
     # ----- description and rebuilding ------------------------------------------------------------

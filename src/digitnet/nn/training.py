@@ -101,6 +101,7 @@ def fit(
     callbacks: tuple[Callback, ...] | list[Callback] = (),
     class_weights: np.ndarray | None = None,
     oversample: bool = False,
+    augment=None,
 ) -> History:
     """Train ``model`` in place by mini-batch gradient descent; see :meth:`Sequential.fit`."""
     if not isinstance(epochs, int) or epochs < 1:
@@ -137,6 +138,8 @@ def fit(
     batches = math.ceil(n / batch_size)
     history = History()
     best_loss, best_params, bad_epochs = math.inf, None, 0
+    # Augmentation draws from its own stream, split off once, so that runs without it are unchanged.
+    augment_rng = np.random.default_rng(rng.integers(2**63)) if augment is not None else None
     base_lr = optimizer.lr
     for cb in callbacks:
         cb.model = model
@@ -161,6 +164,7 @@ def fit(
                 rng,
                 callbacks,
                 class_weights,
+                None if augment is None else (augment, augment_rng),
             )
             logs = {
                 "epoch": epoch,
@@ -212,8 +216,9 @@ def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> n
 
 
 def _train_epoch(
-    model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks, class_weights
-):
+    model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks, class_weights,
+    augmentation,
+):  # fmt: skip
     """One pass over ``order``; returns (sum of batch losses x batch sizes, correct count).
 
     Every step works on whole arrays: the parameters and gradients are each one flat array (see
@@ -234,6 +239,9 @@ def _train_epoch(
         batch = slice(b * batch_size, (b + 1) * batch_size)
         idx = order[batch]
         xb = x.take(idx, axis=0, out=x_buffer[: len(idx)], mode="clip")  # (N, D); "clip": no checks
+        if augmentation:
+            augment, augment_rng = augmentation
+            xb = augment(xb, augment_rng)  # a new array, each image distorted its own way
         yb = y[idx]  # (N,)
         out = model.forward(xb, training=True, rng=rng)  # (N, C)
         np.argmax(out, axis=1, out=predicted[batch])

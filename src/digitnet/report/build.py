@@ -30,7 +30,7 @@ from digitnet.report.calibration import (
     reliability_bins,
     softmax_t,
 )
-from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer
+from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer, first_convolution
 from digitnet.report.page import render_page
 
 __all__ = ["GALLERY_SIZE", "VALIDATION_SIZE", "build_report", "default_out"]
@@ -135,7 +135,16 @@ def build_report(
 
     # 4. first-layer neurons
     neurons = analyse_first_layer(model, test.x)
-    if neurons is None:
+    conv = first_convolution(model)
+    if conv is not None:
+        kernels = conv.params["W"]  # (F, C, K, K)
+        report["neurons"] = {
+            "convolutional": True, "filters": int(kernels.shape[0]), "kernel_size": int(kernels.shape[-1]),
+            "skipped": "the first layer is convolutional: its filters and the feature maps they make of "
+            "one test digit are shown instead of 28x28 weight images",
+        }  # fmt: skip
+        save("conv_filters", figures.conv_filters_figure(kernels, model, test.x[0]))
+    elif neurons is None:
         report["neurons"] = {
             "skipped": "the model has no hidden layer: its inputs feed the 10 outputs directly"
         }

@@ -17,6 +17,7 @@ __all__ = [
     "confusion_figure",
     "importance_figure",
     "misclassified_figure",
+    "conv_filters_figure",
     "neuron_digits_figure",
     "neuron_weights_figure",
     "probability_figure",
@@ -69,6 +70,42 @@ def neuron_weights_figure(report: NeuronReport, columns: int = 8):
     )
     fig.suptitle(f"Incoming weights of {which} first-layer neurons, most important first\n"
                  "(red: positive, blue: negative, each image scaled to its own largest |w|)", fontsize=10)  # fmt: skip
+    return fig
+
+
+def conv_filters_figure(kernels: np.ndarray, model, digit: np.ndarray, columns: int = 8):
+    """A convolutional network's first layer: each filter's K x K kernel (first input channel), and below
+    it the feature map it makes of one test digit (after the layer's activation).
+
+    Shape: kernels (F, C, K, K); digit (784,).
+    """
+    layers = model.layers
+    first = next(i for i, layer in enumerate(layers) if layer.params)
+    h = model.as_input(digit)  # (1, 1, 28, 28)
+    for layer in layers[: first + 1]:
+        h = layer.forward(h, training=False)
+    for layer in layers[
+        first + 1 :
+    ]:  # normalisation and activation, up to the next weighted or pooling layer
+        if layer.params.get("W") is not None or "Pool" in type(layer).__name__:
+            break
+        h = layer.forward(h, training=False)
+    maps = h[0]  # (F, OH, OW)
+    count = len(kernels)
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(2 * rows, columns, figsize=(columns * 1.2, rows * 2.5 + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for f in range(count):
+        r, c = divmod(f, columns)
+        w = kernels[f, 0]  # (K, K)
+        limit = float(np.abs(w).max()) or 1.0
+        axes[2 * r, c].imshow(w, cmap=DIVERGING, vmin=-limit, vmax=limit)
+        axes[2 * r, c].set_title(f"filter {f}", fontsize=8)
+        axes[2 * r + 1, c].imshow(maps[f], cmap="gray_r")
+    fig.suptitle(f"The {count} filters of the first convolution (red: positive, blue: negative) and, under "
+                 "each,\nwhat it makes of one test digit (dark: strong response)", fontsize=10)  # fmt: skip
     return fig
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from digitnet.nn.dense import Dense
 
-__all__ = ["MAX_SHOWN", "NeuronReport", "analyse_first_layer", "first_hidden_layer"]
+__all__ = ["MAX_SHOWN", "NeuronReport", "analyse_first_layer", "first_convolution", "first_hidden_layer"]
 
 MAX_SHOWN = 32  # wider layers show only their most important neurons: 32 pictures still read at a glance
 TOP_K = 6  # test digits shown per neuron
@@ -66,10 +66,22 @@ class NeuronReport:
 def first_hidden_layer(model) -> tuple[int, int] | None:
     """Positions in ``model.layers`` of the first Dense layer and of the next Dense layer.
 
-    None when the model has fewer than two Dense layers (no hidden layer: the inputs feed the outputs).
+    None when the model has fewer than two Dense layers (no hidden layer: the inputs feed the outputs),
+    or when its first weighted layer is not a Dense layer fed by the 784 pixels (a convolutional network,
+    whose first layer is shown by :func:`first_convolution` instead).
     """
     dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
+    if model.input_shape != (784,) or any(layer.params for layer in model.layers[: dense[0] if dense else 0]):
+        return None
     return (dense[0], dense[1]) if len(dense) >= 2 else None
+
+
+def first_convolution(model):
+    """The first layer of a convolutional network (a layer with 4-D kernels), or None for an MLP."""
+    for layer in model.layers:
+        if layer.params:
+            return layer if layer.params.get("W", np.zeros(0)).ndim == 4 else None
+    return None
 
 
 def hidden_activations(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:

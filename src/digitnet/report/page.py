@@ -110,6 +110,14 @@ def _training(r) -> str:
 
 def _neurons(r) -> str:
     n = r["neurons"]
+    if n.get("convolutional"):
+        return (
+            f"<p>The first layer is convolutional: {n['filters']} filters of {n['kernel_size']}&times;"
+            f"{n['kernel_size']} weights, each slid over the whole image, so each responds to its pattern "
+            "wherever it appears. Top: the filters (<b style='color:#b2182b'>red</b> positive, "
+            "<b style='color:#2166ac'>blue</b> negative). Bottom: the feature map each makes of one test "
+            "digit.</p>" + _figure(r, "conv_filters", "first-layer filters and their feature maps")
+        )
     if "skipped" in n:
         return _note(f"No neurons to show: {_e(n['skipped'])}.")
     shown = len(n["shown"])
@@ -187,10 +195,22 @@ def _calibration(r) -> str:
     return "".join(parts)
 
 
+def _architecture(config: dict[str, Any]) -> str:
+    """E.g. ``784-100-10``, or ``1x28x28-c6-pool-c16-pool-120-84-10`` for a convolutional network."""
+    parts = ["x".join(map(str, config["input_shape"]))]
+    for layer in config["layers"]:
+        if "units" in layer:
+            parts.append(str(layer["units"]))
+        elif "filters" in layer:
+            parts.append(f"c{layer['filters']}")
+        elif layer["type"].endswith("Pool2D"):
+            parts.append("pool")
+    return "-".join(parts)
+
+
 def render_page(r: dict[str, Any]) -> str:
     """The HTML page for a report dict from :func:`digitnet.report.build_report`."""
-    arch = "-".join(str(layer["units"]) for layer in r["architecture"]["layers"] if "units" in layer)
-    title = f"digitnet report: 784-{arch}"
+    title = f"digitnet report: {_architecture(r['architecture'])}"
     t, c = r["test"], r["calibration"]
     cards = [("test accuracy", _pct(t["accuracy"])), ("misclassified", f"{t['errors']:,} / {t['examples']:,}"),
              ("parameters", f"{r['parameters']:,}"), ("ECE before → after", f"{_pct(c['before']['ece'])} → "

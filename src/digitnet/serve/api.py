@@ -67,15 +67,21 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
     prepared = preprocess(source, name=name)
     model = loaded.model
     x = prepared.input.reshape(1, -1)  # (28, 28) -> (1, 784)
-    layers, h = [], x
+    convolutional = model.input_shape != (784,)
+    layers, h = [], model.as_input(x)  # (1, 784), or (1, 1, 28, 28) for a convolutional network
     columns = [{"name": "input", "values": x[0], "shown": np.arange(x.shape[1])}]
     links = []
     for i, layer in enumerate(model.layers):
         previous = h
         h = layer.forward(h)
-        if isinstance(layer, Dropout):
+        if isinstance(layer, Dropout) or h.ndim == 2 and previous.ndim > 2:
+            continue  # dropout is the identity here; flattening changes no value
+        if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
+            layers.append({"index": i, "layer": layer.describe(), "shape": list(h.shape[1:]),
+                           "values": _rounded(h[0].mean(axis=(1, 2)))})  # fmt: skip
             continue
-        layers.append({"index": i, "layer": layer.describe(), "values": _rounded(h[0])})
+        entry = {"index": i, "layer": layer.describe(), "values": _rounded(h[0])}
+        layers.append(entry)
         if "W" in layer.params:
             columns.append(
                 {"name": "", "values": None, "shown": None, "inputs": previous[0], "W": layer.params["W"]}
@@ -83,14 +89,18 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
         else:
             column = columns[-1]
             last = i == len(model.layers) - 1 or all(not lay.params for lay in model.layers[i + 1 :])
-            column["values"] = h[0]
+            column["values"], column["entry"] = h[0], entry
             top = min(SHOWN, h.shape[1])
             column["shown"] = (
                 np.arange(h.shape[1]) if last else np.sort(np.argpartition(-h[0], top - 1)[:top])
             )
     if columns[-1]["values"] is None:  # logits out: no activation layer after the last Dense
         columns[-1]["values"], columns[-1]["shown"] = h[0], np.arange(h.shape[1])
-    for k in range(1, len(columns)):
+    for column in columns[1:]:
+        if "entry" in column:
+            column["entry"]["column"] = True  # the activations the page draws as this column's neurons
+    # A convolutional network's first dense layer reads feature maps, not pixels: no links from the image.
+    for k in range(2 if convolutional else 1, len(columns)):
         source_shown, target = columns[k - 1]["shown"], columns[k]
         a = target["inputs"][source_shown]  # (S,) activations of the drawn neurons before
         contributions = a[:, None] * target["W"][np.ix_(source_shown, target["shown"])]  # (S, T): a_s · w_st

@@ -1,0 +1,37 @@
+"""Flatten: images to flat vectors, the bridge from convolutional layers to dense ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitnet.nn.layer import Layer, register_layer
+
+__all__ = ["Flatten"]
+
+
+@register_layer
+class Flatten(Layer):
+    """y = x with each example's axes laid out in one row (C-order: channel, then row, then column).
+
+    Nothing is computed, so the gradient is reshaped back the same way::
+
+        y[n, (c·H + h)·W + w] = x[n, c, h, w],   dL/dx = dL/dy reshaped to (N, C, H, W)
+
+    Shape
+    -----
+    x: (N, C, H, W) -> y: (N, C·H·W); any (N, *) -> (N, product of *).
+    """
+
+    def build(self, input_shape, rng):
+        if len(input_shape) < 1:
+            raise ValueError("Flatten needs per-example inputs with at least one axis, got shape ()")
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = (int(np.prod(self.input_shape)),)
+        return self.output_shape
+
+    def forward(self, x, *, training=False, rng=None):
+        # (N, C, H, W) -> (N, C·H·W): a view of x when x is contiguous, a copy otherwise
+        return x.reshape(len(x), *self.output_shape)
+
+    def backward(self, grad_out):
+        return grad_out.reshape(len(grad_out), *self.input_shape)  # (N, C·H·W) -> (N, C, H, W)

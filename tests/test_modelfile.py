@@ -113,3 +113,19 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644  # not the temporary file's private 0600
+
+
+def test_convolutional_model_round_trip_keeps_batchnorm_statistics(tmp_path):
+    from digitnet.config import TrainConfig
+    from digitnet.recipes import build_model
+
+    model = build_model(TrainConfig(conv=((4,), (8,)), kernel_size=3, batch_norm=True, hidden=(16,)))
+    x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+    for _ in range(3):  # training-mode passes move the running statistics away from 0 and 1
+        model.forward(model.as_input(x), training=True)
+    state = model.named_buffers()
+    assert state and all(not np.allclose(v, 0) and not np.allclose(v, 1) for v in state.values())
+    loaded = load_model(save_model(tmp_path / "cnn.safetensors", model)).model
+    for name, value in state.items():
+        np.testing.assert_array_equal(loaded.named_buffers()[name], value)
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))

@@ -13,14 +13,18 @@ The package's folders follow the architecture:
 __version__ = "0.1.0"
 
 from digitnet.config import TrainConfig  # noqa: E402
-from digitnet.data import load_mnist  # noqa: E402
+from digitnet.data import Augment, load_mnist  # noqa: E402
 from digitnet.imaging import preprocess, preprocess_file  # noqa: E402
 from digitnet.modelfile import load_model, save_model  # noqa: E402
 from digitnet.nn import (  # noqa: E402
     SGD,
     Adam,
+    BatchNorm,
+    Conv2D,
     Dense,
     Dropout,
+    Flatten,
+    MaxPool2D,
     ReLU,
     Sequential,
     Sigmoid,
@@ -34,8 +38,13 @@ __all__ = [
     "PRESETS",
     "SGD",
     "Adam",
+    "Augment",
+    "BatchNorm",
+    "Conv2D",
     "Dense",
     "Dropout",
+    "Flatten",
+    "MaxPool2D",
     "ReLU",
     "Sequential",
     "Sigmoid",

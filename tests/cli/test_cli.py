@@ -199,3 +199,41 @@ def test_experiment_runs_from_the_command_line(mnist_dir, tmp_path, capsys):
     record = json.loads(out)
     assert record["experiment"] == "vanishing" and all(p.endswith(".png") for p in record["figures"])
     assert (tmp_path / "results.json").is_file() and (tmp_path / "summary.txt").is_file()
+
+
+def test_a_convolutional_network_trains_saves_and_predicts(mnist_dir, mnist, tmp_path, capsys):
+    out = tmp_path / "cnn"
+    code, stdout, err = run(capsys, "train", "--conv", "4/8", "--kernel-size", "3", "--batch-norm", "--hidden", "16",
+                            "--augment", "affine", "--epochs", "2", "--lr", "0.003", "--train-size", "3000", "--validation-size",
+                            "500", "--data", str(mnist_dir), "--out", str(out), "--json", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    metrics = json.loads(stdout)
+    assert metrics["architecture"] == "28x28-c4-pool-c8-pool-16-10" and metrics["test_accuracy"] > 0.5
+    loaded = load_model(out / "model.safetensors")
+    assert loaded.model.input_shape == (1, 28, 28) and loaded.training["augment"] == "affine"
+    code, stdout, err = run(
+        capsys, "evaluate", str(out / "model.safetensors"), "--data", str(mnist_dir), "--json"
+    )
+    assert code == 0 and json.loads(stdout)["accuracy"] == pytest.approx(metrics["test_accuracy"])
+    image = tmp_path / "seven.png"
+    Image.fromarray((255 * (1 - mnist.test.x[0].reshape(28, 28))).astype(np.uint8)).save(image)
+    code, stdout, err = run(capsys, "predict", str(out / "model.safetensors"), str(image))
+    assert code == 0 and "sure" in stdout
+
+
+def test_bad_convolution_settings_get_a_clear_message(capsys):
+    with pytest.raises(SystemExit):  # argparse rejects the value itself
+        main(["train", "--conv", "6/x"])
+    assert "expected convolution stages like 6/16" in capsys.readouterr().err
+    for argv, message in [
+        (["train", "--conv", "6/16", "--kernel-size", "4"], "kernel_size must be an odd positive integer"),
+        (["train", "--conv", "1/1/1/1/1"], "at most 4 stages"),
+        (["train", "--augment", "sideways"], "invalid choice"),
+    ]:
+        if "--augment" in argv:
+            with pytest.raises(SystemExit):
+                main(argv)
+            assert message in capsys.readouterr().err
+            continue
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and message in err and "Traceback" not in err

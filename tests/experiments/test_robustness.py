@@ -26,6 +26,9 @@ def test_accuracy_falls_with_shift_and_rotation(robust):
     assert acc["rotation"]["-30"] < acc["rotation"]["0"]
     assert acc["scale"]["0.7"] < acc["scale"]["1.0"]
     assert acc["original"] > 0.8
+    cnn = r["cnn_accuracy"]
+    assert r["cnn"]["architecture"] == "28x28-c4-pool-c8-pool-32-10" and cnn["original"] > 0.8
+    assert cnn["shift"]["4"] < cnn["shift"]["0"]
 
 
 def test_transforms_keep_shape_and_range(mnist):

@@ -228,3 +228,22 @@ def test_training_backward_skips_only_the_unneeded_input_gradient():
     assert net.backward(grad.copy(), input_grad=False) is None
     np.testing.assert_array_equal(net.flat_grads, expected)
     assert full.shape == x.shape
+
+
+def test_augmentation_applies_to_training_batches_only_and_leaves_other_runs_unchanged():
+    x, y = toy_data(n=200)
+    seen = []
+
+    def augment(images, rng):
+        seen.append(images.shape)
+        return images + rng.normal(0, 0.01, images.shape).astype(images.dtype)
+
+    runs = []
+    for aug in (None, None, augment):
+        net = toy_net(dropout=0)
+        net.fit(x, y, optimizer=SGD(0.1), epochs=2, batch_size=50, rng=4, augment=aug,
+                validation=(x[:20], y[:20]))  # fmt: skip
+        runs.append(net.flat_params.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])  # without augmentation: the usual stream
+    assert not np.array_equal(runs[0], runs[2])
+    assert seen == [(50, 20)] * 8  # 2 epochs x 4 training batches; validation is never augmented

@@ -164,3 +164,17 @@ def test_wide_layers_show_their_most_important_neurons(relu_report, mnist):
     expected = np.linalg.norm(model.layers[2].params["W"][j]) * np.abs(a[:, j]).mean()
     assert neurons.importance[j] == pytest.approx(expected, rel=1e-4)
     assert neurons.top_activations[0, 0] == pytest.approx(a[:, j].max(), rel=1e-4)
+
+
+def test_report_of_a_convolutional_model_shows_its_filters(tmp_path, mnist, mnist_dir):
+    config = TINY.replace(conv=((4,),), kernel_size=3, batch_norm=True, epochs=1, train_size=2000)
+    result = train_and_save(tmp_path / "model.safetensors", mnist, config)
+    code, report = report_json(tmp_path / "model.safetensors", "--data", mnist_dir, "--out", tmp_path / "out")
+    assert code == 0
+    assert report["test"]["accuracy"] == pytest.approx(
+        result.model.evaluate(mnist.test.x, mnist.test.y)["accuracy"]
+    )
+    assert report["neurons"]["convolutional"] and report["neurons"]["filters"] == 4
+    assert "conv_filters" in report["figures"] and "neuron_weights" not in report["figures"]
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "first layer is convolutional" in page and "1x28x28-c4-pool-16-10" in page

@@ -178,3 +178,19 @@ def test_random_test_digit_without_a_dataset(tmp_path, monkeypatch):
     bare = TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
     response = bare.get("/api/random-digit")
     assert response.status_code == 404 and "DIGITNET_DATA" in response.json()["detail"]
+
+
+def test_a_convolutional_model_answers_with_channel_summaries(mnist):
+    from digitnet.config import TrainConfig
+    from digitnet.modelfile import LoadedModel
+    from digitnet.recipes import build_model
+
+    cnn = build_model(TrainConfig(conv=((4,),), kernel_size=3, batch_norm=True, hidden=(16,)))
+    app = TestClient(create_app({"cnn": LoadedModel(cnn)}, "cnn"))
+    answer = app.post("/api/predict", json={"pixels": mnist.test.x[0].tolist()}).json()
+    assert len(answer["probabilities"]) == 10 and 0 <= answer["digit"] <= 9
+    maps = [layer for layer in answer["activations"] if "shape" in layer]
+    assert maps and maps[0]["shape"] == [4, 28, 28] and len(maps[0]["values"]) == 4  # one mean per channel
+    assert [column["size"] for column in answer["network"]] == [784, 16, 10]
+    assert all(link[0] >= 1 for link in answer["connections"])  # no links from pixels to dense units
+    assert sum(layer.get("column", False) for layer in answer["activations"]) == 1  # the one hidden column

@@ -10,7 +10,6 @@ from digitnet.data.augment import AUGMENTATIONS, Augment
 from digitnet.data.download import download_mnist
 from digitnet.data.idx import read_idx, write_idx
 from digitnet.data.mnist import MNIST, Split, find_mnist_dir, load_mnist, mnist_search_path
-from digitnet.data.prefetch import prefetch
 
 __all__ = [
     "AUGMENTATIONS",
@@ -21,7 +20,6 @@ __all__ = [
     "find_mnist_dir",
     "load_mnist",
     "mnist_search_path",
-    "prefetch",
     "read_idx",
     "write_idx",
 ]

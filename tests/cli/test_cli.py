@@ -221,6 +221,16 @@ def test_a_convolutional_network_trains_saves_and_predicts(mnist_dir, mnist, tmp
     assert code == 0 and "sure" in stdout
 
 
+@pytest.mark.parametrize("mode", [[], ["--inference"]], ids=["training", "inference"])
+def test_gradcheck_of_a_convolutional_network_with_batch_norm(capsys, mode):
+    code, out, err = run(
+        capsys, "gradcheck", "--conv", "2/3", "--batch-norm", "--hidden", "5", "--json", *mode
+    )
+    result = json.loads(out)
+    assert code == 0 and result["passed"] and "layers.0.W" in result["errors"]
+    assert result["network"]["input_shape"] == [1, 8, 8]
+
+
 def test_bad_convolution_settings_get_a_clear_message(capsys):
     with pytest.raises(SystemExit):  # argparse rejects the value itself
         main(["train", "--conv", "6/x"])

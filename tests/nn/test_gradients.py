@@ -102,3 +102,11 @@ def test_input_gradient_is_each_examples_own_cost_gradient():
         assert costs[i] == pytest.approx(net.cost.loss(net.forward(xi), y[i : i + 1]))
         numeric = numerical_gradient(lambda xi=xi, i=i: net.cost.loss(net.forward(xi), y[i : i + 1]), xi)
         assert relative_error(grads[i : i + 1], numeric) <= TOLERANCE
+
+
+def test_relative_error_treats_rounding_noise_around_zero_as_agreement_but_not_small_mistakes():
+    noise = np.random.default_rng(0).standard_normal(8) * 1e-10  # central differences of a zero gradient
+    assert relative_error(np.zeros(8), noise) <= TOLERANCE
+    small = np.full(8, 1e-7)
+    assert relative_error(small, 2 * small) > TOLERANCE  # a factor of 2 on a tiny gradient is still caught
+    assert relative_error(np.ones(8), np.ones(8) * (1 + 1e-3)) > TOLERANCE

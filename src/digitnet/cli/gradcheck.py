@@ -7,9 +7,9 @@ import argparse
 import numpy as np
 
 from digitnet.cli.output import format_table, print_json
-from digitnet.cli.train import hidden_sizes
+from digitnet.cli.train import conv_stages, hidden_sizes
 from digitnet.config import HIDDEN_ACTIVATIONS
-from digitnet.nn import ACTIVATIONS, COSTS, Dense, Dropout, Sequential
+from digitnet.nn import ACTIVATIONS, COSTS, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
 from digitnet.nn.gradcheck import check_gradients
 
 
@@ -23,7 +23,16 @@ def add_parser(commands) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--hidden", type=hidden_sizes, default=(8, 6), metavar="SIZES", help="hidden layer sizes")
-    p.add_argument("--inputs", type=int, default=12, help="input features")
+    p.add_argument("--inputs", type=int, default=12, help="input features (of an MLP)")
+    p.add_argument(
+        "--conv", type=conv_stages, default=(), metavar="STAGES",
+        help="convolutional stages before the dense layers, e.g. 2/3: filters per same-padded convolution, "
+        "'/' where 2x2 max-pooling halves the image",
+    )  # fmt: skip
+    p.add_argument("--image", type=int, default=8, help="side of the square one-channel input (with --conv)")
+    p.add_argument("--kernel-size", type=int, default=3, help="convolution kernel size (odd)")
+    p.add_argument("--batch-norm", action="store_true", help="batch normalisation after every weighted layer")
+    p.add_argument("--inference", action="store_true", help="check inference mode (running statistics)")
     p.add_argument("--classes", type=int, default=4, help="output classes")
     p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
     p.add_argument("--cost", choices=sorted(COSTS), default="cross-entropy")
@@ -42,18 +51,36 @@ def run(args) -> int:
             raise ValueError(
                 f"--{name} must be at least {2 if name == 'classes' else 1}, got {getattr(args, name)}"
             )
+    if args.conv and (args.image >> len(args.conv)) < 1:
+        raise ValueError(f"--image {args.image} is too small for {len(args.conv)} pooling stages")
+    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
+        raise ValueError(f"--kernel-size must be odd and positive, got {args.kernel_size}")
     act = ACTIVATIONS[args.activation]
+
+    def norm():  # a fresh layer each time: a layer object holds its own parameters
+        return [BatchNorm()] if args.batch_norm else []
+
     layers = []
+    for stage in args.conv:
+        for filters in stage:
+            layers += [Conv2D(filters, args.kernel_size, padding="same"), *norm(), act()]
+        layers.append(MaxPool2D(2))
+    layers += [Flatten()] if args.conv else []
     for units in args.hidden:
-        layers += [Dense(units), act()] + ([Dropout(args.dropout)] if args.dropout else [])
+        layers += [Dense(units), *norm(), act()]
+        layers += [Dropout(args.dropout)] if args.dropout else []
     layers.append(Dense(args.classes))
     if args.cost == "quadratic":
         layers.append(act())
-    net = Sequential(layers, cost=args.cost, input_shape=(args.inputs,), rng=args.seed)
+    shape = (1, args.image, args.image) if args.conv else (args.inputs,)
+    net = Sequential(layers, cost=args.cost, input_shape=shape, rng=args.seed)
     rng = np.random.default_rng(args.seed + 1)
-    x = rng.standard_normal((args.batch, args.inputs))
+    x = rng.standard_normal((args.batch, *shape))
     y = rng.integers(0, args.classes, args.batch)
-    errors = check_gradients(net, x, y, l2=args.l2)
+    if args.inference and args.batch_norm:  # running statistics away from 0 and 1, as after training
+        for _ in range(3):
+            net.forward(net.as_input(rng.standard_normal((16, *shape)) * 2 + 1), training=True)
+    errors = check_gradients(net, x, y, l2=args.l2, training=not args.inference)
     shapes = {**{k: v.shape for k, v in net.named_params().items()}, "input": x.shape}
     worst = max(errors.values())
     ok = worst <= args.tolerance

@@ -30,10 +30,12 @@ def png_bytes(digit28: np.ndarray, scale: int = 10) -> bytes:
     return buffer.getvalue()
 
 
-def test_the_bundled_model_ships_and_is_good():
-    assert "default" in bundled_models()
+def test_the_bundled_models_ship_and_are_good():
+    assert set(bundled_models()) == {"default", "lenet5"}
     loaded = load_model(DEFAULT_MODEL)
     assert loaded.model.n_params == 79_510 and loaded.metrics["test_accuracy"] > 0.975
+    cnn = load_model(bundled_models()["lenet5"])
+    assert cnn.model.input_shape == (1, 28, 28) and cnn.metrics["test_accuracy"] > 0.99
 
 
 def test_health_models_and_schema(client):

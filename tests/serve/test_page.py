@@ -94,3 +94,14 @@ def test_uploaded_photo_is_recognised(page, mnist, tmp_path):
     page.wait_for_timeout(150)
     page.wait_for_function("document.querySelector('#answer').dataset.pending === 'no'", timeout=10_000)
     assert page.locator("#answer").text_content().strip() == str(mnist.test.y[0])
+
+
+def test_the_bundled_cnn_reads_a_drawn_digit_too(page, tmp_path):
+    page.select_option("#model", "lenet5")
+    draw(page, STROKES[7])
+    try:
+        assert page.locator("#answer").text_content().strip() == "7"
+        assert page.locator("#net circle").count() == 42  # 16 of its 120 and of its 84 units, 10 outputs
+    except AssertionError:
+        page.screenshot(path=str(tmp_path / "lenet5.png"))
+        raise

@@ -1,4 +1,4 @@
-"""``digitnet serve [MODEL...]``: the prediction API on 127.0.0.1, with the bundled model by default."""
+"""``digitnet serve [MODEL...]``: the prediction API on 127.0.0.1, with the bundled models by default."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ def add_parser(commands) -> None:
         "serve",
         help="serve the prediction API on this machine (works with no dataset)",
         description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health; "
-        "the schema at /docs) on 127.0.0.1. The model bundled with digitnet is always available as "
-        "'default'; model files given here are served too, by file name.",
+        "the schema at /docs) on 127.0.0.1. The models bundled with digitnet are always available: "
+        "'default' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files given here are served too, "
+        "by file name.",
     )
     p.add_argument("models", metavar="MODEL", nargs="*", help="model files written by `digitnet train`")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
@@ -24,18 +25,18 @@ def run(args) -> int:
     import uvicorn
 
     from digitnet.modelfile import load_model
-    from digitnet.models import DEFAULT_MODEL
+    from digitnet.models import bundled_models
     from digitnet.serve import create_app
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1 to 65535, got {args.port}")
-    models = {"default": load_model(DEFAULT_MODEL)}
+    models = {name: load_model(path) for name, path in bundled_models().items()}  # default and lenet5
     for path in args.models:
         name = Path(path).stem if Path(path).name != "model.safetensors" else Path(path).parent.name
         while name in models:
             name += "+"
         models[name] = load_model(path)
-    default = next(reversed(models)) if args.models else "default"
+    default = next(reversed(models)) if args.models else "default"  # the last one given, or the MLP
     with socket.socket() as probe:  # say clearly that the port is taken, before uvicorn's log does
         try:
             probe.bind((args.host, args.port))

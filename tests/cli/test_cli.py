@@ -133,6 +133,7 @@ def test_gradcheck_passes(capsys):
         (["train", "--lr", "-1"], "lr must be positive"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
         (["train", "--threads", "0"], "--threads must be at least 1"),
+        (["train", "--workers", "0"], "workers must be an integer from 1 to 64"),
         (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
         (["evaluate", "missing.safetensors"], "no such model file"),
         (["info", "missing.safetensors"], "no such model file"),

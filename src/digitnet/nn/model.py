@@ -107,7 +107,7 @@ class Sequential:
 
     # ----- parameters ----------------------------------------------------------------------------
 
-    def _pack_parameters(self) -> None:
+    def _pack_parameters(self, shared: np.ndarray | None = None) -> None:
         """Move every parameter into one flat array, and every gradient into another.
 
         The layers keep their ``params`` and ``grads`` dicts, whose entries become reshaped views into
@@ -115,19 +115,23 @@ class Sequential:
         parameters with a few whole-array operations instead of a few per array: at batch 10, Python's
         per-call cost dominates the arithmetic. The decayed weights come first, so L2 applies to the
         slice ``[:n_decayed]``. Shape: (P,) for P parameters.
+
+        With ``shared``, another model's ``flat_params`` of the same architecture, the parameters become
+        views of that array instead (its values are kept): see :meth:`replica`.
         """
         entries = [(layer, k) for layer in self.layers for k in layer.params]
         entries.sort(key=lambda e: e[1] not in e[0].decayed)  # stable: decayed first, then layer order
         dtype = entries[0][0].params[entries[0][1]].dtype if entries else np.dtype(np.float32)
         total = sum(layer.params[k].size for layer, k in entries)
-        self.flat_params = np.empty(total, dtype)  # (P,)
+        self.flat_params = np.empty(total, dtype) if shared is None else shared  # (P,)
         self.flat_grads = np.zeros(total, dtype)  # (P,)
         self.n_decayed = 0
         start = 0
         for layer, k in entries:
             p = layer.params[k]
             view = self.flat_params[start : start + p.size]
-            view[...] = p.ravel()
+            if shared is None:
+                view[...] = p.ravel()
             layer.params[k] = view.reshape(p.shape)
             layer.grads[k] = self.flat_grads[start : start + p.size].reshape(p.shape)
             start += p.size
@@ -214,6 +218,18 @@ class Sequential:
             layer.params = {k: p.astype(dtype) for k, p in own.params.items()}
             layer.buffers = {k: b.astype(dtype) for k, b in own.buffers.items()}
         clone._pack_parameters()
+        return clone
+
+    def replica(self) -> Sequential:
+        """A model that shares this one's parameters (the same memory) and has its own gradients,
+        buffers and cached activations: a worker of data-parallel training (:mod:`digitnet.nn.parallel`).
+        Its buffers start as copies of this model's."""
+        clone = Sequential.from_config(self.config())
+        if clone.flat_params.dtype != self.flat_params.dtype:
+            clone = clone.astype(self.flat_params.dtype)
+        clone._pack_parameters(shared=self.flat_params)
+        for layer, own in zip(clone.layers, self.layers):
+            layer.buffers = {k: b.copy() for k, b in own.buffers.items()}
         return clone
 
     # ----- using it ------------------------------------------------------------------------------
@@ -304,6 +320,7 @@ class Sequential:
         class_weights: np.ndarray | None = None,
         oversample: bool = False,
         augment=None,
+        workers: int = 1,
     ) -> History:
         """Train by mini-batch gradient descent; returns the per-epoch :class:`History`.
 
@@ -338,12 +355,18 @@ class Sequential:
         augment : callable or None
             ``augment(images, rng) -> images``, e.g. :class:`digitnet.data.Augment`: applied to every
             training batch (never to validation data) with a generator split off from ``rng``.
+        workers : int
+            Split every batch between this many replicas of the model in threads, one core each
+            (:mod:`digitnet.nn.parallel`): convolutional networks train about 1.5 times as fast with 2
+            on 2 cores; MLPs do not gain. Reproducible for a given seed and ``workers``, but not
+            bit-identical across different ``workers``; batch normalisation then normalises each shard
+            by its own statistics.
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         return fit(
             self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, rng=rng,
             schedule=schedule, l2=l2, validation=validation, patience=patience, callbacks=callbacks,
-            class_weights=class_weights, oversample=oversample, augment=augment,
+            class_weights=class_weights, oversample=oversample, augment=augment, workers=workers,
         )  # fmt: skip
 
     # ----- description and rebuilding ------------------------------------------------------------

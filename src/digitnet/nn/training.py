@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from digitnet.errors import NonFiniteError
+from digitnet.nn.parallel import Replicas
 
 if TYPE_CHECKING:
     from digitnet.nn.model import Sequential
@@ -102,6 +104,7 @@ def fit(
     class_weights: np.ndarray | None = None,
     oversample: bool = False,
     augment=None,
+    workers: int = 1,
 ) -> History:
     """Train ``model`` in place by mini-batch gradient descent; see :meth:`Sequential.fit`."""
     if not isinstance(epochs, int) or epochs < 1:
@@ -110,6 +113,8 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not (l2 >= 0 and math.isfinite(l2)):
         raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if patience is not None and (patience < 1 or validation is None):
         raise ValueError("early stopping needs patience >= 1 and validation data")
     x = model.as_input(x)
@@ -144,6 +149,10 @@ def fit(
     for cb in callbacks:
         cb.model = model
         cb.on_train_begin(epochs, batches)
+    # Replicas split off their dropout generators only for workers > 1, so one worker is unchanged.
+    replicas = Replicas(model, workers, rng)
+    # Each worker's products run on one BLAS thread, on its own core; one worker keeps the BLAS's own.
+    blas_limit = threadpool_limits(1, user_api="blas") if workers > 1 else None
     try:
         for epoch in range(1, epochs + 1):
             for cb in callbacks:
@@ -161,7 +170,7 @@ def fit(
                 l2,
                 batch_size,
                 epoch,
-                rng,
+                replicas,
                 callbacks,
                 class_weights,
                 None if augment is None else (augment, augment_rng),
@@ -192,6 +201,9 @@ def fit(
                     break
     finally:
         optimizer.lr = base_lr
+        replicas.close()
+        if blas_limit is not None:
+            blas_limit.restore_original_limits()
     if history.stopped_early:
         model.flat_params[...] = best_params  # restore the weights of the best validation epoch
     for cb in callbacks:
@@ -216,7 +228,7 @@ def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> n
 
 
 def _train_epoch(
-    model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, rng, callbacks, class_weights,
+    model, x, y, order, optimizer, base_lr, schedule, l2, batch_size, epoch, replicas, callbacks, class_weights,
     augmentation,
 ):  # fmt: skip
     """One pass over ``order``; returns (sum of batch losses x batch sizes, correct count).
@@ -243,13 +255,11 @@ def _train_epoch(
             augment, augment_rng = augmentation
             xb = augment(xb, augment_rng)  # a new array, each image distorted its own way
         yb = y[idx]  # (N,)
-        out = model.forward(xb, training=True, rng=rng)  # (N, C)
-        np.argmax(out, axis=1, out=predicted[batch])
         example_weights = None if class_weights is None else class_weights[yb]  # (N,)
-        loss, grad = model.cost.loss_and_gradient(out, yb, example_weights)
+        # forward, the cost and backward, on each worker's shard of the batch (one shard for one worker)
+        loss = replicas.forward_backward(xb, yb, example_weights, predicted[batch])
         if not math.isfinite(loss):
             raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
-        model.backward(grad, input_grad=False)
         if l2:
             weight_grads += l2_ * weights  # d/dW of (λ/2)‖W‖²
         if not math.isfinite(np.vdot(grads, grads)):  # NaN or ±inf anywhere makes Σg² non-finite

@@ -62,12 +62,14 @@ BENCHMARKS = [
                                                                 dropout=0.5, l2=0.0)),
     Benchmark("784-800-800-10 ReLU, dropout, Nesterov", TrainConfig(hidden=(800, 800), batch_size=128,
               dropout=0.5, l2=0.0, optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True)),
-    Benchmark("LeNet-5 style CNN, Adam", get_preset("lenet5").replace(l2=0.0)),
-    Benchmark("best CNN (BatchNorm, dropout), Adam", get_preset("cnn").replace(l2=0.0, augment=None)),
+    Benchmark("LeNet-5 style CNN, Adam", get_preset("lenet5").replace(l2=0.0), ("digitnet, 1 worker",)),
+    Benchmark("best CNN (BatchNorm, dropout), Adam", get_preset("cnn").replace(l2=0.0, augment=None),
+              ("digitnet, 1 worker",)),
 ]  # fmt: skip
 """The issue's four MLP configurations; the ``large`` preset's optimiser (SGD with Nesterov momentum),
 whose update reads and writes less memory per step than Adam's; and the two convolutional presets
-(without augmentation, which prepares data rather than trains)."""
+(without augmentation, which prepares data rather than trains). Those train with 2 workers, as their
+presets do (``digitnet.nn.parallel``), and also with one, for comparison."""
 
 CNN_IMAGES = 12_800
 """Convolutional networks train on the first 12,800 images (200 batches of 64) instead of all 60,000,
@@ -81,7 +83,8 @@ def digitnet_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> float:
     def run(xs, ys):
         model = build_model(config)
         start = time.perf_counter()
-        model.fit(xs, ys, optimizer=make_optimizer(config), epochs=1, batch_size=config.batch_size, rng=0)
+        model.fit(xs, ys, optimizer=make_optimizer(config), epochs=1, batch_size=config.batch_size, rng=0,
+                  workers=config.workers)  # fmt: skip
         return time.perf_counter() - start
 
     run(x[:WARMUP], y[:WARMUP])
@@ -241,6 +244,7 @@ def worker(framework: str, index: int, threads: int) -> None:
     x, y = data.train.x[:n], data.train.y[:n]
     seconds = {
         "digitnet": lambda: digitnet_epoch(config, x, y),
+        "digitnet, 1 worker": lambda: digitnet_epoch(config.replace(workers=1), x, y),
         "PyTorch": lambda: torch_epoch(config, x, y, threads),
         "scikit-learn": lambda: sklearn_epoch(config, x, y),
         "per-example loop": lambda: loop_epoch(config, x, y),

@@ -50,7 +50,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
         "ReLU, Adam, no augmentation (LeCun et al. 1998: 0.95% test error)",
         TrainConfig(
             conv=((6,), (16,)), kernel_size=5, hidden=(120, 84), activation="relu", optimizer="adam",
-            lr=1e-3, schedule="cosine", batch_size=64, epochs=20, l2=3e-4, validation_size=0,
+            lr=1e-3, schedule="cosine", batch_size=64, epochs=20, l2=3e-4, validation_size=0, workers=2,
         ),
     ),
     "cnn": (
@@ -59,7 +59,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
         TrainConfig(
             conv=((32,), (64,)), kernel_size=5, batch_norm=True, hidden=(256,), dropout=0.5,
             activation="relu", optimizer="adam", lr=1e-3, schedule="cosine", batch_size=64, epochs=15,
-            l2=3e-4, augment="elastic", validation_size=0,
+            l2=3e-4, augment="elastic", validation_size=0, workers=2,
         ),
     ),
 }  # fmt: skip

@@ -94,31 +94,22 @@ class Replicas:
         example's predicted class.
         """
         n = len(x)
-        bounds = [n * s // len(self.models) for s in range(len(self.models) + 1)]
-        ranges = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]  # fewer than W if N < W
-        shards = [(s, lo, hi) for s, (lo, hi) in enumerate(ranges)]  # (replica, first, end): replica 0 first
-
-        # NumPy's error state belongs to each thread: every shard ignores overflow as fit does, and lets
-        # fit report a NaN or infinite loss with its diagnosis.
-        @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-        def run(s: int, lo: int, hi: int) -> float:
-            model = self.models[s]
-            out = model.forward(x[lo:hi], training=True, rng=self.rngs[s])  # (N_s, C)
-            np.argmax(out, axis=1, out=predicted[lo:hi])
-            shard_weights = None if weights is None else weights[lo:hi]
-            loss, grad = model.cost.loss_and_gradient(out, y[lo:hi], shard_weights)
-            model.backward(grad, input_grad=False)
-            return loss
-
-        if len(shards) == 1:
-            return run(*shards[0])
-        pending = [self._pool.submit(run, *shard) for shard in shards[1:]]
-        losses = [run(*shards[0])] + [job.result() for job in pending]
+        workers = min(len(self.models), n)
+        if workers == 1:  # the plain loop, with nothing added: at batch 10 a step is only about 50 µs
+            return self._shard(0, x, y, weights, predicted)
+        bounds = [n * s // workers for s in range(workers + 1)]
+        shards = list(zip(bounds, bounds[1:]))  # (first, end) of replica s's examples; replica 0 first
+        pending = [
+            self._pool.submit(self._quiet_shard, s, *self._cut(x, y, weights, predicted, lo, hi))
+            for s, (lo, hi) in enumerate(shards[1:], start=1)
+        ]
+        losses = [self._quiet_shard(0, *self._cut(x, y, weights, predicted, *shards[0]))]
+        losses += [job.result() for job in pending]
         total = n if weights is None else float(np.sum(weights))  # N, or W with example weights
-        if not total > 0:  # no example weighs anything: there is no mean, and fit says so, as with one worker
+        if not total > 0:  # no example weighs anything: no mean, and fit says so, as with one worker
             return math.nan
         shares = [
-            (hi - lo if weights is None else float(np.sum(weights[lo:hi]))) / total for _, lo, hi in shards
+            (hi - lo if weights is None else float(np.sum(weights[lo:hi]))) / total for lo, hi in shards
         ]
         grads = self.models[0].flat_grads  # (P,): the shards' gradients, weighted and added, end up here
         dtype = grads.dtype.type
@@ -126,8 +117,29 @@ class Replicas:
             grads *= dtype(shares[0])
         else:  # a shard whose examples all weigh 0 has no mean (0/0): it contributes nothing
             grads[...] = 0
-        for (s, _, _), share in zip(shards[1:], shares[1:]):
+        for s, share in enumerate(shares[1:], start=1):
             if share > 0:
                 np.multiply(self.models[s].flat_grads, dtype(share), out=self._scratch)
                 grads += self._scratch
         return float(sum(share * loss for share, loss in zip(shares, losses) if share > 0))
+
+    @staticmethod
+    def _cut(x, y, weights, predicted, lo: int, hi: int) -> tuple:
+        """Examples lo..hi-1 of the batch: their inputs, labels, weights and slots for predictions."""
+        return x[lo:hi], y[lo:hi], None if weights is None else weights[lo:hi], predicted[lo:hi]
+
+    def _shard(self, s: int, x, y, weights, predicted) -> float:
+        """Forward, the cost and backward of replica s on its shard; returns the shard's mean cost."""
+        model = self.models[s]
+        out = model.forward(x, training=True, rng=self.rngs[s])  # (N_s, C)
+        np.argmax(out, axis=1, out=predicted)
+        loss, grad = model.cost.loss_and_gradient(out, y, weights)
+        model.backward(grad, input_grad=False)
+        return loss
+
+    def _quiet_shard(self, s: int, x, y, weights, predicted) -> float:
+        """``_shard`` ignoring overflow and invalid values, as fit does: NumPy's error state belongs to each
+        thread, so fit's does not reach the workers. Fit reports a NaN or infinite loss itself, and a
+        shard whose examples all weigh 0 (a 0/0 mean) is expected and left out."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._shard(s, x, y, weights, predicted)

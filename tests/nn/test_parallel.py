@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_info
 from digitnet.nn import (
     Adam,
     BatchNorm,
+    Callback,
     Conv2D,
     Dense,
     Dropout,
@@ -131,11 +132,20 @@ def test_fit_with_workers_learns_is_reproducible_and_cleans_up():
     x, y = blobs(300)
     threads_before = threading.active_count()
     blas_before = [pool["num_threads"] for pool in threadpool_info()]
+    seen = set()
+
+    class BlasThreads(Callback):
+        def on_batch_end(self, epoch, batch, loss):
+            seen.update(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
     runs = []
     for _ in range(2):
         net = net_with_dropout()
-        net.fit(x, y, optimizer=Adam(1e-2), epochs=6, batch_size=32, rng=5, workers=2)
+        net.fit(
+            x, y, optimizer=Adam(1e-2), epochs=6, batch_size=32, rng=5, workers=2, callbacks=[BlasThreads()]
+        )
         runs.append(net.flat_params.copy())
+    assert seen == {1}  # while the workers train, one BLAS thread each
     np.testing.assert_array_equal(runs[0], runs[1])  # same seed, same workers: the same weights
     assert net.evaluate(x, y)["accuracy"] > 0.95
     assert threading.active_count() == threads_before  # the worker threads are gone

@@ -39,6 +39,9 @@ class BatchNorm(Layer):
         dL/dβ = Σ g,   dL/dγ = Σ g ⊙ x̂
         dL/dx = γ / sqrt(σ² + ε) · (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂))   (means over the M values)
 
+    Trained with ``fit(..., workers=W)``, each worker's shard of the batch is normalised by the shard's own
+    μ and σ², and the running statistics kept are the first shard's (see :mod:`digitnet.nn.parallel`).
+
     Inference (``training=False``) uses the running statistics, so it is a fixed affine map::
 
         y = a ⊙ x + (β - a ⊙ running_mean),   a = γ / sqrt(running_var + ε)

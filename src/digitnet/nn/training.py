@@ -6,6 +6,7 @@ measured is always what users run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -151,30 +152,29 @@ def fit(
         cb.on_train_begin(epochs, batches)
     # Replicas split off their dropout generators only for workers > 1, so one worker is unchanged.
     replicas = Replicas(model, workers, rng)
-    # Each worker's products run on one BLAS thread, on its own core; one worker keeps the BLAS's own.
-    blas_limit = threadpool_limits(1, user_api="blas") if workers > 1 else None
     try:
         for epoch in range(1, epochs + 1):
             for cb in callbacks:
                 cb.on_epoch_begin(epoch)
             start = time.perf_counter()
             order = balanced_order(y, model.n_classes, rng) if oversample else rng.permutation(len(x))
-            loss_sum, correct = _train_epoch(
-                model,
-                x,
-                y,
-                order,
-                optimizer,
-                base_lr,
-                schedule,
-                l2,
-                batch_size,
-                epoch,
-                replicas,
-                callbacks,
-                class_weights,
-                None if augment is None else (augment, augment_rng),
-            )
+            with _one_blas_thread_per_worker(workers):
+                loss_sum, correct = _train_epoch(
+                    model,
+                    x,
+                    y,
+                    order,
+                    optimizer,
+                    base_lr,
+                    schedule,
+                    l2,
+                    batch_size,
+                    epoch,
+                    replicas,
+                    callbacks,
+                    class_weights,
+                    None if augment is None else (augment, augment_rng),
+                )
             logs = {
                 "epoch": epoch,
                 "loss": loss_sum / n,
@@ -202,13 +202,18 @@ def fit(
     finally:
         optimizer.lr = base_lr
         replicas.close()
-        if blas_limit is not None:
-            blas_limit.restore_original_limits()
     if history.stopped_early:
         model.flat_params[...] = best_params  # restore the weights of the best validation epoch
     for cb in callbacks:
         cb.on_train_end(history)
     return history
+
+
+def _one_blas_thread_per_worker(workers: int):
+    """While W > 1 workers train, each one's products run on one BLAS thread, on its own core (W BLAS
+    threads on W cores would each spin against the other workers). Evaluation, and training with one
+    worker, keep the BLAS's own threads."""
+    return threadpool_limits(1, user_api="blas") if workers > 1 else contextlib.nullcontext()
 
 
 def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:

@@ -7,8 +7,10 @@ convolutional network spends about half its step outside the products (im2col an
 pooling, ReLU, the bias), so one of two cores idles for half the step. Here each of W workers takes a
 shard of the batch through its own replica of the model, in its own thread, with one BLAS thread each:
 NumPy and the BLAS release the GIL while they compute, so the shards run at the same time. Measured on
-a 2-core machine with W = 2 (``benchmarks/speed.py``): LeNet-5 and the ``cnn`` preset train about 1.4
-to 1.5 times as fast. An MLP does not gain (784-100-10 at batch 128 took 683 µs per step instead of
+a 2-core machine with W = 2: LeNet-5 and the ``cnn`` preset trained 1.36 and 1.41 times as fast in
+``benchmarks/speed.py``, and their whole 20- and 15-epoch runs 1.39 and 1.49 times as fast. Not 2: the
+two cores share the memory bus and the cache, and each shard's Python code waits for the GIL. An MLP
+does not gain (784-100-10 at batch 128 took 683 µs per step instead of
 603 µs): its step is nearly all BLAS products, which use both cores already, plus a fixed Python cost
 per shard.
 

@@ -5,7 +5,9 @@ same architecture, batch size, optimiser, data and initial weights (PyTorch's la
 digitnet's). Every measurement runs in a fresh process, so each reports its own peak memory (resident set
 size, all of it: interpreter, libraries, data, model); the frameworks alternate, ``--repeats`` times, so
 a drift in the machine's load hits both alike, and the table gives medians. Each process first trains on
-2,000 images to warm up (thread pools, caches), then times a full epoch on a fresh model.
+2,000 images to warm up (thread pools, caches), then times a full epoch on a fresh model (digitnet's as
+``fit`` records it: the epoch itself, after any worker processes have started). Peak memory includes
+those workers'.
 
 The same run measures this machine's float32 matrix-multiply peak (NumPy's BLAS on a 2048x2048 product)
 and reports the share of it each training run reaches, counting an MLP epoch as 2 · weights · samples · 3
@@ -33,12 +35,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
-from digitnet.nn import Dense
+from digitnet.nn import Callback, Dense
 from digitnet.presets import get_preset
 from digitnet.recipes import build_model, make_optimizer
 
@@ -79,13 +82,40 @@ to keep the run short; samples per second are measured the same way and s/epoch 
 # ----- one framework, one epoch (each in its own process) ---------------------------------------------
 
 
+class WorkerMemory(Callback):
+    """The peak memory of digitnet's worker processes (children of this one), summed: read from Linux's
+    /proc at the end of each epoch, while they still run. Their rusage would not do: a child's
+    ``ru_maxrss`` also counts the pages it shared with this process between fork and exec."""
+
+    peak_mb = 0.0
+
+    def on_epoch_end(self, epoch, logs):
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if stat.read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                    total += _vmhwm_mb(stat.with_name("status"))
+            except (OSError, IndexError, ValueError):
+                continue  # a process that ended while we looked
+        WorkerMemory.peak_mb = max(WorkerMemory.peak_mb, total)
+
+
+def _vmhwm_mb(status: Path) -> float:
+    """VmHWM, a process's peak resident set size, from its /proc status file, in MB."""
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB -> MB
+    return 0.0
+
+
 def digitnet_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> float:
     def run(xs, ys):
         model = build_model(config)
-        start = time.perf_counter()
-        model.fit(xs, ys, optimizer=make_optimizer(config), epochs=1, batch_size=config.batch_size, rng=0,
-                  workers=config.workers)  # fmt: skip
-        return time.perf_counter() - start
+        history = model.fit(xs, ys, optimizer=make_optimizer(config), epochs=1, batch_size=config.batch_size,
+                            rng=0, workers=config.workers, callbacks=[WorkerMemory()])  # fmt: skip
+        # The epoch's own time, as fit measures it: with workers, starting their processes (about 0.2 s,
+        # once per training, not per epoch) comes before it, as building the network does for PyTorch.
+        return history.epochs[-1]["seconds"]
 
     run(x[:WARMUP], y[:WARMUP])
     return run(x, y)
@@ -253,16 +283,14 @@ def worker(framework: str, index: int, threads: int) -> None:
 
 
 def peak_memory_mb() -> float:
-    """This process's peak resident set size. Linux's VmHWM starts afresh at exec; ``ru_maxrss`` would
-    also count the parent's peak (the orchestrating process, which has MNIST and PyTorch loaded)."""
+    """This process's peak resident set size, plus its digitnet workers' (:class:`WorkerMemory`). Linux's
+    VmHWM starts afresh at exec; ``ru_maxrss`` would also count the parent's peak (the orchestrating
+    process, which has MNIST and PyTorch loaded)."""
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB -> MB
+        return _vmhwm_mb(Path("/proc/self/status")) + WorkerMemory.peak_mb
     except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 2**20)
+        unit = 1024 if sys.platform != "darwin" else 2**20  # ru_maxrss: kB on Linux, bytes on macOS
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
 
 
 def measure(framework: str, index: int, threads: int) -> dict:

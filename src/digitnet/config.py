@@ -51,8 +51,8 @@ class TrainConfig:
     patience: int | None = None  # early stopping on validation loss; None trains every epoch
     oversample: bool = False  # redraw rare classes' images until every class is as frequent as the largest
     class_weighted: bool = False  # weight each class's cost by N / (C · n_c), so rare classes count as much
-    workers: int = 1  # split every batch between this many model replicas, a thread and a core each
-    #   (digitnet.nn.parallel): 1.4-1.5x for convolutional networks on 2 cores; results depend on it
+    workers: int = 1  # split every batch between this many processes, a core each (digitnet.nn.parallel):
+    #   about 1.6x for convolutional networks on 2 cores; the weights depend on it
     output_activation: str | None = field(
         default=None
     )  # None: sigmoid for quadratic, logits for cross-entropy

@@ -107,7 +107,9 @@ class Sequential:
 
     # ----- parameters ----------------------------------------------------------------------------
 
-    def _pack_parameters(self, shared: np.ndarray | None = None) -> None:
+    def _pack_parameters(
+        self, params: np.ndarray | None = None, grads: np.ndarray | None = None, copy: bool = True
+    ) -> None:
         """Move every parameter into one flat array, and every gradient into another.
 
         The layers keep their ``params`` and ``grads`` dicts, whose entries become reshaped views into
@@ -116,21 +118,25 @@ class Sequential:
         per-call cost dominates the arithmetic. The decayed weights come first, so L2 applies to the
         slice ``[:n_decayed]``. Shape: (P,) for P parameters.
 
-        With ``shared``, another model's ``flat_params`` of the same architecture, the parameters become
-        views of that array instead (its values are kept): see :meth:`replica`.
+        ``params`` and ``grads``, when given, are the (P,) arrays to use (shared memory, for the workers
+        of :mod:`digitnet.nn.parallel`); with ``copy=False`` the parameters take the values that
+        ``params`` already holds instead of keeping their own.
         """
         entries = [(layer, k) for layer in self.layers for k in layer.params]
         entries.sort(key=lambda e: e[1] not in e[0].decayed)  # stable: decayed first, then layer order
         dtype = entries[0][0].params[entries[0][1]].dtype if entries else np.dtype(np.float32)
         total = sum(layer.params[k].size for layer, k in entries)
-        self.flat_params = np.empty(total, dtype) if shared is None else shared  # (P,)
-        self.flat_grads = np.zeros(total, dtype)  # (P,)
+        for given in (params, grads):
+            if given is not None and (given.shape != (total,) or given.dtype != dtype):
+                raise ValueError(f"expected a ({total},) {dtype} array, got {given.shape} {given.dtype}")
+        self.flat_params = np.empty(total, dtype) if params is None else params  # (P,)
+        self.flat_grads = np.zeros(total, dtype) if grads is None else grads  # (P,)
         self.n_decayed = 0
         start = 0
         for layer, k in entries:
             p = layer.params[k]
             view = self.flat_params[start : start + p.size]
-            if shared is None:
+            if copy:
                 view[...] = p.ravel()
             layer.params[k] = view.reshape(p.shape)
             layer.grads[k] = self.flat_grads[start : start + p.size].reshape(p.shape)
@@ -218,18 +224,6 @@ class Sequential:
             layer.params = {k: p.astype(dtype) for k, p in own.params.items()}
             layer.buffers = {k: b.astype(dtype) for k, b in own.buffers.items()}
         clone._pack_parameters()
-        return clone
-
-    def replica(self) -> Sequential:
-        """A model that shares this one's parameters (the same memory) and has its own gradients,
-        buffers and cached activations: a worker of data-parallel training (:mod:`digitnet.nn.parallel`).
-        Its buffers start as copies of this model's."""
-        clone = Sequential.from_config(self.config())
-        if clone.flat_params.dtype != self.flat_params.dtype:
-            clone = clone.astype(self.flat_params.dtype)
-        clone._pack_parameters(shared=self.flat_params)
-        for layer, own in zip(clone.layers, self.layers):
-            layer.buffers = {k: b.copy() for k, b in own.buffers.items()}
         return clone
 
     # ----- using it ------------------------------------------------------------------------------
@@ -356,11 +350,11 @@ class Sequential:
             ``augment(images, rng) -> images``, e.g. :class:`digitnet.data.Augment`: applied to every
             training batch (never to validation data) with a generator split off from ``rng``.
         workers : int
-            Split every batch between this many replicas of the model in threads, one core each
-            (:mod:`digitnet.nn.parallel`): convolutional networks train about 1.5 times as fast with 2
-            on 2 cores; MLPs do not gain. Reproducible for a given seed and ``workers``, but not
-            bit-identical across different ``workers``; batch normalisation then normalises each shard
-            by its own statistics.
+            Split every batch between this process and ``workers - 1`` worker processes, one core each,
+            that share the weights (:mod:`digitnet.nn.parallel`): convolutional networks train about 1.6
+            times as fast with 2 on 2 cores; MLPs do not gain. Reproducible for a given seed and
+            ``workers``, but not bit-identical across different ``workers``; batch normalisation then
+            normalises each shard by its own statistics.
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
         return fit(

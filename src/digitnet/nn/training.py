@@ -151,7 +151,7 @@ def fit(
         cb.model = model
         cb.on_train_begin(epochs, batches)
     # Replicas split off their dropout generators only for workers > 1, so one worker is unchanged.
-    replicas = Replicas(model, workers, rng)
+    replicas = Replicas(model, workers, rng, batch_size)
     try:
         for epoch in range(1, epochs + 1):
             for cb in callbacks:

@@ -52,7 +52,7 @@ class TrainConfig:
     oversample: bool = False  # redraw rare classes' images until every class is as frequent as the largest
     class_weighted: bool = False  # weight each class's cost by N / (C · n_c), so rare classes count as much
     workers: int = 1  # split every batch between this many processes, a core each (digitnet.nn.parallel):
-    #   about 1.6x for convolutional networks on 2 cores; the weights depend on it
+    #   1.4-1.8x for convolutional networks on 2 cores; the weights depend on it
     output_activation: str | None = field(
         default=None
     )  # None: sigmoid for quadratic, logits for cross-entropy

@@ -351,8 +351,8 @@ class Sequential:
             training batch (never to validation data) with a generator split off from ``rng``.
         workers : int
             Split every batch between this process and ``workers - 1`` worker processes, one core each,
-            that share the weights (:mod:`digitnet.nn.parallel`): convolutional networks train about 1.6
-            times as fast with 2 on 2 cores; MLPs do not gain. Reproducible for a given seed and
+            that share the weights (:mod:`digitnet.nn.parallel`): convolutional networks train 1.4 to
+            1.8 times as fast with 2 on 2 cores; MLPs train slower. Reproducible for a given seed and
             ``workers``, but not bit-identical across different ``workers``; batch normalisation then
             normalises each shard by its own statistics.
         """

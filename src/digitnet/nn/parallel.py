@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from digitnet.nn.model import Sequential
 
 __all__ = ["Replicas"]
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds digitnet, for the workers
 
 
 class Replicas:
@@ -171,11 +174,14 @@ def shared_array(shape: tuple[int, ...], dtype) -> tuple:
     a worker maps it through the file's descriptor.
     """
     nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
-    folder = None
-    if os.path.isdir("/dev/shm"):
+    try:
         stats = os.statvfs("/dev/shm")
-        folder = "/dev/shm" if stats.f_bavail * stats.f_frsize > 4 * nbytes else None
-    file = tempfile.TemporaryFile(dir=folder)
+        file = (
+            tempfile.TemporaryFile(dir="/dev/shm") if stats.f_bavail * stats.f_frsize > 4 * nbytes else None
+        )
+    except OSError:  # no /dev/shm, or not writable
+        file = None
+    file = file or tempfile.TemporaryFile()
     file.truncate(nbytes)
     return file, np.ndarray(shape, dtype, buffer=mmap.mmap(file.fileno(), nbytes))
 
@@ -210,6 +216,10 @@ class _Worker:
             [sys.executable, "-m", "digitnet.nn.parallel_worker", str(to_worker[0]), str(from_worker[1])],
             pass_fds=(to_worker[0], from_worker[1], *files),
             stdin=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+            },
         )
         os.close(to_worker[0])
         os.close(from_worker[1])

@@ -101,6 +101,7 @@ class Replicas:
             raise ValueError("workers > 1 needs Linux or macOS (file descriptors passed to worker processes)")
         seeds = [int(rng.integers(2**63)) for _ in range(workers - 1)]
         self._params_file, params = shared_array(model.flat_params.shape, model.flat_params.dtype)
+        self._scratch = np.empty_like(model.flat_grads)  # (P,): a worker's share of the gradient
         params[...] = model.flat_params
         model._pack_parameters(params=params)  # from now on the weights live in shared memory
         try:
@@ -150,8 +151,8 @@ class Replicas:
             grads[...] = 0
         for worker, share in zip(busy, shares[1:]):
             if share > 0:
-                np.multiply(worker.grads, dtype(share), out=worker.scratch)
-                grads += worker.scratch
+                np.multiply(worker.grads, dtype(share), out=self._scratch)
+                grads += self._scratch
         return float(sum(share * loss for share, loss in zip(shares, losses) if share > 0))
 
     def close(self) -> None:
@@ -173,7 +174,7 @@ def shared_array(shape: tuple[int, ...], dtype) -> tuple:
     disk: a full ``/dev/shm`` would crash the process that writes past it), else in the temporary folder;
     a worker maps it through the file's descriptor.
     """
-    nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    nbytes = _nbytes(shape, dtype)
     try:
         stats = os.statvfs("/dev/shm")
         file = (
@@ -188,9 +189,12 @@ def shared_array(shape: tuple[int, ...], dtype) -> tuple:
 
 def mapped_array(fd: int, shape: tuple[int, ...], dtype) -> np.ndarray:
     """The array that :func:`shared_array` made, mapped in a worker through its descriptor ``fd``."""
-    return np.ndarray(
-        shape, dtype, buffer=mmap.mmap(fd, max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize))
-    )
+    return np.ndarray(shape, dtype, buffer=mmap.mmap(fd, _nbytes(shape, dtype)))
+
+
+def _nbytes(shape: tuple[int, ...], dtype) -> int:
+    """Bytes of an array of ``shape`` and ``dtype``; at least 1, the least a file can be mapped with."""
+    return max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
 
 
 def step(model: Sequential, rng, x, y, weights, predicted) -> float:
@@ -209,7 +213,6 @@ class _Worker:
         dtype = model.flat_params.dtype
         self._grads_file, self.grads = shared_array(model.flat_grads.shape, dtype)  # (P,), the worker's
         self._inputs_file, self.inputs = shared_array((shard_inputs,), dtype)  # a shard's images, flat
-        self.scratch = np.empty_like(self.grads)
         to_worker, from_worker = os.pipe(), os.pipe()  # (read end, write end) each
         files = (params_file.fileno(), self._grads_file.fileno(), self._inputs_file.fileno())
         self.process = subprocess.Popen(

@@ -4,7 +4,16 @@ Every message says what was wrong and what to do about it. The command line prin
 :class:`DigitnetError` without a traceback.
 """
 
-__all__ = ["DataError", "DigitnetError", "ImageError", "ModelFileError", "NonFiniteError"]
+__all__ = [
+    "DataError",
+    "DigitnetError",
+    "ImageError",
+    "ImageFormatError",
+    "ImageTooLargeError",
+    "ModelFileError",
+    "NonFiniteError",
+    "OutputError",
+]
 
 
 class DigitnetError(Exception):
@@ -21,6 +30,18 @@ class ModelFileError(DigitnetError):
 
 class ImageError(DigitnetError):
     """An image could not be read, or holds no ink to recognise."""
+
+
+class ImageFormatError(ImageError):
+    """The file is not in one of the image formats digitnet accepts (checked before any decoding)."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image declares more pixels than digitnet decodes (checked from its header, before decoding)."""
+
+
+class OutputError(DigitnetError):
+    """An output file or folder cannot be created or written (checked before long work starts)."""
 
 
 class NonFiniteError(DigitnetError, ArithmeticError):

@@ -11,6 +11,10 @@ An IDX file is a header followed by the raw array, all big-endian::
 
 MNIST ships its files gzip-compressed; :func:`read_idx` recognises gzip by its magic bytes ``1f 8b``,
 whatever the file is called, and checks every part of the header against the data before trusting it.
+It decompresses only as much as the header promises (and a little more, to tell that there is more), so
+a small file that inflates to gigabytes costs no more memory than the data its header declares, and a
+header declaring more than the file holds costs nothing: memory follows the bytes present, never the
+sizes declared.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _SUPPORTED = ", ".join(str(dt.newbyteorder("=")) for dt in IDX_TYPES.values())
 # zlib's own default level: files almost as small as level 9, written several times faster.
 _COMPRESSLEVEL = 6
+# Decompressed bytes read past the promised data to report how many there are, and per read.
+_EXTRA = 2**20
+_CHUNK = 2**22
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -71,7 +79,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         type code, or holds fewer or more data bytes than its header promises.
     """
     path = Path(path)
-    data = _decompressed_bytes(path)
+    data, complete = _decompressed_bytes(path)
     dtype, shape, offset = _parse_header(path, data)
     expected = math.prod(shape) * dtype.itemsize
     found = len(data) - offset
@@ -82,14 +90,21 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             "the file is incomplete, so download it again"
         )
     if found > expected:
+        more = "" if complete else "more than "
         raise DataError(
-            f"{path}: {found - expected:,} unexpected bytes after the data: its header promises "
-            f"shape {shape} of {dtype.name} ({expected:,} bytes) but {found:,} follow the header; "
+            f"{path}: {more}{found - expected:,} unexpected bytes after the data: its header promises "
+            f"shape {shape} of {dtype.name} ({expected:,} bytes) but {more}{found:,} follow the header; "
             "the file is damaged or not what it claims to be, so download it again"
         )
-    array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=offset)
+    try:  # a view, nothing allocated yet
+        array = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
+    except ValueError as e:  # more axes than NumPy allows, or empty with an overflowing size
+        raise DataError(
+            f"{path}: its header declares shape {shape}, which NumPy cannot hold ({e}); "
+            "the file is damaged or not an MNIST file, so download it again"
+        ) from None
     # astype copies, so the result owns its memory, is writable and is in native byte order.
-    return array.astype(dtype.newbyteorder("=")).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> Path:
@@ -166,8 +181,9 @@ def _header(array: np.ndarray) -> bytes:
     return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
 
 
-def _decompressed_bytes(path: Path) -> bytes:
-    """The content of ``path``, gunzipped if it starts with the gzip magic bytes."""
+def _decompressed_bytes(path: Path) -> tuple[bytes | bytearray, bool]:
+    """The content of ``path``, gunzipped if it starts with the gzip magic bytes, and whether it is
+    complete: a gzip stream is read only up to what its IDX header promises, plus ``_EXTRA`` bytes."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -179,9 +195,9 @@ def _decompressed_bytes(path: Path) -> bytes:
     except OSError as e:
         raise DataError(f"{path}: cannot read the file ({e.strerror or e}); check it") from e
     if not data.startswith(_GZIP_MAGIC):
-        return data
+        return data, True
     try:
-        return gzip.decompress(data)
+        return _gunzip_idx(path, data)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(
             f"{path}: corrupt gzip data ({e}); the file is damaged or incomplete, "
@@ -189,7 +205,53 @@ def _decompressed_bytes(path: Path) -> bytes:
         ) from e
 
 
-def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
+def _gunzip_idx(path: Path, compressed: bytes) -> tuple[bytearray, bool]:
+    """Decompress the header, then at most the data it promises and ``_EXTRA`` bytes more.
+
+    Memory grows with the bytes actually decompressed, never with the sizes a header declares. The
+    gzip checksums are verified whenever the stream ends within that, which it does for every good file.
+    """
+    data, wanted = bytearray(), None
+    pieces = _inflate(compressed)
+    for piece in pieces:
+        data += piece
+        if wanted is None and len(data) >= 4 and len(data) >= 4 + 4 * data[3]:
+            dtype, shape, offset = _parse_header(path, data)  # DataError for a bad header
+            wanted = offset + math.prod(shape) * dtype.itemsize + _EXTRA
+        if wanted is not None and len(data) >= wanted:
+            complete = len(data) == wanted and next(pieces, None) is None
+            del data[wanted:]
+            return data, complete
+    return data, True
+
+
+def _inflate(compressed: bytes) -> Iterator[bytes]:
+    """The content of gzip data of one or more members, in pieces of at most ``_CHUNK`` bytes.
+
+    zlib checks each member's CRC-32 and length (wbits=31 selects the gzip framing). Raises zlib.error
+    for damaged data, EOFError when it ends early and OSError for anything but a member after one.
+    """
+    view, pos = memoryview(compressed), 0
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        while not inflater.eof:
+            if inflater.unconsumed_tail:  # input held back so that no piece exceeds _CHUNK
+                piece = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+            elif pos < len(view):
+                piece = inflater.decompress(view[pos : pos + _CHUNK], _CHUNK)
+                pos = min(pos + _CHUNK, len(view))
+            else:
+                raise EOFError("the compressed data ends before the end of its stream")
+            if piece:
+                yield piece
+        pos -= len(inflater.unused_data)  # the input read past this member's end
+        if pos >= len(view):
+            return
+        if view[pos : pos + 2] != _GZIP_MAGIC:
+            raise OSError(f"{len(view) - pos:,} bytes after the gzip data that are not another gzip member")
+
+
+def _parse_header(path: Path, data: bytes | bytearray) -> tuple[np.dtype, tuple[int, ...], int]:
     """Decode and check an IDX header: (on-disk dtype, shape, offset of the data)."""
     if len(data) < 4:
         raise DataError(

@@ -91,6 +91,14 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(p, np.float32), "running_var": np.ones(p, np.float32)}
         return self.output_shape
 
+    def state_shapes(self, input_shape):
+        if len(input_shape) not in (1, 3):
+            raise ValueError(
+                f"BatchNorm expects (N, D) or (N, C, H, W) inputs, got per-example shape {tuple(input_shape)}"
+            )
+        p = (int(input_shape[0]),)
+        return tuple(input_shape), {"gamma": p, "beta": p, "running_mean": p, "running_var": p}
+
     def _axes_and_shape(self, x):
         """The axes a statistic sums over, and the shape that broadcasts a (P,) vector against x."""
         if x.ndim == 2:

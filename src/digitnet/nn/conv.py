@@ -141,6 +141,18 @@ class Conv2D(Layer):
         self.output_shape = (self.filters, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
         return self.output_shape
 
+    def state_shapes(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Conv2D expects images of shape (N, C, H, W), got per-example shape {tuple(input_shape)}"
+            )
+        c, h, w = (int(d) for d in input_shape)
+        k, s, p, f = self.kernel_size, self.stride, self.pad, self.filters
+        if h + 2 * p < k or w + 2 * p < k:
+            raise ValueError(f"Conv2D kernel {k}x{k} is larger than its padded input {h + 2 * p}x{w + 2 * p}")
+        output = (f, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
+        return output, {"W": (f, c, k, k), "b": (f,)}
+
     def _plan(self) -> tuple[int, int, int, int, int, list[int]]:
         """Padded size Hp, Wp; output size OH, OW; the number L of flat columns; each tap's offset."""
         _, h, w = self.input_shape

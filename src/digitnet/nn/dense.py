@@ -58,6 +58,13 @@ class Dense(Layer):
         self.output_shape = (self.units,)
         return self.output_shape
 
+    def state_shapes(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects flat inputs of shape (N, D), got per-example shape {tuple(input_shape)}"
+            )
+        return (self.units,), {"W": (int(input_shape[0]), self.units), "b": (self.units,)}
+
     def forward(self, x, *, training=False, rng=None):
         self.x = x  # (N, D), kept for dL/dW
         z = x @ self.params["W"]  # (N, U)

@@ -61,6 +61,16 @@ class Layer:
         self.input_shape = self.output_shape = tuple(input_shape)
         return self.output_shape
 
+    def state_shapes(
+        self, input_shape: tuple[int, ...]
+    ) -> tuple[tuple[int, ...], dict[str, tuple[int, ...]]]:
+        """The output shape and the shape of every parameter and buffer that ``build(input_shape)``
+        would create, computed without allocating anything (model files are checked against it).
+
+        Raises ValueError, as ``build`` does, for an ``input_shape`` the layer cannot take.
+        """
+        return tuple(input_shape), {}
+
     def forward(
         self, x: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None
     ) -> np.ndarray:

@@ -54,6 +54,17 @@ class _Pool2D(Layer):
         self.output_shape = (c, (h - k) // s + 1, (w - k) // s + 1)
         return self.output_shape
 
+    def state_shapes(self, input_shape):
+        name, k, s = type(self).__name__, self.pool_size, self.step
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{name} expects images of shape (N, C, H, W), got per-example shape {tuple(input_shape)}"
+            )
+        c, h, w = (int(d) for d in input_shape)
+        if k > h or k > w:
+            raise ValueError(f"{name} window {k}x{k} is larger than its input {h}x{w}")
+        return (c, (h - k) // s + 1, (w - k) // s + 1), {}
+
     def taps(self, x: np.ndarray):
         """Yield tap (i, j) of every window, in row-major order: views of shape (N, C, OH, OW)."""
         if x.shape[1:] != self.input_shape:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from digitnet.nn.layer import Layer, register_layer
@@ -28,6 +30,11 @@ class Flatten(Layer):
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shape = (int(np.prod(self.input_shape)),)
         return self.output_shape
+
+    def state_shapes(self, input_shape):
+        if len(input_shape) < 1:
+            raise ValueError("Flatten needs per-example inputs with at least one axis, got shape ()")
+        return (math.prod(int(d) for d in input_shape),), {}
 
     def forward(self, x, *, training=False, rng=None):
         # (N, C, H, W) -> (N, C·H·W): a view of x when x is contiguous, a copy otherwise

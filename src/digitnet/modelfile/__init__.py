@@ -9,8 +9,11 @@ and never runs code, unlike pickle. digitnet's own header sits in the safetensor
      "history": {...}, "metrics": {...}, "created": "2026-11-22T19:45:00+00:00",
      "sha256": "..."}
 
-``sha256`` covers the rest of the header and every array's name, dtype, shape and bytes, so an edited
-weight or architecture is caught even though safetensors itself has no checksum. Writes go to a temporary file that replaces the target only
+``sha256`` covers the rest of the header and every array's name, dtype, shape and bytes, so a damaged
+weight or architecture is caught even though safetensors itself has no checksum. It detects damage only:
+anyone can recompute it, so :func:`load_model` checks every field for type and range, and the
+architecture against the declared tensors, before it allocates anything (one submodule each:
+``container``, ``records``, ``architecture``). Writes go to a temporary file that replaces the target only
 once complete, so a crash never leaves half a model under the final name.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import reprlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +35,9 @@ import safetensors.numpy
 from digitnet import __version__
 from digitnet.atomic import atomic_write
 from digitnet.errors import ModelFileError
+from digitnet.modelfile.architecture import check_architecture
+from digitnet.modelfile.container import Container, load_bounded_json, read_container
+from digitnet.modelfile.records import check_records
 from digitnet.nn.model import Sequential
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "save_model"]
@@ -111,41 +118,50 @@ def _fail(path: Path, what: str) -> ModelFileError:
 def load_model(path: str | os.PathLike) -> LoadedModel:
     """Read a model file written by :func:`save_model`.
 
+    Nothing is allocated from what the file declares until it has been checked against what the file
+    holds, in this order: the safetensors container (:mod:`digitnet.modelfile.container`), the format
+    and its version, the records beside the weights (:mod:`digitnet.modelfile.records`), the
+    architecture against the declared tensors (:mod:`digitnet.modelfile.architecture`); then the
+    tensors are read, checked against the checksum and for NaN or infinite values, and only then is
+    the model built. A crafted header is refused in milliseconds, with at most a small multiple of the
+    file's size in memory.
+
     Raises
     ------
     ModelFileError
         The file is missing, not a safetensors file, truncated, not a digitnet model, from a newer
-        format, or its weights do not match the checksum recorded when it was saved.
+        format, inconsistent (a field of the wrong type, weights that do not fit the architecture),
+        holds NaN or infinite weights, or does not match the checksum recorded when it was saved.
     """
     path = Path(path)
     if not path.is_file():
         raise _fail(path, "no such model file; train one with `digitnet train` (it prints where it saved it)")
-    try:
-        with safetensors.safe_open(path, framework="numpy") as f:
-            metadata = f.metadata() or {}
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
-    except Exception as exc:  # safetensors raises its own error types, or OSError, for bad files
-        raise _fail(
-            path, f"not a readable model file (truncated, corrupted or another format): {exc}"
-        ) from None
-    if "digitnet" not in metadata:
-        raise _fail(path, "a safetensors file, but not a digitnet model (no digitnet header)")
-    try:
-        header = json.loads(metadata["digitnet"])
-    except json.JSONDecodeError as exc:
-        raise _fail(path, f"the digitnet header is not valid JSON ({exc}); the file was damaged") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise _fail(path, "the header does not describe a digitnet model")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    container = read_container(path)
+    if "digitnet" not in container.metadata:
         raise _fail(
             path,
-            f"model format version {version!r} is newer than this digitnet understands "
-            f"({FORMAT_VERSION}); upgrade digitnet",
+            "a safetensors file, but not a digitnet model (no digitnet header); "
+            "give a model file written by `digitnet train`",
         )
+    try:
+        header = load_bounded_json(container.metadata["digitnet"])
+    except ValueError as exc:
+        raise _fail(
+            path, f"the digitnet header is {exc}; the file was damaged: retrain or restore it"
+        ) from None
+    _check_format(path, header)
+    check_records(path, header)
+    if "architecture" not in header:
+        raise _fail(path, "the header records no architecture; the file was damaged: retrain or restore it")
+    check_architecture(path, header["architecture"], {k: e.shape for k, e in container.tensors.items()})
+    tensors = _read_tensors(path, container)
     if content_digest(header, tensors) != header.get("sha256"):
         raise _fail(path, "the contents do not match the checksum recorded when the file was saved: "
                           "the file was modified or corrupted; retrain or restore it")  # fmt: skip
+    for name, array in tensors.items():
+        if not np.isfinite(array).all():
+            raise _fail(path, f"tensor {name} holds NaN or infinite weights, which predict nothing; "
+                              "retrain the model or restore the file")  # fmt: skip
     try:
         model = Sequential.from_config(header["architecture"])
         model.set_state(tensors)
@@ -156,7 +172,47 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         training=header.get("training") or {},
         history=header.get("history") or {},
         metrics=header.get("metrics") or {},
-        digitnet_version=str(header.get("digitnet_version", "")),
-        created=str(header.get("created", "")),
+        digitnet_version=header.get("digitnet_version", ""),
+        created=header.get("created", ""),
         path=path,
     )
+
+
+def _check_format(path: Path, header: Any) -> None:
+    """The header is a digitnet model's, in a format version this digitnet reads."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise _fail(
+            path,
+            f"the header does not describe a digitnet model (its format is not {FORMAT!r}); "
+            "the file was damaged or is not digitnet's: retrain or restore it",
+        )
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        shown = reprlib.repr(version)  # cut short: a crafted header may put megabytes here
+        raise _fail(
+            path,
+            f"{shown} is not a valid format version (digitnet writes the integer {FORMAT_VERSION}); "
+            "the file was damaged or edited: retrain or restore it",
+        )
+    if version > FORMAT_VERSION:
+        raise _fail(
+            path,
+            f"model format version {reprlib.repr(version)} is newer than this digitnet understands "
+            f"({FORMAT_VERSION}); upgrade digitnet",
+        )
+
+
+def _read_tensors(path: Path, container: Container) -> dict[str, np.ndarray]:
+    """Every tensor, read by safetensors now that the header has been checked; the names and shapes
+    must still be the checked ones (the file could have been replaced in between)."""
+    try:
+        with safetensors.safe_open(path, framework="numpy") as f:
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
+    except Exception as exc:  # safetensors raises its own error types, or OSError, for bad files
+        raise _fail(
+            path, f"not a readable model file (truncated, corrupted or another format): {exc}"
+        ) from None
+    read = {name: a.shape for name, a in tensors.items()}
+    if read != {name: e.shape for name, e in container.tensors.items()}:
+        raise _fail(path, "the file changed while it was being read; load it again")
+    return tensors

@@ -9,6 +9,8 @@ from PIL import Image, ImageDraw, ImageOps
 from digitnet.errors import ImageError
 from digitnet.imaging import load_image, preprocess, preprocess_file, to_ink
 from digitnet.imaging import mnist_style as module
+from digitnet.modelfile import load_model
+from digitnet.models import DEFAULT_MODEL
 
 # Each digit is a list of strokes in unit coordinates (x right, y down, the digit filling [0, 1]^2):
 # a polyline, or ("arc", box, start, end) in Pillow's degrees.
@@ -31,15 +33,17 @@ def draw_digit(
     ink=0,
     paper=255,
     mode: str = "L",
+    aspect: float | None = None,
 ) -> Image.Image:
     """Draw ``digit`` with its height spanning ``box = (x0, y0, x1, y1)``, in fractions of ``size``.
 
-    The width follows the digit's aspect ratio, centred in the box; ``size`` is ``(width, height)``.
+    The width follows the digit's aspect ratio (``aspect``, or its usual one), centred in the box;
+    ``size`` is ``(width, height)``.
     """
     width, height = size
     x0, y0, x1, y1 = box[0] * width, box[1] * height, box[2] * width, box[3] * height
     h = y1 - y0
-    w = h * ASPECT.get(digit, 0.7)
+    w = h * (aspect or ASPECT.get(digit, 0.7))
     left = (x0 + x1) / 2 - w / 2
     image = Image.new(mode, size, paper)
     pen = ImageDraw.Draw(image)
@@ -370,3 +374,80 @@ def test_mnist_digits_pass_through_as_arrays(mnist_test_images):
     scores = [correlation(preprocess(d / 255.0).input, d / 255.0) for d in digits]
     scores += [correlation(preprocess(d.ravel()).input, d / 255.0) for d in digits]
     assert np.mean(scores) > 0.95
+
+
+# Digits that fill their image: the ink touches the frame, and may cover more of the image than the paper.
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    """The bundled ``default`` network (97.96% on the MNIST test set)."""
+    return load_model(DEFAULT_MODEL).model
+
+
+def share_read_right(model, inputs: list[np.ndarray], labels: np.ndarray) -> float:
+    x = np.stack([a.reshape(-1) for a in inputs])  # (N, 784)
+    return float(np.mean(model.predict_proba(x).argmax(axis=1) == labels))
+
+
+def crop_to_ink(digit: np.ndarray) -> np.ndarray:
+    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    return digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+SAMPLE = slice(7, 10_000, 100)  # 100 test digits spread over the test set
+
+
+@pytest.fixture(scope="module")
+def full_digits_share(mnist_test_images, mnist_test_labels, default_model) -> float:
+    """The share of the sample the default network reads right from the untouched 28x28 digits."""
+    digits, labels = mnist_test_images[SAMPLE], mnist_test_labels[SAMPLE]
+    return share_read_right(default_model, [preprocess(d / 255.0).input for d in digits], labels)
+
+
+def test_mnist_digits_cropped_to_their_box_at_16_pixels_are_read(
+    mnist_test_images, mnist_test_labels, default_model, full_digits_share
+):
+    digits, labels = mnist_test_images[SAMPLE], mnist_test_labels[SAMPLE]
+    tight = [
+        np.asarray(Image.fromarray(crop_to_ink(d)).resize((16, 16), Image.Resampling.BILINEAR))
+        for d in digits
+    ]
+    for t in tight:  # no margin at all: ink in the first and last rows and columns
+        assert t[0].any() and t[-1].any() and t[:, 0].any() and t[:, -1].any()
+    for name, images in {"light on dark": tight, "dark on light": [255 - t for t in tight]}.items():
+        share = share_read_right(default_model, [preprocess(t).input for t in images], labels)
+        assert share >= 0.9 * full_digits_share, (name, share, full_digits_share)
+
+
+@pytest.mark.parametrize("fill", [0.6, 0.75, 0.9])
+def test_mnist_digits_filling_most_of_a_photo_are_read(
+    fill, mnist_test_images, mnist_test_labels, default_model, full_digits_share
+):
+    rng = np.random.default_rng(5)
+    digits, labels = mnist_test_images[SAMPLE], mnist_test_labels[SAMPLE]
+    inputs = []
+    for d in digits:
+        ink = crop_to_ink(d)
+        scale = fill * 200 / max(ink.shape)
+        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+        page = Image.new("L", (200, 200), 255)
+        glyph = Image.fromarray(255 - ink).resize(size, Image.Resampling.BICUBIC)
+        page.paste(glyph, ((200 - size[0]) // 2, (200 - size[1]) // 2))
+        inputs.append(preprocess(photo(page, rng)).input)  # blue ink, lighting gradient, sensor noise
+    share = share_read_right(default_model, inputs, labels)
+    assert share >= 0.9 * full_digits_share, (share, full_digits_share)
+
+
+@pytest.mark.parametrize("aspect", [0.7, 1.0])
+@pytest.mark.parametrize("pen", [30, 40, 50, 60])
+def test_a_bold_two_filling_80_percent_of_160_pixels_is_read(pen, aspect, default_model):
+    # Drawn at 4x and shrunk, so its edges are anti-aliased; the ink covers 33% to 63% of the image.
+    large = draw_digit("2", (640, 640), (0.1, 0.1, 0.9, 0.9), 4 * pen, aspect=aspect)
+    clean = large.resize((160, 160), Image.Resampling.LANCZOS)
+    for image in (clean, photo(clean, np.random.default_rng(pen))):
+        result = preprocess(image, name=f"bold-2-{pen}px")  # refused as "no ink" before
+        check_mnist_form(result)
+        top, left, bottom, right = result.box
+        assert top <= 17 and bottom == 160  # the whole height, the pen reaching the bottom edge
+        assert share_read_right(default_model, [result.input], np.array([2])) == 1.0

@@ -11,18 +11,19 @@ Shapes: ``(H, W)`` is the input's resolution. Every array returned is float32 wi
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from digitnet.errors import ImageError
+from digitnet.imaging.decode import open_image
 
 __all__ = ["load_image", "to_ink"]
 
 FRAME = 1 / 32  # width of the outer frame that samples the paper, as a fraction of the shorter side
 FRAME_SAMPLES = 20_000  # plenty to fit the paper's 6 coefficients
+FIT_STEPS = ((3, 3.0, 1.0), (6, 3.0, 1.0), (6, 3.0, 3.0))  # (surface terms, window below, above): see _paper
 NOISE_SAMPLES = 100_000  # enough pixels for a steady median of the paper's noise
 NOISE_SIGMAS = 3.0  # paper within this many noise deviations of its fitted level is background
 MIN_CONTRAST = 0.1  # ink must differ from the paper by 10% of full scale (and by 6 noise deviations)
@@ -31,41 +32,35 @@ INK_PERCENTILE = 98.0  # "strongest ink" is this percentile, not the maximum, so
 
 
 def load_image(path: str | os.PathLike) -> Image.Image:
-    """Read an image file with Pillow, turned upright by its EXIF orientation tag (phone photos).
+    """Read an image file safely (:func:`~digitnet.imaging.decode.open_image`), turned upright by its EXIF
+    orientation tag (phone photos).
 
     Parameters
     ----------
     path : str or path-like
-        Any format Pillow reads: PNG, JPEG, GIF (first frame), BMP, TIFF, WebP, ...
+        A PNG, JPEG, GIF (first frame), BMP, TIFF or WebP file, told by its first bytes, not its name.
 
     Returns
     -------
     PIL.Image.Image
-        The decoded image, fully loaded, in the file's own mode.
+        The decoded image, fully loaded, in the file's own mode; a baseline JPEG over
+        :data:`~digitnet.imaging.decode.MAX_PIXELS` comes back reduced by 2, 4 or 8 on each side.
 
     Raises
     ------
+    ImageFormatError
+        The file is none of those formats (PostScript, EPS, PDF, SVG, text, ...); nothing decoded it.
+    ImageTooLargeError
+        Its header declares more pixels than digitnet decodes; nothing decoded it.
     ImageError
-        The file is missing, is a folder, is not an image, or is truncated or corrupt.
+        The file is missing, is a folder, or is truncated or corrupt.
     """
     path = Path(os.fspath(path))
     if not path.exists():
         raise ImageError(f"{path}: no such file; check the path and the spelling.")
     if path.is_dir():
         raise ImageError(f"{path}: is a folder, not an image; name an image file inside it.")
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            return ImageOps.exif_transpose(opened)
-    except UnidentifiedImageError:
-        raise ImageError(
-            f"{path}: not an image file Pillow can read; give a PNG, JPEG, BMP, GIF, TIFF or WebP."
-        ) from None
-    except (OSError, EOFError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
-        raise ImageError(
-            f"{path}: could not decode the image ({e}); the file may be truncated or corrupt, "
-            "so save or export it again."
-        ) from e
+    return open_image(path, name=str(path))
 
 
 def source_prefix(name: str | None) -> str:
@@ -86,7 +81,7 @@ def _pixels(image: Image.Image | np.ndarray, name: str | None) -> np.ndarray:
         return np.asarray(image)  # (H, W): integer or bool, scaled by _to_unit
     target = "RGBA" if image.has_transparency_data else "RGB"
     try:
-        return np.asarray(image.convert(target))  # (H, W, 4) or (H, W, 3) uint8
+        return np.asarray(image if image.mode == target else image.convert(target))  # (H, W, 4 or 3) uint8
     except ValueError:
         raise ImageError(
             f"{source_prefix(name)}Pillow cannot convert mode {image.mode!r} to {target}; "
@@ -153,15 +148,31 @@ def _grayscale(image: Image.Image | np.ndarray, name: str | None) -> np.ndarray:
         )
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ImageError(f"{source_prefix(name)}the image is empty (shape {a.shape})")
-    a = _to_unit(a, name)  # (H, W, C)
+    if a.dtype != np.uint8:
+        a = _to_unit(a, name)  # (H, W, C) float32; uint8 is scaled a channel at a time, to save memory
     if channels >= 3:
-        gray = a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114  # (H, W)
+        gray = _weighted(a, 0, 0.299)  # (H, W), summed in place: 4 bytes a pixel, not 12
+        gray += _weighted(a, 1, 0.587)
+        gray += _weighted(a, 2, 0.114)
     else:
-        gray = a[..., 0]
+        gray = _weighted(a, 0, 1.0)
     if channels in (2, 4):
-        alpha = a[..., -1]  # (H, W), straight (not premultiplied) alpha
-        gray = alpha * gray + (1.0 - alpha) * _backdrop(gray, alpha)
-    return np.clip(gray, 0.0, 1.0).astype(np.float32)
+        alpha = _weighted(a, channels - 1, 1.0)  # (H, W), straight (not premultiplied) alpha
+        backdrop = _backdrop(gray, alpha)
+        gray -= backdrop  # alpha gray + (1 - alpha) backdrop = alpha (gray - backdrop) + backdrop
+        gray *= alpha
+        gray += backdrop
+    return np.clip(gray, 0.0, 1.0, out=gray)  # a new array: callers may overwrite it
+
+
+def _weighted(a: np.ndarray, channel: int, weight: float) -> np.ndarray:
+    """A new float32 array: one channel scaled to [0, 1] (uint8 by 1/255; else :func:`_to_unit` did it),
+    times ``weight``. Shape: ``(H, W, C)`` -> ``(H, W)``."""
+    if a.dtype != np.uint8:
+        return a[..., channel] * np.float32(weight)
+    out = np.multiply(a[..., channel], np.float32(1 / 255), dtype=np.float32)
+    out *= np.float32(weight)
+    return out
 
 
 def _frame(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -179,11 +190,17 @@ def _frame(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _paper(v: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Fit the paper's level as a quadratic surface to the frame.
+    """Fit the paper's level as a smooth surface to the frame, robustly against ink that touches it.
 
     ``level(y, x) = c0 + c1 x + c2 y + c3 x^2 + c4 xy + c5 y^2`` in coordinates scaled to [-1, 1] follows
-    a lighting gradient or a vignette. The fit is refined three times on the frame pixels within 3
-    robust deviations (1.4826 MAD) of the last fit, so ink that touches the border does not pull it.
+    a lighting gradient or a vignette. It starts flat at the frame's mode (:func:`_mode`), the paper's own
+    level even when ink covers much of the frame, and is refitted by least squares on the frame pixels whose
+    residual ``r`` lies within a window around the last fit, as ``FIT_STEPS`` lists: a plane first, which
+    cannot bulge into the middle of the image however the frame is spread; then the quadratic. The window
+    is measured in the paper's spread ``s`` from below (:func:`_lower_spread`): ``-3 s <= r <= s`` while
+    ink may still pull the fit, since ink only lies above the paper and its faint, anti-aliased edges must
+    stay out; ``|r| <= 3 s`` last, once the fit is clean, so that cutting the paper's upper tail at
+    ``+s`` (which biases a Gaussian's mean by -0.29 s) does not bias the level.
 
     Shape: v ``(H, W)``, frame indices ys, xs ``(P,)`` -> level ``(H, W)``.
     """
@@ -193,29 +210,65 @@ def _paper(v: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     x = xs / max(w - 1, 1) * 2 - 1
     design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)  # (P, 6)
     coef = np.zeros(6)
-    coef[0] = np.median(values)
-    for _ in range(3):
-        residual = values - design @ coef
-        spread = 1.4826 * np.median(np.abs(residual - np.median(residual)))
-        inliers = np.abs(residual) <= 3 * spread + 1e-6
-        if np.count_nonzero(inliers) < 10 * design.shape[1]:
-            break  # too few points to carry a surface (a tiny image): keep the flat median
-        a, v_in = design[inliers], values[inliers]  # (Q, 6), (Q,)
-        coef = np.linalg.lstsq(a.T @ a, a.T @ v_in, rcond=None)[0]  # normal equations: (6, 6) @ (6,)
+    coef[0] = _mode(values)
+    for terms, below, above in FIT_STEPS:
+        residual = values - design @ coef  # (P,)
+        spread = _lower_spread(residual)
+        inliers = (residual >= -below * spread - 1e-6) & (residual <= above * spread + 1e-6)
+        if np.count_nonzero(inliers) < 10 * terms:
+            break  # too few points to carry the surface (a tiny image): keep the last fit
+        a, v_in = design[inliers, :terms], values[inliers]  # (Q, terms), (Q,)
+        coef = np.zeros(6)
+        coef[:terms] = np.linalg.lstsq(a.T @ a, a.T @ v_in, rcond=None)[0]  # normal equations
     gy = np.linspace(-1, 1, h) if h > 1 else np.zeros(1)
     gx = np.linspace(-1, 1, w) if w > 1 else np.zeros(1)
-    gy, gx = gy[:, None], gx[None, :]  # (H, 1), (1, W)
-    level = coef[0] + coef[1] * gx + coef[2] * gy + coef[3] * gx**2 + coef[4] * gx * gy
-    level = level + coef[5] * gy**2  # (H, W)
-    return level.astype(np.float32)
+    rows = (coef[0] + coef[2] * gy + coef[5] * gy**2).astype(np.float32)[:, None]  # (H, 1)
+    cols = (coef[1] * gx + coef[3] * gx**2).astype(np.float32)[None, :]  # (1, W)
+    level = rows + cols  # (H, W), in float32: the whole image is never held in float64
+    level += (coef[4] * gy).astype(np.float32)[:, None] * gx.astype(np.float32)[None, :]  # the xy term
+    return level
 
 
 def _noise(signal: np.ndarray) -> float:
-    """The paper's noise: 1.4826 MAD of the whole image above its fitted level, a robust standard
-    deviation. Taken over every pixel rather than the frame, whose margin may be flat while the
-    paper is grainy; the ink, a minority of the pixels, barely moves a median."""
+    """The paper's noise: the lower-side spread (:func:`_lower_spread`) of the whole image about its
+    fitted level, a robust standard deviation.
+
+    Taken over every pixel rather than the frame, whose margin may be flat while the paper is grainy;
+    and from the lower side only, where there is no ink (ink only adds to the signal), so it holds
+    whatever share of the image the ink covers, a digit cropped to its box included.
+    """
     sample = signal.ravel()[:: max(1, signal.size // NOISE_SAMPLES)]  # (<= 2 * NOISE_SAMPLES,)
-    return 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    return _lower_spread(sample)
+
+
+def _lower_spread(residual: np.ndarray) -> float:
+    """Robust standard deviation of paper from the residuals below its level: ``1.4826 median(-r | r < 0)``.
+
+    Ink lies above the paper, so the residuals below 0 are paper alone, however much ink there is. For
+    paper noise symmetric about the level, ``|r|`` of its lower half is distributed as ``|r|`` of all of
+    it, whose median is 0.6745 sigma for Gaussian noise, hence the factor 1.4826. Residuals of exactly 0
+    are left out: they are flat, synthetic paper (a drawing's canvas, a transparent margin), which says
+    nothing about the grain elsewhere. Shape: ``(P,)`` -> scalar; 0 when nothing lies below the level.
+    """
+    below = residual[residual < 0]  # (Q,)
+    return 1.4826 * float(np.median(-below)) if below.size else 0.0
+
+
+def _mode(values: np.ndarray) -> float:
+    """The most common value, by the half-sample mode (Bickel and Fruehwirth, 2006).
+
+    Sorted, the values are cut to the half of them that spans the narrowest range, repeatedly, down to
+    three, whose median is the mode. The paper is the densest cluster in the frame even where ink covers
+    much of it (a digit cropped to its box): the median would be dragged into the ink from 50% on, the
+    mode only when the ink is denser than the paper. Shape: ``(P,)`` -> scalar.
+    """
+    x = np.sort(values)  # (P,)
+    while x.size > 3:
+        half = (x.size + 1) // 2
+        widths = x[half - 1 :] - x[: x.size - half + 1]  # (P - half + 1,): range of each run of `half`
+        start = int(np.argmin(widths))
+        x = x[start : start + half]
+    return float(np.median(x))
 
 
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
@@ -223,18 +276,23 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     on = np.pad(ink > 0, 1).astype(np.uint8)  # (H+2, W+2)
     rows = on[:-2] + on[1:-1] + on[2:]  # (H, W+2): vertical 3-sums
     box = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]  # (H, W): 3x3 sums, the pixel itself included
-    return np.where(box > 1, ink, 0.0).astype(np.float32)
+    ink[box <= 1] = 0.0  # in place
+    return ink
 
 
 def to_ink(image: Image.Image | np.ndarray, *, name: str | None = None) -> tuple[np.ndarray, bool]:
     """Grayscale, polarity and background removal: the image as bright ink on black.
 
-    Polarity is read from the outer frame (the paper): when its median grey lies closer to the
-    image's lightest value than to its darkest, the ink is darker than the paper and the image is
-    inverted. The paper's level is fitted as a smooth surface to the frame (:func:`_paper`) and
-    subtracted together with 3 deviations of its noise (a robust spread of the whole image about
-    that surface); the result is divided by the strongest ink (its
-    98th percentile), clipped to [0, 1], values under 0.05 and isolated single pixels set to 0.
+    Polarity is read from the outer frame (the paper): when its most common grey (:func:`_mode`) lies
+    closer to the image's lightest value than to its darkest, the ink is darker than the paper and the
+    image is inverted. The paper's level is fitted as a smooth surface to the frame (:func:`_paper`) and
+    subtracted together with 3 deviations of its noise, a robust spread of the whole image below that
+    surface (:func:`_noise`); the result is divided by the strongest ink (its 98th percentile), clipped to
+    [0, 1], values under 0.05 and isolated single pixels set to 0.
+
+    Ink may touch the frame and cover most of the image (a digit cropped to its box): the mode, the
+    surface's asymmetric window and the noise's lower side all read the paper from where the ink is not,
+    since ink only ever lies above the paper.
 
     Parameters
     ----------
@@ -267,10 +325,12 @@ def to_ink(image: Image.Image | np.ndarray, *, name: str | None = None) -> tuple
     """
     gray = _grayscale(image, name)  # (H, W)
     ys, xs = _frame(*gray.shape)  # (P,) each
-    border = float(np.median(gray[ys, xs]))
+    border = _mode(gray[ys, xs])  # the paper's grey, even where the ink touches the frame
     inverted = border - float(gray.min()) > float(gray.max()) - border
-    v = 1.0 - gray if inverted else gray  # (H, W), ink now brighter than paper
-    signal = v - _paper(v, ys, xs)  # (H, W), ink above the paper
+    v = np.subtract(np.float32(1), gray, out=gray) if inverted else gray  # (H, W), ink brighter than paper
+    level = _paper(v, ys, xs)  # (H, W)
+    signal = np.subtract(v, level, out=v)  # (H, W), ink above the paper; in place, as below, to save memory
+    del level
     floor = NOISE_SIGMAS * _noise(signal)  # paper's grain stays under this
     candidates = signal[signal > floor]
     if candidates.size == 0:
@@ -278,6 +338,8 @@ def to_ink(image: Image.Image | np.ndarray, *, name: str | None = None) -> tuple
     contrast = float(np.percentile(candidates, INK_PERCENTILE))
     if contrast < max(MIN_CONTRAST, 2 * floor):
         return np.zeros_like(v), inverted
-    ink = np.clip((signal - floor) / (contrast - floor), 0.0, 1.0)
+    ink = np.subtract(signal, floor, out=signal)
+    ink /= contrast - floor
+    np.clip(ink, 0.0, 1.0, out=ink)
     ink[ink < MIN_INK] = 0.0
     return _drop_specks(ink), inverted

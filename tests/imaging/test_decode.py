@@ -1,0 +1,403 @@
+"""open_image: an untrusted file is judged by its signature and its header before anything decodes it."""
+
+import doctest
+import io
+import os
+import struct
+import threading
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import EpsImagePlugin, Image, ImageDraw, ImageFile, features
+
+from digitnet.errors import ImageError, ImageFormatError, ImageTooLargeError
+from digitnet.imaging import decode, load_image, open_image, preprocess, preprocess_file
+
+EPS = (  # 206 bytes, like the 217 the security review posted: Pillow hands it to Ghostscript to draw
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n%%Title: digit\n%%Creator: review\n"
+    b"%%EndComments\nnewpath 14 4 moveto 14 24 lineto 3 setlinewidth stroke\n"
+    b"newpath 8 20 moveto 14 24 lineto stroke\nshowpage\n%%EOF\n"
+)
+REFUSED = {  # bytes -> words the refusal must contain
+    "eps": (EPS, "PostScript/EPS"),
+    "postscript": (b"%!PS-Adobe-3.0\n/Times findfont 12 scalefont setfont\nshowpage\n", "PostScript"),
+    "dos_eps": (b"\xc5\xd0\xd3\xc6" + bytes(28) + EPS, "EPS"),
+    "pdf": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n", "PDF"),
+    "svg": (
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0L9 9"/></svg>',
+        "SVG",
+    ),
+    "heic": (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC"),
+    "text": (b"not a picture\n", "plain text"),
+    "random": (np.random.default_rng(0).integers(128, 256, 300, dtype=np.uint8).tobytes(), "first bytes"),
+    "empty": (b"", "empty"),
+}
+
+
+def digit(mode: str = "L", size: tuple[int, int] = (40, 48)) -> Image.Image:
+    """A black "7" on white, in any Pillow mode."""
+    image = Image.new("L", size, 255)
+    w, h = size
+    ImageDraw.Draw(image).line(
+        [(w * 0.2, h * 0.15), (w * 0.8, h * 0.15), (w * 0.4, h * 0.85)], fill=0, width=4
+    )
+    return image.convert(mode)
+
+
+def encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A few dozen bytes of PNG whose header declares ``width x height`` grey pixels; its data stops short."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey, no interlace
+    start = zlib.compressobj().compress(bytes(65536))  # the first few bytes of a stream of zero rows
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", start) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int, *, progressive: bool = False) -> bytes:
+    """A 16x16 JPEG whose frame header (SOF0, or SOF2 if progressive) is rewritten to ``width x height``."""
+    data = bytearray(encode(digit(size=(16, 16)), "JPEG", progressive=progressive))
+    sof = data.find(b"\xff\xc2" if progressive else b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def tiff_tiled(width: int, height: int, tile: int) -> bytes:
+    """A deflate-compressed grey TIFF of ``width x height`` in one ``tile x tile`` tile, written by hand."""
+    data = zlib.compress(bytes(1024))
+    start = 8 + 2 + 10 * 12 + 4  # header, entry count, 10 entries, next-IFD offset
+    tags = {256: width, 257: height, 258: 8, 259: 8, 262: 1, 277: 1, 322: tile, 323: tile, 324: start}
+    tags[325] = len(data)
+    entries = b"".join(struct.pack("<HHII", tag, 4, 1, value) for tag, value in sorted(tags.items()))
+    return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries + struct.pack("<I", 0) + data
+
+
+@pytest.fixture
+def forbid_decoding(monkeypatch):
+    """A function that, once called, makes any attempt to decode pixel data fail the test loudly."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("pixel data was decoded")
+
+    def forbid():
+        monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+        monkeypatch.setattr(Image.Image, "load", refuse)
+
+    return forbid
+
+
+@pytest.fixture
+def fake_ghostscript(tmp_path, monkeypatch):
+    """A ``gs`` first on PATH that leaves a marker file when anything runs it; yields the marker's path."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    marker = tmp_path / "gs-ran"
+    script = folder / "gs"
+    script.write_text(f"#!/bin/sh\necho \"$@\" > '{marker}'\nexit 1\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None, raising=False)  # Pillow caches where gs was found
+    return marker
+
+
+# Formats refused by their signature, before Pillow sees them.
+
+
+@pytest.mark.parametrize("kind", REFUSED)
+def test_other_formats_are_refused_by_their_signature(kind, tmp_path, monkeypatch, fake_ghostscript):
+    data, words = REFUSED[kind]
+    path = tmp_path / "digit.png"  # the name lies; the bytes decide
+    path.write_bytes(data)
+
+    def never(*args, **kwargs):
+        raise AssertionError("Pillow was handed a refused file")
+
+    monkeypatch.setattr(Image, "open", never)
+    for source in (data, path):
+        with pytest.raises(ImageFormatError, match=words) as caught:
+            open_image(source, name="upload")
+        assert str(caught.value).startswith("upload: ") and "PNG, JPEG, GIF, BMP, TIFF or WebP" in str(
+            caught.value
+        )
+    with pytest.raises(ImageFormatError, match=words) as caught:
+        preprocess_file(path)
+    assert str(path) in str(caught.value)
+    assert not fake_ghostscript.exists()
+
+
+def test_plain_pillow_would_run_ghostscript_on_the_eps(tmp_path, fake_ghostscript):
+    """The control for the test above: the fake gs is found and run when Pillow opens the EPS itself."""
+    path = tmp_path / "digit.eps"
+    path.write_bytes(EPS)
+    with pytest.raises(Exception):  # noqa: B017 - whatever Pillow makes of a gs that fails
+        Image.open(path).load()
+    if not fake_ghostscript.exists():
+        pytest.skip("this Pillow did not look for Ghostscript on PATH; the trap cannot be checked")
+
+
+def test_the_allow_list_is_what_pillow_is_restricted_to(monkeypatch):
+    seen = []
+    real_open = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        seen.append(formats)
+        return real_open(fp, mode, formats)
+
+    monkeypatch.setattr(Image, "open", spy)
+    open_image(encode(digit(), "PNG"))
+    open_image(encode(digit("RGB"), "JPEG"))
+    assert seen == [["PNG"], ["JPEG"]]
+    assert set(decode.ACCEPTED) == {"PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"}
+
+
+# Every accepted format decodes, from bytes and from a file.
+
+ROUND_TRIPS = {  # name: (Pillow's format, save options, lossy)
+    "PNG": ("PNG", {}, False),
+    "GIF": ("GIF", {}, False),
+    "BMP": ("BMP", {}, False),
+    "TIFF": ("TIFF", {"compression": "tiff_lzw"}, False),
+    "WebP-lossless": ("WEBP", {"lossless": True}, False),
+    "JPEG": ("JPEG", {"quality": 90}, True),
+    "WebP": ("WEBP", {"quality": 90}, True),
+}
+
+
+@pytest.mark.parametrize("case", ROUND_TRIPS)
+def test_each_accepted_format_round_trips(case, tmp_path):
+    fmt, options, lossy = ROUND_TRIPS[case]
+    if fmt == "WEBP" and not features.check("webp"):
+        pytest.skip("this Pillow was built without WebP")
+    original = digit()
+    data = encode(original if fmt != "JPEG" else original.convert("RGB"), fmt, **options)
+    path = tmp_path / "digit.bin"
+    path.write_bytes(data)
+    for source in (data, path):
+        image = open_image(source)
+        assert image.size == original.size
+        difference = np.abs(np.asarray(image.convert("L"), float) - np.asarray(original, float))
+        assert difference.mean() < (4 if lossy else 1e-9), case
+        assert preprocess(image).input.sum() > 10
+
+
+def test_multi_frame_files_give_their_first_frame():
+    first, second = digit(), Image.new("L", (40, 48), 0)
+    for fmt in ("GIF", "TIFF", "PNG"):
+        data = encode(first, fmt, save_all=True, append_images=[second])
+        image = open_image(data)
+        assert np.array_equal(np.asarray(image.convert("L")), np.asarray(first)), fmt
+
+
+def test_load_image_keeps_its_file_messages(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="folder"):
+        load_image(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        open_image(tmp_path / "missing.png")
+    with pytest.raises(TypeError, match="bytes or a path"):
+        open_image(12)
+
+
+def test_a_truncated_file_is_an_image_error_that_says_so():
+    data = encode(digit(), "PNG")
+    with pytest.raises(ImageError, match="truncated") as caught:
+        open_image(data[: len(data) // 2], name="half.png")
+    assert type(caught.value) is ImageError and "half.png" in str(caught.value)
+
+
+# Sizes, judged from the header before anything decodes.
+
+
+@pytest.mark.parametrize("side", [6300, 12000, 20000])
+def test_huge_pngs_are_refused_from_their_header(side, forbid_decoding):
+    data = png_claiming(side, side)
+    assert len(data) < 200
+    forbid_decoding()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw DecompressionBombWarning, nor anything else
+        with pytest.raises(ImageTooLargeError, match=f"{side}x{side}") as caught:
+            open_image(data, name="bomb.png")
+    message = str(caught.value)
+    assert "too large" in message and f"{decode.MAX_PIXELS:,}" in message and "corrupt" not in message
+
+
+def test_a_400_megapixel_image_is_too_large_not_corrupt():
+    with pytest.raises(ImageTooLargeError, match="20000x20000 = 400,000,000 pixels, too large"):
+        open_image(png_claiming(20000, 20000))
+
+
+def test_an_image_at_the_limit_is_decoded_and_one_over_is_not(forbid_decoding):
+    side = int(decode.MAX_PIXELS**0.5)
+    assert side * side <= decode.MAX_PIXELS < side * (side + 1)
+    forbid_decoding()
+    with pytest.raises(AssertionError, match="decoded"):  # passed the size check: it went on to decode
+        open_image(png_claiming(side, side))
+    with pytest.raises(ImageTooLargeError):
+        open_image(png_claiming(side, side + 1))
+
+
+def test_a_large_baseline_jpeg_is_decoded_at_a_reduced_scale():
+    side = 9500  # 90 MP: above Pillow's warning limit, so this also checks that no warning escapes
+    page = Image.new("L", (side, side), 255)
+    ImageDraw.Draw(page).line([(side * 0.3, side * 0.2), (side * 0.6, side * 0.8)], fill=0, width=side // 40)
+    data = encode(page, "JPEG", quality=50)
+    del page
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = open_image(data)
+    assert image.size == (side // 2, side // 2)  # 1/2 scale: 22.6 MP fits the limit
+    assert np.asarray(image)[side // 4, round(0.45 * side / 2)] < 64  # the stroke crosses the middle
+
+
+def test_a_jpeg_too_large_even_at_one_eighth_is_refused(forbid_decoding):
+    data = jpeg_claiming(60000, 60000)
+    forbid_decoding()
+    with pytest.raises(ImageTooLargeError, match="60000x60000 .* even decoded at 1/8 scale"):
+        open_image(data)
+
+
+def test_a_large_progressive_jpeg_is_refused_at_full_size(forbid_decoding):
+    # libjpeg keeps a progressive JPEG's coefficients at full size whatever the draft scale: this 600-byte
+    # file would take 1 GB.
+    data = jpeg_claiming(13000, 13000, progressive=True)
+    forbid_decoding()
+    with pytest.raises(ImageTooLargeError, match="progressive JPEG of 13000x13000"):
+        open_image(data)
+
+
+def test_a_jpeg_of_endless_scans_is_refused(forbid_decoding):
+    data = encode(digit("RGB", (64, 64)), "JPEG", progressive=True)
+    last_scan = data.rfind(b"\xff\xda")
+    bomb = data[:-2] + data[last_scan:-2] * (decode.MAX_JPEG_SCANS + 10) + b"\xff\xd9"
+    forbid_decoding()
+    with pytest.raises(ImageError, match=f"more than {decode.MAX_JPEG_SCANS} scans"):
+        open_image(bomb)
+
+
+def test_scans_are_counted_through_thumbnails_and_garbage():
+    plain = encode(digit("RGB", (64, 64)), "JPEG")
+    progressive = encode(digit("RGB", (64, 64)), "JPEG", progressive=True)
+    thumbnail = encode(digit("RGB", (16, 16)), "JPEG")  # its own scan, inside an APP1 segment
+    app1 = b"\xff\xe1" + struct.pack(">H", len(thumbnail) + 2) + thumbnail
+    with_thumbnail = plain[:2] + app1 + plain[2:]
+    with_garbage = progressive[:2] + b"\x00\x17\xff\x00junk" + progressive[2:]  # libjpeg skips this
+    counts = [
+        decode._count_jpeg_scans(io.BytesIO(d)) for d in (plain, progressive, with_thumbnail, with_garbage)
+    ]
+    assert counts[0] == 1 and counts[1] > 1 and counts[2] == 1 and counts[3] == counts[1]
+    assert open_image(with_thumbnail).size == (64, 64)
+
+
+def test_a_tiff_with_a_huge_tile_for_a_tiny_image_is_refused(forbid_decoding):
+    # 170 bytes: libtiff would allocate the whole 16384x16384 tile (268 MB) to decode 16x16 pixels.
+    data = tiff_tiled(16, 16, 16384)
+    forbid_decoding()
+    with pytest.raises(ImageTooLargeError, match="tiles of 16384x16384"):
+        open_image(data)
+
+
+def test_a_tiff_with_an_ordinary_tile_decodes():
+    assert open_image(tiff_tiled(16, 16, 32)).size == (16, 16)
+
+
+def test_a_webp_canvas_over_pillows_own_limit_is_too_large():
+    if not features.check("webp"):
+        pytest.skip("this Pillow was built without WebP")
+    frames = [digit("RGB", (16, 16)), Image.new("RGB", (16, 16))]
+    data = bytearray(encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True))
+    vp8x = data.find(b"VP8X")
+    data[vp8x + 12 : vp8x + 18] = (16000 - 1).to_bytes(3, "little") * 2  # canvas width - 1, height - 1
+    with pytest.raises(ImageTooLargeError, match="256,000,000 pixels"):
+        open_image(bytes(data))
+
+
+# Fuzzing: damaged files of every accepted format give an image or an ImageError, nothing else.
+
+SEEDS = [
+    encode(digit(), "PNG"),
+    encode(digit("RGBA"), "PNG"),
+    encode(digit("RGB"), "JPEG"),
+    encode(digit("RGB"), "JPEG", progressive=True),
+    encode(digit("P"), "GIF"),
+    encode(digit(), "BMP"),
+    encode(digit("RGB"), "TIFF"),
+    encode(digit(), "TIFF", compression="tiff_adobe_deflate"),
+    encode(digit(), "TIFF", compression="packbits"),
+] + (
+    [encode(digit("RGB"), "WEBP"), encode(digit("RGBA"), "WEBP", lossless=True)]
+    if features.check("webp")
+    else []
+)
+
+
+@st.composite
+def damaged(draw) -> bytes:
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 6))):
+        where = draw(st.integers(0, len(data) - 1))
+        edit = draw(st.sampled_from(["flip", "byte", "cut", "insert"]))
+        if edit == "flip":
+            data[where] ^= 1 << draw(st.integers(0, 7))
+        elif edit == "byte":
+            data[where] = draw(st.integers(0, 255))
+        elif edit == "cut":
+            del data[where:]
+        else:
+            data[where:where] = draw(st.binary(min_size=1, max_size=16))
+        if not data:
+            break
+    return bytes(data)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged())
+def test_damaged_files_give_an_image_or_an_image_error(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's warnings about corrupt metadata stay inside too
+        try:
+            image = open_image(data)
+        except ImageError:
+            return
+    assert isinstance(image, Image.Image) and image.width * image.height <= decode.MAX_PIXELS
+
+
+def test_docstring_examples_run():
+    failures, tried = doctest.testmod(decode)
+    assert tried > 0 and failures == 0
+
+
+def test_threads_decoding_at_once_leave_the_warning_filters_as_they_were():
+    bomb, good = png_claiming(12000, 12000), encode(digit(), "PNG")  # the bomb is in Pillow's warning range
+    outcomes = []
+
+    def work():
+        for _ in range(20):
+            for data in (bomb, good):
+                try:
+                    outcomes.append(open_image(data).size)
+                except ImageTooLargeError:
+                    outcomes.append("too large")
+
+    before = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        filters_inside = list(warnings.filters)
+    assert not shown and outcomes.count("too large") == outcomes.count((40, 48)) == 120
+    assert filters_inside[0][0] == "always" and list(warnings.filters) == before

@@ -1,8 +1,9 @@
-"""Shared by the server tests: start ``digitnet serve`` in a subprocess on a free port."""
+"""Shared by the server tests: ``digitnet serve`` in a subprocess, or an app in uvicorn, on a free port."""
 
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -17,11 +18,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env=None):
-    """Run ``digitnet serve`` until the block ends; yields (url, process). Fails after 10 s of silence."""
+def serving(env=None, args=()):
+    """Run ``digitnet serve *args`` until the block ends; yields (url, process). Fails after 10 s silent."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    command = [sys.executable, "-m", "digitnet", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -40,5 +41,36 @@ def serving(env=None):
 
 @pytest.fixture(scope="session")
 def start_server():
-    """The context manager ``serving(env=None)`` -> (url, process), for tests that need a real server."""
+    """The context manager ``serving(env=None, args=())`` -> (url, process), for tests needing a server."""
     return serving
+
+
+@contextmanager
+def serving_app(app):
+    """Serve the ASGI ``app`` with uvicorn in a thread of this process until the block ends; yields its url.
+
+    Unlike TestClient, requests really run concurrently, and the app can be monkeypatched.
+    """
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("uvicorn did not start within 10 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def start_app():
+    """The context manager ``serving_app(app)`` -> url: an app in uvicorn, in a thread of the tests."""
+    return serving_app

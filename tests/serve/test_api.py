@@ -3,7 +3,9 @@
 import base64
 import io
 import json
+import struct
 import urllib.request
+import zlib
 
 import numpy as np
 import pytest
@@ -87,12 +89,28 @@ def test_answer_holds_probabilities_activations_and_input(client, mnist):
     [
         ({"pixels": [0.5] * 10}, 422, "28 rows of 28"),
         ({"pixels": [[0.5] * 27] * 28}, 422, "28 rows of 28"),
+        ({"pixels": [[0.5] * 28] * 27 + [[0.5] * 27]}, 422, "rows of 27 to 28 values"),  # ragged
+        ({"pixels": [[0.5] * 28] * 27 + [[]]}, 422, "rows of 0 to 28 values"),
+        ({"pixels": [[[0.5] * 28] * 28]}, 422, "nested no deeper"),
+        (
+            {"pixels": [[0.5] * 28] * 27 + [0.5]},
+            422,
+            "784 numbers or 28 rows of 28 numbers",
+        ),  # rows and numbers
+        (
+            {"pixels": ["0.5"] * 784},
+            422,
+            "pixels[0]: Input should be a valid number",
+        ),  # no strings for numbers
+        ({"pixels": [True] * 784}, 422, "valid number"),
+        ({"pixels": {"0": 0.5}}, 422, "pixels"),
         ({"pixels": [2.0] * 784}, 422, "[0, 1]"),
         ({"pixels": [-0.1] * 784}, 422, "[0, 1]"),
         ({"pixels": [0.0] * 784}, 422, "no ink"),
         ({"image": "not base64!"}, 422, "base64"),
         ({"image": base64.b64encode(b"plain text").decode()}, 415, "not an image"),
         ({"pixels": [0.2] * 784, "model": "nope"}, 404, "unknown model 'nope'"),
+        ({"pixels": [0.2] * 784, "model": ""}, 404, "unknown model ''"),  # null or no "model" for the default
         ({}, 422, "exactly one"),
         ({"pixels": [0.1] * 784, "image": "aGk="}, 422, "exactly one"),
         ({"pixelz": []}, 422, "schema"),
@@ -127,6 +145,11 @@ def test_multipart_without_a_file_or_with_a_non_image(client):
     assert response.status_code == 415 and "notes.png" in response.json()["detail"]
 
 
+nested_pixels = st.recursive(  # numbers in lists in lists ..., of any depth and ragged
+    st.floats(0, 1), lambda children: st.lists(children, max_size=30), max_leaves=200
+)
+ragged_rows = st.lists(st.lists(st.floats(0, 1), min_size=26, max_size=30), min_size=27, max_size=29)
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
     lambda children: (
@@ -147,6 +170,7 @@ json_values = st.recursive(
             lambda v: {"pixels": v},
             st.lists(st.lists(st.floats(-1, 2), min_size=28, max_size=28), min_size=27, max_size=29),
         ),  # fmt: skip
+        st.builds(lambda v: {"pixels": v}, nested_pixels | ragged_rows),
         json_values,
     )
 )
@@ -155,6 +179,42 @@ def test_fuzzed_bodies_never_cause_a_server_error(client, body):
     response = client.post("/api/predict", content=content, headers={"content-type": "application/json"})
     assert response.status_code < 500, response.text
     assert response.status_code == 200 or response.json()["detail"]
+
+
+content_types = st.sampled_from(
+    ["application/json", "APPLICATION/JSON; charset=utf-16", "multipart/form-data", "image/png", "",
+     "multipart/form-data; boundary=b", "application/x-www-form-urlencoded", "text/plain", ";;",
+     "multipart/mixed; boundary=b"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=content_types, content=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_fuzzed_raw_bodies_of_any_content_type_never_cause_a_server_error(client, kind, content):
+    if kind.startswith("multipart") and "boundary=b" in kind and content[:1] == b"0":
+        # the start of a real form, then anything: the parser gets as far as the file before it goes wrong
+        content = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + content
+    response = client.post("/api/predict", content=content, headers={"content-type": kind})
+    assert response.status_code < 500, response.text
+    assert response.json()["detail"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["file", "model", "pixels", "x"]),
+        st.binary(max_size=200) | st.sampled_from(["default", "nope", ""]),
+        max_size=3,
+    )
+)
+def test_fuzzed_forms_never_cause_a_server_error(client, fields):
+    files = {
+        name: ("f.png", value, "image/png") for name, value in fields.items() if isinstance(value, bytes)
+    }
+    data = {name: value for name, value in fields.items() if isinstance(value, str)}
+    response = client.post("/api/predict", data=data, files=files or None)
+    assert response.status_code < 500, response.text
+    assert response.json()["detail"]
 
 
 def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, start_server):
@@ -196,3 +256,33 @@ def test_a_convolutional_model_answers_with_channel_summaries(mnist):
     assert [column["size"] for column in answer["network"]] == [784, 16, 10]
     assert all(link[0] >= 1 for link in answer["connections"])  # no links from pixels to dense units
     assert sum(layer.get("column", False) for layer in answer["activations"]) == 1  # the one hidden column
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG declaring ``width`` x ``height`` 8-bit grey pixels, with 16 bytes of compressed zeros as its data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(bytes(16))) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "content, status, message",
+    [
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", 415, "PostScript"),
+        (b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", 415, "PDF"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"/>', 415, "SVG"),
+        (png_header(12_000, 12_000), 413, "too large"),
+        (png_header(2_500, 2_500), 413, "4,000,000 pixels"),  # fine for `digitnet predict`, not for the API
+        (png_header(28, 28), 422, "PNG"),  # the header promises pixels that never come
+    ],
+)
+def test_hostile_uploads_are_refused_from_their_first_bytes(client, content, status, message):
+    for response in (
+        client.post("/api/predict", files={"file": ("upload", content, "application/octet-stream")}),
+        client.post("/api/predict", json={"image": base64.b64encode(content).decode()}),
+    ):
+        assert response.status_code == status, response.text
+        assert message in response.json()["detail"]

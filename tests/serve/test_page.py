@@ -29,12 +29,16 @@ def server(start_server):
         yield url
 
 
+def launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])  # fmt: skip
+
+
 @pytest.fixture
 def page(server):
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])  # fmt: skip
+        browser = launch(p)
         tab = browser.new_page(viewport={"width": 1100, "height": 900})
         tab.goto(server)
         tab.wait_for_function("document.querySelector('#model').options.length > 0")
@@ -105,3 +109,33 @@ def test_the_bundled_cnn_reads_a_drawn_digit_too(page, tmp_path):
     except AssertionError:
         page.screenshot(path=str(tmp_path / "lenet5.png"))
         raise
+
+
+def test_the_page_posts_with_its_origin_and_is_answered(page, server):
+    """Chromium sends Origin with the page's POSTs: the server must know them for its own."""
+    with page.expect_request("**/api/predict") as sent:
+        draw(page, STROKES[1])
+    assert sent.value.all_headers().get("origin") == server  # .headers leaves security headers out
+    assert page.locator("#answer").text_content().strip() == "1"
+
+
+def test_docs_page_renders_the_api_with_nothing_from_elsewhere(server):
+    elsewhere = []
+
+    def only_this_server(route):
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        tab = browser.new_page()
+        tab.route("**/*", only_this_server)
+        tab.goto(server + "/docs")
+        tab.wait_for_function("document.querySelectorAll('#operations section').length >= 4", timeout=10_000)
+        text = tab.locator("#operations").inner_text()
+        browser.close()
+    assert "POST /api/predict" in text and "GET /api/health" in text and "minItems" in text
+    assert not elsewhere, elsewhere

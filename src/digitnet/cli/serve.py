@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import socket
 from pathlib import Path
 
@@ -10,15 +11,32 @@ def add_parser(commands) -> None:
     p = commands.add_parser(
         "serve",
         help="serve the prediction API on this machine (works with no dataset)",
-        description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health; "
-        "the schema at /docs) on 127.0.0.1. The models bundled with digitnet are always available: "
+        description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health) and "
+        "the drawing page at / on 127.0.0.1. /docs describes the API (a self-contained page, works offline), "
+        "/openapi.json is its OpenAPI document. The models bundled with digitnet are always available: "
         "'default' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files given here are served too, "
-        "by file name.",
+        "by file name. Other web pages cannot call the API (403) unless allowed with --allow-origin.",
     )
     p.add_argument("models", metavar="MODEL", nargs="*", help="model files written by `digitnet train`")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--allow-origin", type=origin, action="append", default=[], metavar="URL",
+        help="also answer requests from web pages at this origin, scheme://host[:port] such as "
+        "http://localhost:3000; repeatable (default: only the server's own pages, and clients that are "
+        "not browsers)",
+    )  # fmt: skip
     p.set_defaults(run=run)
+
+
+def origin(text: str) -> str:
+    """``--allow-origin``: ``"HTTP://LocalHost:3000"`` -> ``"http://localhost:3000"``, or a clear error."""
+    from digitnet.serve.api import parse_origin
+
+    try:
+        return parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args) -> int:
@@ -45,6 +63,7 @@ def run(args) -> int:
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port"
             ) from None
     print(f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
-          f"http://{args.host}:{args.port}  (API schema: http://{args.host}:{args.port}/docs; Ctrl-C stops)", flush=True)  # fmt: skip
-    uvicorn.run(create_app(models, default), host=args.host, port=args.port, log_level="warning")
+          f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)", flush=True)  # fmt: skip
+    app = create_app(models, default, allowed_origins=args.allow_origin)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

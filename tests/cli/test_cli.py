@@ -132,12 +132,10 @@ def test_gradcheck_passes(capsys):
     [
         (["train", "--lr", "-1"], "lr must be positive"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
-        (["train", "--threads", "0"], "--threads must be at least 1"),
-        (["train", "--workers", "0"], "workers must be an integer from 1 to 64"),
         (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
         (["evaluate", "missing.safetensors"], "no such model file"),
         (["info", "missing.safetensors"], "no such model file"),
-        (["gradcheck", "--classes", "1"], "--classes must be at least 2"),
+        (["gradcheck", "--conv", "2", "--kernel-size", "4"], "--kernel-size must be odd"),
     ],
 )
 def test_bad_input_gets_a_clear_message(capsys, argv, message):

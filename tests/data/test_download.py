@@ -186,19 +186,19 @@ def test_target_that_cannot_be_created(tmp_path, dead_url):
 # --- load_mnist(download=True) ----------------------------------------------------------------
 
 
-def test_load_mnist_downloads_into_empty_folder(tmp_path, serve, mirror_folder, dead_url, monkeypatch):
+def test_load_mnist_downloads_into_the_cache(user_cache, serve, mirror_folder, dead_url, monkeypatch):
     monkeypatch.delenv("DIGITNET_DATA", raising=False)
     monkeypatch.setattr(download, "MIRRORS", (dead_url, serve(mirror_folder)))
-    target = tmp_path / "mnist"
-    data = load_mnist(target, progress=False)
-    assert names_in(target) == sorted(MNIST_FILES)
+    data = load_mnist(progress=False)
+    assert names_in(user_cache) == sorted(MNIST_FILES)  # the cache was created and filled
     assert (len(data.train), len(data.validation), len(data.test)) == (50_000, 10_000, 10_000)
     assert data.test.y[:5].tolist() == [7, 2, 1, 0, 4]
 
 
 @pytest.mark.parametrize("where", ["explicit", "env", "cache"])
-def test_load_mnist_downloads_into_the_first_search_folder(
-    tmp_path, user_cache, monkeypatch, write_fake_mnist, where
+@pytest.mark.parametrize("exists", [False, True], ids=["missing", "empty"])
+def test_load_mnist_downloads_only_into_the_cache(
+    tmp_path, user_cache, monkeypatch, write_fake_mnist, where, exists
 ):
     calls = []
 
@@ -207,12 +207,22 @@ def test_load_mnist_downloads_into_the_first_search_folder(
         return write_fake_mnist(target_dir)
 
     monkeypatch.setattr(download, "download_mnist", fake_download)
+    folders = {"explicit": tmp_path / "explicit", "env": tmp_path / "env", "cache": user_cache}
+    if exists:
+        folders[where].mkdir(parents=True)
     if where == "cache":
         monkeypatch.delenv("DIGITNET_DATA", raising=False)
     else:
         monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "env"))
-    explicit = tmp_path / "explicit" if where == "explicit" else None
-    data = load_mnist(explicit, validation_size=2, progress=False)
-    expected = {"explicit": tmp_path / "explicit", "env": tmp_path / "env", "cache": user_cache}
-    assert calls == [expected[where]]
-    assert len(data.train) == 10
+    explicit = folders["explicit"] if where == "explicit" else None
+    if where == "cache":
+        assert len(load_mnist(explicit, validation_size=2, progress=False).train) == 10
+        assert calls == [user_cache]
+        return
+    source = {"explicit": "data_dir", "env": "DIGITNET_DATA"}[where]
+    with pytest.raises(
+        DataError, match=f"{source} names .*, which {'lacks' if exists else 'does not exist'}"
+    ):
+        load_mnist(explicit, validation_size=2, progress=False)
+    assert calls == []  # a folder the caller named is never downloaded into
+    assert folders[where].exists() == exists  # nor created

@@ -1,10 +1,15 @@
-"""The MNIST loader: real data statistics, the split rules, argument checks and the search order."""
+"""The MNIST loader: real data statistics, the split rules, argument checks and which folder it reads."""
+
+import os
+import re
 
 import numpy as np
 import pytest
 
+import digitnet.data.download as download
 from digitnet.data import MNIST, Split, find_mnist_dir, load_mnist, mnist_search_path, read_idx
 from digitnet.data.download import MNIST_FILES
+from digitnet.data.mnist import mnist_sources
 from digitnet.errors import DataError
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -174,12 +179,18 @@ def test_env_beats_cache(three_folders, monkeypatch):
     assert find_mnist_dir() == cache
 
 
-def test_incomplete_folder_is_skipped(three_folders):
+def test_a_named_folder_is_never_passed_over(three_folders):
     explicit, env, cache = three_folders
     (explicit / "t10k-labels-idx1-ubyte.gz").unlink()
-    assert find_mnist_dir(explicit) == env
+    assert find_mnist_dir(explicit) is None  # not env, though env holds the files
+    with pytest.raises(DataError, match="data_dir names .* lacks t10k-labels-idx1-ubyte.gz") as info:
+        load_mnist(explicit, download=False)
+    assert "download_mnist(" in str(info.value)
     (env / "t10k-images-idx3-ubyte.gz").unlink()
-    assert find_mnist_dir(explicit) == cache
+    assert find_mnist_dir() is None  # not the cache, though the cache holds the files
+    with pytest.raises(DataError, match="DIGITNET_DATA names .* lacks t10k-images-idx3-ubyte.gz") as info:
+        load_mnist()
+    assert "digitnet data --download" in str(info.value)
 
 
 def test_load_uses_the_first_complete_folder(three_folders, write_fake_mnist):
@@ -190,17 +201,83 @@ def test_load_uses_the_first_complete_folder(three_folders, write_fake_mnist):
     assert len(load_mnist(validation_size=0, download=False).train) == 30
 
 
-def test_not_found_without_download_lists_the_folders(tmp_path, user_cache, monkeypatch):
-    env = tmp_path / "env"
-    env.mkdir()
-    (env / "train-images-idx3-ubyte.gz").write_bytes(b"")
-    monkeypatch.setenv("DIGITNET_DATA", str(env))
+def test_empty_cache_without_download_says_what_to_do(user_cache, monkeypatch):
+    monkeypatch.delenv("DIGITNET_DATA", raising=False)
     with pytest.raises(DataError) as info:
-        load_mnist(tmp_path / "explicit", download=False)
+        load_mnist(download=False)
     message = str(info.value)
-    for folder in (tmp_path / "explicit", env, user_cache):
-        assert str(folder) in message
+    assert str(user_cache) in message and "per-user cache" in message
     for name in MNIST_FILES:
         assert name in message
-    assert "no such folder" in message and "DIGITNET_DATA" in message
-    assert "missing train-labels-idx1-ubyte.gz, t10k-images" in message
+    assert "digitnet data --download" in message
+    assert not user_cache.exists()  # nothing created without a download
+
+
+# --- folders that are not there, not folders, or cannot be searched ---------------------------
+
+
+def test_sources_name_what_chose_each_folder(tmp_path, user_cache, monkeypatch):
+    monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "env"))
+    assert mnist_sources(tmp_path / "x") == [
+        ("data_dir", tmp_path / "x"), ("DIGITNET_DATA", tmp_path / "env"), ("cache", user_cache)
+    ]  # fmt: skip
+    assert mnist_sources(tmp_path / "env")[0] == ("data_dir", tmp_path / "env")  # listed once, first name
+
+
+@pytest.mark.parametrize("via", ["data_dir", "DIGITNET_DATA"])
+def test_a_missing_named_folder_is_an_error_and_never_created(tmp_path, monkeypatch, via):
+    typo = tmp_path / "mnsit"
+    monkeypatch.setattr(download, "download_mnist", _no_download)
+    if via == "DIGITNET_DATA":
+        monkeypatch.setenv("DIGITNET_DATA", str(typo))
+    for call in (lambda: find_mnist_dir(typo if via == "data_dir" else None),
+                 lambda: load_mnist(typo if via == "data_dir" else None, progress=False)):  # fmt: skip
+        with pytest.raises(DataError, match=f"{via} names {re.escape(str(typo))}, which does not exist"):
+            call()
+    assert not typo.exists()
+
+
+def test_a_file_is_not_a_data_folder(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        load_mnist(tmp_path / "file", download=False)
+    with pytest.raises(DataError, match="does not exist"):  # a path under a file does not exist
+        load_mnist(tmp_path / "file" / "mnist", download=False)
+
+
+def test_a_folder_that_cannot_be_searched_gets_a_clear_message(tmp_path, monkeypatch, fake_mnist):
+    real_stat = os.stat
+
+    def refuse(path, *args, **kwargs):  # what a folder without search (x) permission does
+        if str(path).startswith(str(fake_mnist) + os.sep):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refuse)
+    monkeypatch.setenv("DIGITNET_DATA", str(fake_mnist))
+    for call in (find_mnist_dir, lambda: load_mnist(download=False)):
+        with pytest.raises(
+            DataError, match=r"DIGITNET_DATA names .*, which cannot be searched \(Permission denied\)"
+        ):
+            call()
+
+
+def test_a_symlink_loop_cannot_be_searched(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)  # os.stat fails with ELOOP: an operating-system error that is not "missing"
+    with pytest.raises(DataError, match="data_dir names .*loop, which cannot be searched"):
+        find_mnist_dir(loop)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root searches any folder")
+def test_a_folder_without_search_permission(fake_mnist):
+    fake_mnist.chmod(0o600)
+    try:
+        with pytest.raises(DataError, match="cannot be searched"):
+            load_mnist(fake_mnist, download=False)
+    finally:
+        fake_mnist.chmod(0o700)
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError("nothing may be downloaded into a folder the caller named")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
+from digitnet.cli.options import data_folder
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.data import load_mnist
 from digitnet.metrics import classification_report
@@ -15,17 +17,18 @@ def add_parser(commands) -> None:
         description="Score a saved model on the 10,000 MNIST test digits: accuracy, per-class precision "
         "and recall, and the confusion matrix (rows: true digit, columns: predicted digit).",
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by `digitnet train`")
+    p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
     p.add_argument(
-        "--data", metavar="DIR", help="folder with the MNIST files (default: $DIGITNET_DATA, then the cache)"
-    )
+        "--data", metavar="DIR", type=data_folder(),
+        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    loaded = load_model(args.model)
+    loaded = load_model(resolve_model(args.model))
     test = load_mnist(args.data, validation_size=0, progress=not args.no_progress).test
     model = loaded.model
     report = classification_report(test.y, model.predict(test.x), model.n_classes)

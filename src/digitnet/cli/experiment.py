@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from digitnet.cli.options import data_folder, integer
 from digitnet.cli.output import format_table, print_json
+from digitnet.cli.outputs import prepare_output_dir, rescue_dir
+from digitnet.data import find_mnist_dir
+from digitnet.errors import OutputError
 
 
 def add_parser(commands) -> None:
@@ -12,16 +17,20 @@ def add_parser(commands) -> None:
         "experiment",
         help="run an experiment that tests a claim of the explainers (--list shows them)",
         description="Run an experiment: it trains what it needs, writes PNG figures, results.json and "
-        "summary.txt into --out, and prints the summary. --quick runs a small version in seconds.",
+        "summary.txt into --out (checked writable before it starts), and prints the summary. --quick "
+        "runs a small version in seconds.",
     )
-    p.add_argument("name", metavar="NAME", nargs="?", help="the experiment to run")
+    p.add_argument("name", metavar="NAME", nargs="?", help="the experiment to run (--list shows them)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--quick", action="store_true", help="a small, fast version (fewer images, epochs, seeds)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of everything random")
+    p.add_argument(
+        "--seed", type=integer("--seed"), default=0, metavar="N", help="base seed of everything random"
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (default: runs/experiments/NAME)")
     p.add_argument(
-        "--data", metavar="DIR", help="folder with the MNIST files (default: $DIGITNET_DATA, then the cache)"
-    )
+        "--data", metavar="DIR", type=data_folder(),
+        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print results.json's content on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -30,19 +39,34 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     from digitnet.experiments import EXPERIMENTS, Lab, run_experiment
 
-    if args.list or not args.name:
-        rows = [(name, e.description) for name, e in sorted(EXPERIMENTS.items())]
-        print(format_table(("experiment", "what it shows"), rows, align="<<"))
-        return 0 if args.list else 2
-    out = Path(args.out) if args.out else Path("runs") / "experiments" / args.name
-    lab = Lab(
-        args.name, out, quick=args.quick, seed=args.seed, data_dir=args.data, progress=not args.no_progress
+    table = format_table(
+        ("experiment", "what it shows"),
+        [(n, e.description) for n, e in sorted(EXPERIMENTS.items())],
+        align="<<",
     )
+    if args.list:
+        print(table)
+        return 0
+    if not args.name:
+        print("digitnet experiment: error: name the experiment to run, e.g. `digitnet experiment vanishing "
+              f"--quick`. The experiments:\n\n{table}", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {args.name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
+    find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
+    out = prepare_output_dir(Path(args.out) if args.out else Path("runs") / "experiments" / args.name)
+    lab = Lab(args.name, out, quick=args.quick, seed=args.seed, data_dir=args.data,
+              progress=not args.no_progress, rescue=lambda: rescue_dir("experiment"))  # fmt: skip
     run_experiment(args.name, lab)
     if args.json:
-        print_json({"experiment": args.name, "out": str(out), "results": lab.results,
+        print_json({"experiment": args.name, "out": str(lab.out), "results": lab.results,
                     "figures": [str(p) for p in lab.figures]})  # fmt: skip
     else:
         print("\n".join(lab.lines))
-        print(f"\nfigures, results.json and summary.txt in {out}")
+        print(f"\nfigures, results.json and summary.txt in {lab.out}")
+    if lab.rescued_from is not None:
+        raise OutputError(
+            f"could not write in {lab.rescued_from} ({lab.rescue_reason}); wrote the figures, results.json "
+            f"and summary.txt in {lab.out} instead: move them where you want them"
+        )
     return 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
+from digitnet.cli.options import conv_stages, hidden_sizes, integer
 from digitnet.cli.output import format_table, print_json
-from digitnet.cli.train import conv_stages, hidden_sizes
 from digitnet.config import HIDDEN_ACTIVATIONS
 from digitnet.nn import ACTIVATIONS, COSTS, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
 from digitnet.nn.gradcheck import check_gradients
@@ -20,41 +18,56 @@ def add_parser(commands) -> None:
         description="Build a small random network, compute every gradient by backpropagation and by "
         "central finite differences in float64, and print their relative error per parameter array. "
         "Correct gradients agree to about 1e-9; the check fails above --tolerance.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--hidden", type=hidden_sizes, default=(8, 6), metavar="SIZES", help="hidden layer sizes")
-    p.add_argument("--inputs", type=int, default=12, help="input features (of an MLP)")
+    p.add_argument(
+        "--inputs", type=integer("--inputs", 1), default=12, metavar="N", help="input features (of an MLP)"
+    )
     p.add_argument(
         "--conv", type=conv_stages, default=(), metavar="STAGES",
         help="convolutional stages before the dense layers, e.g. 2/3: filters per same-padded convolution, "
         "'/' where 2x2 max-pooling halves the image",
     )  # fmt: skip
-    p.add_argument("--image", type=int, default=8, help="side of the square one-channel input (with --conv)")
-    p.add_argument("--kernel-size", type=int, default=3, help="convolution kernel size (odd)")
+    p.add_argument(
+        "--image", type=integer("--image", 1), default=8, metavar="N",
+        help="side of the square one-channel input (with --conv)",
+    )  # fmt: skip
+    p.add_argument(
+        "--kernel-size",
+        type=integer("--kernel-size", 1),
+        default=3,
+        metavar="K",
+        help="convolution kernel size (odd)",
+    )
     p.add_argument("--batch-norm", action="store_true", help="batch normalisation after every weighted layer")
     p.add_argument("--inference", action="store_true", help="check inference mode (running statistics)")
-    p.add_argument("--classes", type=int, default=4, help="output classes")
-    p.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid")
-    p.add_argument("--cost", choices=sorted(COSTS), default="cross-entropy")
+    p.add_argument("--classes", type=integer("--classes", 2), default=4, metavar="N", help="output classes")
+    p.add_argument(
+        "--activation", choices=HIDDEN_ACTIVATIONS, default="sigmoid", help="hidden-layer activation"
+    )
+    p.add_argument("--cost", choices=sorted(COSTS), default="cross-entropy", help="cost function")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout rate after each hidden layer")
     p.add_argument("--l2", type=float, default=0.0, help="include an L2 penalty λ")
-    p.add_argument("--batch", type=int, default=5, help="examples in the checked batch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--batch", type=integer("--batch", 1), default=5, metavar="N", help="examples in the checked batch"
+    )
+    p.add_argument(
+        "--seed",
+        type=integer("--seed"),
+        default=0,
+        metavar="N",
+        help="seed of the weights and of the checked batch",
+    )
     p.add_argument("--tolerance", type=float, default=1e-6, help="largest acceptable relative error")
     p.add_argument("--json", action="store_true", help="print the errors as one JSON object on stdout")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    for name in ("inputs", "classes", "batch"):
-        if getattr(args, name) < 1 or (name == "classes" and args.classes < 2):
-            raise ValueError(
-                f"--{name} must be at least {2 if name == 'classes' else 1}, got {getattr(args, name)}"
-            )
     if args.conv and (args.image >> len(args.conv)) < 1:
         raise ValueError(f"--image {args.image} is too small for {len(args.conv)} pooling stages")
-    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
-        raise ValueError(f"--kernel-size must be odd and positive, got {args.kernel_size}")
+    if args.kernel_size % 2 == 0:
+        raise ValueError(f"--kernel-size must be odd, got {args.kernel_size}")
     act = ACTIVATIONS[args.activation]
 
     def norm():  # a fresh layer each time: a layer object holds its own parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.modelfile import load_model
 
@@ -13,13 +14,13 @@ def add_parser(commands) -> None:
         description="Show what a model file holds: architecture, parameter count, how it was trained "
         "and the test accuracy recorded when it was saved. Needs no dataset.",
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by `digitnet train`")
+    p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object on stdout")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    loaded = load_model(args.model)
+    loaded = load_model(resolve_model(args.model))
     model = loaded.model
     epochs = loaded.history.get("epochs", [])
     if args.json:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 
 from digitnet import __version__
 from digitnet.cli import data, evaluate, experiment, gradcheck, info, predict, report, serve, train
+from digitnet.cli.options import Parser
 from digitnet.errors import DigitnetError
 
 COMMANDS = (train, evaluate, predict, info, gradcheck, data, experiment, report, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``digitnet`` parser; every command's parser is a :class:`Parser` too, showing real defaults."""
+    parser = Parser(
         prog="digitnet",
         description="A neural network that learns to read handwritten digits, from first principles.",
         epilog="Run `digitnet COMMAND --help` for the options of each command.",
@@ -32,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (DigitnetError, ValueError) as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (`digitnet info MODEL | head`): stop quietly
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
+    except OSError as exc:  # a file the command could not read or write, said plainly, without a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"digitnet {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"digitnet {args.command}: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 
+from digitnet.cli.modelpath import MODEL_HELP, resolve_model
 from digitnet.cli.output import percent, print_json
 from digitnet.errors import ImageError
 from digitnet.imaging import preprocess_file
@@ -22,7 +23,7 @@ def add_parser(commands) -> None:
         "dark ink on light paper or light on dark. Each is prepared as MNIST's digits were: grayscale, "
         "inverted if needed, cropped to the ink, scaled to fit 20x20, centred by mass in 28x28.",
     )
-    p.add_argument("model", metavar="MODEL", help="a model file written by `digitnet train`")
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, ...)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     p.add_argument("--show", action="store_true", help="also draw the 28x28 input the network sees, as text")
@@ -30,7 +31,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    model = load_model(args.model).model
+    model = load_model(resolve_model(args.model)).model
     results, failures = [], 0
     for path in args.images:
         try:

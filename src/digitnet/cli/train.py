@@ -4,50 +4,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 from datetime import datetime
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from digitnet.atomic import atomic_write
+from digitnet.cli.modelpath import resolve_model
+from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, show_value
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
+from digitnet.cli.outputs import prepare_output_dir, save_or_rescue
+from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
-from digitnet.data import AUGMENTATIONS, load_mnist
-from digitnet.modelfile import load_model, save_model
+from digitnet.data import AUGMENTATIONS, find_mnist_dir, load_mnist
+from digitnet.modelfile import load_model
+from digitnet.models import bundled_models
 from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
 from digitnet.presets import PRESETS, get_preset
 from digitnet.recipes import train
 
-MODEL_FILE, METRICS_FILE = "model.safetensors", "metrics.json"
-
-
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    """``"16,16"`` -> (16, 16); ``"none"`` or ``""`` -> () (no hidden layer: logistic regression)."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    try:
-        sizes = tuple(int(part) for part in text.replace("-", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer sizes like 16,16, got {text!r}"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-def conv_stages(text: str) -> tuple[tuple[int, ...], ...]:
-    """``"6/16"`` -> ((6,), (16,)); ``"32,32/64,64"`` -> ((32, 32), (64, 64)); ``"none"`` -> () (an MLP)."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    try:
-        return tuple(hidden_sizes(stage) for stage in text.split("/"))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected convolution stages like 6/16 or 32,32/64,64 (filters, '/' between pooled stages), "
-            f"got {text!r}"
-        ) from None
+__all__ = ["MODEL_FILE", "METRICS_FILE", "add_parser", "config_from_args", "recorded_config", "run"]
 
 
 def add_parser(commands) -> None:
@@ -55,16 +30,16 @@ def add_parser(commands) -> None:
         "train",
         help="train a network on MNIST and save it",
         description="Train a network on MNIST, report its test accuracy, and write model.safetensors and "
-        "metrics.json into the output directory. Flags override the chosen preset.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "metrics.json into the output folder (checked writable before training starts). Flags override "
+        "the chosen preset; the defaults shown are those of the default preset.",
     )
     p.add_argument("--preset", default="default", help=f"a named recipe: {', '.join(PRESETS)}")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     p.add_argument(
-        "--config",
-        metavar="FILE",
-        help="start from the settings recorded in a model file or metrics.json (reproduces that run)",
-    )
+        "--config", metavar="FILE",
+        help="start from the settings recorded in a model file, a run folder, a run's metrics.json or a "
+        f"bundled model ({', '.join(bundled_models())}), instead of a preset: reproduces that run",
+    )  # fmt: skip
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
     net.add_argument(
@@ -72,16 +47,16 @@ def add_parser(commands) -> None:
         help="convolutional stages before the dense layers, e.g. 6/16 (LeNet-5) or 32,32/64,64: filters of "
         "each same-padded convolution, '/' where 2x2 max-pooling halves the image; none for an MLP",
     )  # fmt: skip
-    net.add_argument("--kernel-size", type=int, metavar="K", help="convolution kernel size (odd)")
+    net.add_argument(
+        "--kernel-size", type=integer("--kernel-size", 1), metavar="K", help="convolution kernel size (odd)"
+    )
     net.add_argument(
         "--batch-norm", action=argparse.BooleanOptionalAction, default=None,
         help="batch normalisation after every convolution and hidden dense layer",
     )  # fmt: skip
     net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
     net.add_argument("--cost", choices=sorted(COSTS), help="cost function")
-    net.add_argument(
-        "--init", choices=sorted(INITIALIZERS), help="weight initialiser (default: by activation)"
-    )
+    net.add_argument("--init", choices=sorted(INITIALIZERS), help="weight initialiser")
     net.add_argument("--dropout", type=float, metavar="P", help="dropout rate after each hidden layer")
     net.add_argument("--input-dropout", type=float, metavar="P", help="dropout rate on the input pixels")
     opt = p.add_argument_group("optimisation")
@@ -92,13 +67,18 @@ def add_parser(commands) -> None:
         "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum"
     )
     opt.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
-    opt.add_argument("--batch-size", type=int, help="mini-batch size")
-    opt.add_argument("--epochs", type=int, help="passes over the training set")
+    opt.add_argument("--batch-size", type=integer("--batch-size", 1), metavar="N", help="mini-batch size")
+    opt.add_argument(
+        "--epochs", type=integer("--epochs", 1), metavar="N", help="passes over the training set"
+    )
     opt.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 weight decay λ")
     opt.add_argument(
-        "--patience", type=int, help="stop after this many epochs without validation improvement"
+        "--patience", type=integer("--patience", 1), metavar="N",
+        help="stop after this many epochs without validation improvement",
+    )  # fmt: skip
+    opt.add_argument(
+        "--seed", type=integer("--seed"), metavar="N", help="seed of initial weights, shuffling and dropout"
     )
-    opt.add_argument("--seed", type=int, help="seed of initial weights, shuffling and dropout")
     opt.add_argument(
         "--augment", choices=[*AUGMENTATIONS, "none"],
         help="distort every training batch at random: affine (shift, rotation, scale, shear) or elastic "
@@ -117,11 +97,20 @@ def add_parser(commands) -> None:
         help="weight each class's cost by N / (10 n_c) so rare classes count as much",
     )
     dat = p.add_argument_group("data and output")
-    dat.add_argument("--validation-size", type=int, help="training images held out for validation (0: none)")
-    dat.add_argument("--train-size", type=int, help="use only the first N training images")
     dat.add_argument(
-        "--data", metavar="DIR", help="folder with the MNIST files (default: $DIGITNET_DATA, then the cache)"
+        "--validation-size", type=integer("--validation-size", 0, 59_999), metavar="N",
+        help="training images held out for validation (0: none)",
+    )  # fmt: skip
+    dat.add_argument(
+        "--train-size",
+        type=integer("--train-size", 1),
+        metavar="N",
+        help="use only the first N training images",
     )
+    dat.add_argument(
+        "--data", metavar="DIR", type=data_folder(),
+        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
+    )  # fmt: skip
     dat.add_argument("--out", metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)")
     dat.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     dat.add_argument(
@@ -129,22 +118,38 @@ def add_parser(commands) -> None:
     )
     dat.add_argument("--no-progress", action="store_true", help="no progress bars")
     dat.add_argument(
-        "--threads", type=int, metavar="N",
+        "--threads", type=integer("--threads", 1), metavar="N",
         help="cores for the matrix products (default: all). Use 1 per run when several run at once: "
         "threads that share cores with another job slow down many times over",
     )  # fmt: skip
     dat.add_argument(
-        "--workers", type=int, metavar="N",
+        "--workers", type=integer("--workers", 1, 64), metavar="N",
         help="split every batch between N copies of the network, each on its own core (the conv "
         "presets use 2: 1.4-1.8x faster on 2 cores; MLPs train slower). Part of the recipe: the same "
         "seed gives the same weights only with the same N",
     )  # fmt: skip
+    _show_preset_defaults(p, get_preset("default"))
     p.set_defaults(run=run)
 
 
 FLAG_FIELDS = ("hidden", "conv", "kernel_size", "batch_norm", "augment", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
                "nesterov", "schedule", "batch_size", "epochs", "l2", "patience", "seed", "validation_size",
                "train_size", "oversample", "class_weighted", "workers")  # fmt: skip
+
+# How the help shows a default preset's value that is None: what None means for that setting.
+NONE_MEANS = {"init": "by activation: He for ReLU, LeCun for sigmoid, Glorot for tanh",
+              "augment": "none", "patience": "none: train every epoch", "train_size": "all"}  # fmt: skip
+
+
+def _show_preset_defaults(parser: argparse.ArgumentParser, preset: TrainConfig) -> None:
+    """Give each flag that overrides the preset the preset's value as the default its help shows.
+
+    The flags' own defaults stay None, so that only the flags the user gives change the preset.
+    """
+    for action in parser._actions:  # argparse keeps a parser's options here, flags of every group included
+        if action.dest in FLAG_FIELDS:
+            value = getattr(preset, action.dest)
+            action.shown_default = NONE_MEANS[action.dest] if value is None else show_value(value)
 
 
 def config_from_args(args) -> TrainConfig:
@@ -158,18 +163,18 @@ def config_from_args(args) -> TrainConfig:
     return base.replace(**changes)
 
 
-def recorded_config(path: str) -> TrainConfig:
-    """The TrainConfig recorded in a model file or in a run's metrics.json."""
-    if path.endswith(".json"):
-        try:
-            record = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"cannot read training settings from {path}: {exc}") from None
-        settings = record.get("config", record) if isinstance(record, dict) else None
+def recorded_config(text: str) -> TrainConfig:
+    """The TrainConfig recorded in a model file, a run folder, a bundled model or a run's metrics.json.
+
+    A metrics.json is checked against the model file beside it (:func:`read_record`).
+    """
+    if text.endswith(".json"):
+        record = read_record(text)
+        settings = record.get("config", record)
     else:
-        settings = load_model(path).training
+        settings = load_model(resolve_model(text)).training
     if not isinstance(settings, dict) or not settings:
-        raise ValueError(f"{path} records no training settings")
+        raise ValueError(f"{text} records no training settings")
     return TrainConfig.from_dict(settings)
 
 
@@ -180,24 +185,29 @@ def run(args) -> int:
         return 0
     config = config_from_args(args)
     threads = blas_threads(args.threads)
+    find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
     out = Path(args.out) if args.out else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
+    prepare_output_dir(out)
     if (out / MODEL_FILE).exists() and not args.overwrite:
         raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
     data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
                       progress=not args.no_progress)  # fmt: skip
     with threads:
         result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
-    out.mkdir(parents=True, exist_ok=True)
     metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
-    save_model(out / MODEL_FILE, result.model, training=config.to_dict(), history=result.history.to_dict(),
-               metrics=metrics)  # fmt: skip
-    record = {"metrics": metrics, "config": config.to_dict(), "history": result.history.to_dict()}
-    _write_json_atomically(out / METRICS_FILE, record)
-    metrics = {**metrics, "model": str(out / MODEL_FILE), "metrics_file": str(out / METRICS_FILE)}
+
+    def save(folder: Path) -> tuple[Path, Path]:
+        return write_run(folder, result.model, training=config.to_dict(), history=result.history.to_dict(),
+                         metrics=metrics)  # fmt: skip
+
+    (model_path, metrics_path), _, rescued = save_or_rescue(save, out, "train", "the model and its metrics")
+    shown = {**metrics, "model": str(model_path), "metrics_file": str(metrics_path)}
     if args.json:
-        print_json(metrics)
+        print_json(shown)
     else:
-        print(summary(config, metrics))
+        print(summary(config, shown))
+    if rescued is not None:
+        raise rescued
     return 0
 
 
@@ -236,8 +246,3 @@ def summary(config: TrainConfig, m: dict) -> str:
         ("metrics", m["metrics_file"]),
     ]
     return format_table(("result", ""), rows, align="<<")
-
-
-def _write_json_atomically(path: Path, obj) -> None:
-    with atomic_write(path, "w") as f:
-        json.dump(obj, f, indent=1)

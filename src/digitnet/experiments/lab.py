@@ -10,6 +10,7 @@ images, epochs and seeds, the same code.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,17 @@ class Lab:
         Where to look for MNIST first (see :func:`digitnet.data.load_mnist`).
     progress : bool
         Show progress bars while training.
+    rescue : callable, optional
+        Returns a fresh folder to write into if writing into ``out`` fails (disk full, folder removed),
+        so a long run's results are never lost; the figures saved so far are copied there too.
+        Default None: such a failure raises ``OSError``.
+
+    Attributes
+    ----------
+    rescued_from : Path or None
+        The original ``out`` if the results went to a rescue folder (then ``out`` is that folder).
+    rescue_reason : str
+        Why writing into the original ``out`` failed.
     """
 
     name: str
@@ -74,6 +86,9 @@ class Lab:
     seed: int = 0
     data_dir: str | None = None
     progress: bool = False
+    rescue: Callable[[], Path] | None = None
+    rescued_from: Path | None = None
+    rescue_reason: str = ""
     results: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
@@ -99,7 +114,7 @@ class Lab:
         """Save a matplotlib figure as ``<out>/<name>.png``."""
         from digitnet.plots import save_figure
 
-        path = save_figure(fig, self.out / f"{name}.png")
+        path = self._write(lambda folder: save_figure(fig, folder / f"{name}.png"))
         self.figures.append(path)
         return path
 
@@ -113,13 +128,33 @@ class Lab:
 
     def finish(self, seconds: float) -> None:
         """Write ``results.json`` and ``summary.txt``."""
-        self.out.mkdir(parents=True, exist_ok=True)
         record = {"experiment": self.name, "quick": self.quick, "seed": self.seed, "seconds": round(seconds, 1),
                   "results": self.results, "figures": [p.name for p in self.figures]}  # fmt: skip
-        with atomic_write(self.out / "results.json", "w") as f:
-            json.dump(record, f, indent=1)
-        with atomic_write(self.out / "summary.txt", "w") as f:
-            f.write("\n".join(self.lines) + "\n")
+        self._write(lambda folder: _write_text(folder / "results.json", json.dumps(record, indent=1)))
+        self._write(lambda folder: _write_text(folder / "summary.txt", "\n".join(self.lines) + "\n"))
+
+    def _write(self, write: Callable[[Path], Path]) -> Path:
+        """``write(self.out)``; if that fails and a rescue is set, switch ``out`` to a rescue folder first."""
+        try:
+            return write(self.out)
+        except OSError as exc:
+            if self.rescue is None or self.rescued_from is not None:
+                raise
+            folder = self.rescue()
+            for i, path in enumerate(self.figures):  # one folder holds everything: carry what was saved
+                try:
+                    self.figures[i] = Path(shutil.copy2(path, folder / path.name))
+                except OSError:
+                    pass  # unreadable now: it stays listed where it is
+            self.rescued_from, self.rescue_reason, self.out = self.out, exc.strerror or str(exc), folder
+            return write(self.out)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "w") as f:
+        f.write(text)
+    return path
 
 
 def run_experiment(name: str, lab: Lab) -> Lab:

@@ -1,0 +1,161 @@
+"""What every command's options share: the parser, its help layout, and value checks that name the flag.
+
+A bad value is refused while the command line is read, before any work starts, with a message that
+names the flag and the allowed values, e.g. ``--seed must be a non-negative integer, got -1``. The help
+of every option ends with its real default: the value an option falls back to, or, for ``digitnet
+train``, where the preset decides, the default preset's value (``action.shown_default``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from digitnet.data.mnist import missing_mnist_files
+from digitnet.errors import DataError
+
+__all__ = ["Parser", "conv_stages", "data_folder", "hidden_sizes", "integer", "show_value"]
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Ends each option's help with ``(default: X)``, X from ``action.shown_default`` or ``action.default``.
+
+    Nothing is added to an option whose help already speaks of its default, to an on/off flag whose
+    default is off, or where the default is None (the help then says what happens instead). An argument
+    whose action has ``takes_one = True`` shows as one value, e.g. ``MODEL``, not ``MODEL [MODEL ...]``.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if hasattr(action, "shown_default"):
+            shown = action.shown_default
+        elif action.default is None or (action.nargs == 0 and action.default is False):
+            return text
+        else:
+            shown = show_value(action.default)
+        return f"{text} (default: {str(shown).replace('%', '%%')})"  # help text is %-formatted
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if getattr(action, "takes_one", False):  # nargs="+" only to refuse several values clearly
+            return self._metavar_formatter(action, default_metavar)(1)[0]
+        return super()._format_args(action, default_metavar)
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` with :class:`DefaultsHelpFormatter`, for ``digitnet`` and its commands.
+
+    Its errors drop argparse's ``argument --seed:`` prefix when the message names the flag itself.
+    """
+
+    def __init__(self, *args: Any, formatter_class=DefaultsHelpFormatter, **kwargs: Any):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+    def error(self, message: str):
+        head, sep, rest = message.partition(": ")
+        if sep and head.startswith("argument "):
+            flags = head.removeprefix("argument ").split("/")
+            if any(rest.startswith(flag + " ") for flag in flags):
+                message = rest
+        super().error(message)
+
+
+def show_value(value: Any) -> str:
+    """A default as the user would type it: ``(8, 6)`` -> ``8,6``; ``((6,), (16,))`` -> ``6/16``;
+    ``()`` and None -> ``none``; True/False -> ``on``/``off``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (tuple, list)):
+        if not value:
+            return "none"
+        if isinstance(value[0], (tuple, list)):
+            return "/".join(",".join(map(str, stage)) for stage in value)
+        return ",".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
+
+
+def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for an integer from ``low`` to ``high`` that names the flag when it refuses one.
+
+    Parameters
+    ----------
+    flag : str
+        The option as the user types it, e.g. ``"--seed"``.
+    low, high : int, optional
+        Smallest and largest allowed value; ``high=None``: no upper limit.
+
+    Examples
+    --------
+    >>> integer("--seed")("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: --seed must be a non-negative integer, got -1
+    """
+    if high is not None:
+        wanted = f"an integer from {low} to {high}"
+    else:
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            low, f"an integer of at least {low}"
+        )
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be {wanted}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{flag} must be {wanted}, got {value}")
+        return value
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")  # what argparse calls the type in its messages
+    return parse
+
+
+def data_folder(require_files: bool = True) -> Callable[[str], str]:
+    """An argparse ``type`` for ``--data DIR``: the folder must exist and, by default, hold the MNIST files.
+
+    A folder named with ``--data`` is the only one used: digitnet never falls back from it to
+    ``$DIGITNET_DATA`` or the cache, and never creates it.
+    """
+
+    def parse(text: str) -> str:
+        try:
+            missing_mnist_files(Path(text).expanduser(), "--data", required=require_files)
+        except DataError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    parse.__name__ = "data"
+    return parse
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``"16,16"`` -> (16, 16); ``"none"`` or ``""`` -> () (no hidden layer: logistic regression)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(part) for part in text.replace("-", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes like 16,16, got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def conv_stages(text: str) -> tuple[tuple[int, ...], ...]:
+    """``"6/16"`` -> ((6,), (16,)); ``"32,32/64,64"`` -> ((32, 32), (64, 64)); ``"none"`` -> () (an MLP)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(hidden_sizes(stage) for stage in text.split("/"))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected convolution stages like 6/16 or 32,32/64,64 (filters, '/' between pooled stages), "
+            f"got {text!r}"
+        ) from None

@@ -1,0 +1,140 @@
+"""A training run's two files, ``model.safetensors`` and ``metrics.json``, which can never be paired wrongly.
+
+``metrics.json`` records the model file's content checksum: the ``sha256`` of its digitnet header
+(:mod:`digitnet.modelfile`), which covers every weight and record in it. :func:`write_run` first removes
+any ``metrics.json`` already in the folder, then writes the model, then the metrics, so a run killed
+between the two saves leaves a new model without metrics, never a new model beside old metrics.
+:func:`read_record` checks a ``metrics.json`` against the model beside it before its settings are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import safetensors
+
+from digitnet.atomic import atomic_write
+from digitnet.errors import ModelFileError
+from digitnet.modelfile import save_model
+from digitnet.nn.model import Sequential
+
+__all__ = ["METRICS_FILE", "MODEL_FILE", "model_header", "read_record", "write_run"]
+
+MODEL_FILE, METRICS_FILE = "model.safetensors", "metrics.json"
+
+
+def model_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The digitnet header of a model file (architecture, records, ``sha256``), without reading its weights.
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read or holds no digitnet header with a checksum.
+    """
+    try:
+        with safetensors.safe_open(str(path), framework="numpy") as f:
+            header = json.loads((f.metadata() or {})["digitnet"])
+    except Exception as exc:  # safetensors' own error types, OSError, KeyError, JSONDecodeError
+        raise ModelFileError(
+            f"{path}: not a readable digitnet model file ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(header, dict) or not isinstance(header.get("sha256"), str):
+        raise ModelFileError(f"{path}: its digitnet header records no checksum; it is damaged or foreign")
+    return header
+
+
+def write_run(
+    folder: Path, model: Sequential, *, training: dict, history: dict, metrics: dict
+) -> tuple[Path, Path]:
+    """Write ``model.safetensors`` and then ``metrics.json`` (recording the model's checksum) into ``folder``.
+
+    A ``metrics.json`` already in ``folder`` is removed before the model is written.
+
+    Returns
+    -------
+    (pathlib.Path, pathlib.Path)
+        The model file and the metrics file.
+
+    Raises
+    ------
+    OSError
+        If a file cannot be written; the folder then holds no metrics.json that names another model.
+    """
+    model_path, metrics_path = folder / MODEL_FILE, folder / METRICS_FILE
+    metrics_path.unlink(missing_ok=True)  # stale metrics must never sit beside a new model
+    save_model(model_path, model, training=training, history=history, metrics=metrics)
+    record = {
+        "model_file": MODEL_FILE,
+        "model_sha256": model_header(model_path)["sha256"],
+        "metrics": metrics,
+        "config": training,
+        "history": history,
+    }
+    _write_record(metrics_path, record)
+    return model_path, metrics_path
+
+
+def _write_record(path: Path, record: dict) -> None:
+    with atomic_write(path, "w") as f:
+        json.dump(record, f, indent=1)
+
+
+def read_record(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a run's ``metrics.json``, after checking that it belongs to the model file beside it, if any.
+
+    The check compares the recorded ``model_sha256`` with the model's checksum; a record from before
+    checksums were recorded is compared by its training settings and results instead.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, is not a JSON object, or does not belong to the model beside it.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read training settings from {path}: {exc}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is not a run's {METRICS_FILE}: it holds no JSON object")
+    model_path = path.parent / MODEL_FILE
+    if not model_path.is_file():
+        return record
+    try:
+        header = model_header(model_path)
+    except ModelFileError as exc:
+        raise ValueError(
+            f"cannot check {path} against the model beside it: {exc}. Remove or replace that model "
+            f"file, or move {path.name} away from it"
+        ) from None
+    if "model_sha256" in record:
+        recorded, actual = str(record["model_sha256"]), header["sha256"]
+        if recorded != actual:
+            _mismatch(
+                path,
+                model_path,
+                f"it records a model whose checksum starts {recorded[:12]}, this one's starts {actual[:12]}",
+            )
+    else:  # written before checksums were recorded: compare what both files record
+        settings_differ = _canonical(record.get("config")) != _canonical(header.get("training"))
+        if settings_differ or _canonical(record.get("metrics")) != _canonical(header.get("metrics")):
+            _mismatch(
+                path, model_path, "its training settings or results differ from those the model records"
+            )
+    return record
+
+
+def _mismatch(path: Path, model_path: Path, detail: str) -> None:
+    raise ValueError(
+        f"{path} does not belong to the model beside it, {model_path}: {detail}. The run was interrupted "
+        f"between its two saves, or one file was replaced. Use --config {model_path} (a model file records "
+        f"its own settings), or remove the stale {path.name}"
+    )
+
+
+def _canonical(value: Any) -> str:
+    """JSON text that compares equal for equal records, NaN included."""
+    return json.dumps(value, sort_keys=True)

@@ -27,8 +27,13 @@ def gradcheck(capsys, flags, seed):
     return report
 
 
+RELU_DROPOUT = ["--activation", "relu", "--dropout", "0.3"]  # kinks, and units whose inputs all drop out
+
+
 @pytest.mark.parametrize(
-    "flags", [CONV, [*CONV[:-1]], MLP, []], ids=["cnn-inference", "cnn-train", "mlp", "default"]
+    "flags",
+    [CONV, [*CONV[:-1]], MLP, RELU_DROPOUT, []],
+    ids=["cnn-inference", "cnn-train", "mlp", "relu-dropout", "default"],
 )
 def test_the_readme_checks_pass_for_every_seed(capsys, flags):
     worst = {seed: gradcheck(capsys, flags, seed)["max_error"] for seed in SEEDS}

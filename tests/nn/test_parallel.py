@@ -53,12 +53,20 @@ def whole_batch(model, x, y, weights=None):
     return loss, model.flat_grads.copy(), out.argmax(axis=1)
 
 
+def clear_winners(model, x) -> np.ndarray:
+    """Examples whose top two outputs differ by more than float32 rounding could move them: products of
+    another shape (a shard instead of the whole batch) may round differently and swap a near-tie."""
+    top2 = np.sort(model.forward(x), axis=1)[:, -2:]  # (N, 2)
+    return top2[:, 1] - top2[:, 0] > 1e-4 * np.abs(top2).max()
+
+
 @pytest.mark.parametrize("workers", [2, 3])
 @pytest.mark.parametrize("n", [1, 2, 7, 64])
 def test_shards_add_up_to_the_whole_batch(workers, n):
     x, y = blobs(n)
     model = mlp()
     expected_loss, expected_grad, expected_pred = whole_batch(model, x, y)
+    clear = clear_winners(model, x)
     model.flat_grads[...] = np.nan  # must be overwritten, not added to
     replicas = Replicas(model, workers, np.random.default_rng(0))
     predicted = np.full(n, -1)
@@ -66,7 +74,7 @@ def test_shards_add_up_to_the_whole_batch(workers, n):
     replicas.close()
     assert loss == pytest.approx(expected_loss, rel=1e-6)
     np.testing.assert_allclose(model.flat_grads, expected_grad, rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(predicted, expected_pred)
+    np.testing.assert_array_equal(predicted[clear], expected_pred[clear])
 
 
 def test_shards_of_a_convolutional_network_add_up_to_the_whole_batch():

@@ -40,6 +40,12 @@ class _Pool2D(Layer):
         return self.pool_size if self.stride is None else self.stride
 
     def build(self, input_shape, rng):
+        self.output_shape, _ = self.state_shapes(input_shape)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        return self.output_shape
+
+    def state_shapes(self, input_shape):
+        """(C, H, W) -> (C, (H - K) // s + 1, (W - K) // s + 1); no parameters, no buffers."""
         name, k, s = type(self).__name__, self.pool_size, self.step
         if len(input_shape) != 3:
             raise ValueError(
@@ -50,19 +56,6 @@ class _Pool2D(Layer):
             raise ValueError(
                 f"{name} window {k}x{k} is larger than its input {h}x{w}; use a pool_size of at most {min(h, w)}"
             )
-        self.input_shape = (c, h, w)
-        self.output_shape = (c, (h - k) // s + 1, (w - k) // s + 1)
-        return self.output_shape
-
-    def state_shapes(self, input_shape):
-        name, k, s = type(self).__name__, self.pool_size, self.step
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"{name} expects images of shape (N, C, H, W), got per-example shape {tuple(input_shape)}"
-            )
-        c, h, w = (int(d) for d in input_shape)
-        if k > h or k > w:
-            raise ValueError(f"{name} window {k}x{k} is larger than its input {h}x{w}")
         return (c, (h - k) // s + 1, (w - k) // s + 1), {}
 
     def taps(self, x: np.ndarray):

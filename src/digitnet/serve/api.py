@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from digitnet import __version__
 from digitnet.data import find_mnist_dir, read_idx
-from digitnet.errors import DataError, DigitnetError, ImageError, ImageFormatError, ImageTooLargeError
+from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.nn import Dropout
@@ -222,16 +222,9 @@ def _pixels(values: list[float] | list[list[float]]) -> np.ndarray:
 
 
 def _image(data: bytes, name: str) -> Image.Image:
-    """Decode uploaded bytes safely: 415 for a format digitnet does not read (told by its signature, before
-    any decoding), 413 for more pixels than it decodes (told by its header), 422 for a corrupt file."""
-    try:
-        return open_image(data, name=name, max_pixels=MAX_IMAGE_PIXELS)
-    except ImageFormatError as exc:
-        raise HTTPException(415, str(exc)) from None
-    except ImageTooLargeError as exc:
-        raise HTTPException(413, str(exc)) from None
-    except ImageError as exc:
-        raise HTTPException(422, str(exc)) from None
+    """Decode uploaded bytes safely, at most :data:`MAX_IMAGE_PIXELS`: the format is told by its signature
+    and the size by its header, both before any decoding (:func:`digitnet.imaging.open_image`)."""
+    return open_image(data, name=name, max_pixels=MAX_IMAGE_PIXELS)
 
 
 def _decode_base64(text: str) -> bytes:
@@ -487,6 +480,8 @@ def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: It
         return answer(name, loaded, lambda: _image(data, filename), filename)
 
     def answer(name: str, loaded: LoadedModel, decode: Callable[[], Any], label: str) -> JSONResponse:
+        """Decode, preprocess and predict; 415 for a refused format, 413 for too many pixels, 422 for any
+        other bad image (corrupt, no ink)."""
         try:
             source = decode()
             # plain lists and numbers already: skip FastAPI's per-element encoder, which costs ~10 ms here

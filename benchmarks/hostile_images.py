@@ -13,18 +13,28 @@ RGB, every row present, all black), plus a few other hostile files, and measures
 Targets: refused in under 0.5 s and under 100 MB. ``--pillow`` also times what the old code did, a plain
 ``Image.open(...).load()`` (slow: seconds and gigabytes).
 
-    python benchmarks/hostile_images.py [--pillow]
+``--api`` also starts ``digitnet serve`` and, for each file, posts it to ``/api/predict`` from one thread
+for two seconds while another asks ``/api/health`` every 10 ms: the hostile request's status and median
+time, the slowest health answer, and the server's peak resident memory (VmHWM) at the end.
+
+    python benchmarks/hostile_images.py [--pillow] [--api]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
+import socket
+import statistics
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import uuid
 import zlib
 from pathlib import Path
 
@@ -138,6 +148,82 @@ def child(args: list[str]) -> tuple[float, int, str]:
     return result["seconds"], result["peak"], lines[-1] if lines else ""
 
 
+def post_file(connection: http.client.HTTPConnection, name: str, data: bytes) -> int:
+    """POST ``data`` to /api/predict as a multipart form's ``file``; the answer's status."""
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    connection.request(
+        "POST", "/api/predict", body, {"content-type": f"multipart/form-data; boundary={boundary}"}
+    )
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def attack(port: int, name: str, data: bytes, stop: float, times: list, statuses: set) -> None:
+    """Post ``data`` again and again until ``stop``, recording each answer's time and status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.perf_counter() < stop:
+        start = time.perf_counter()
+        statuses.add(post_file(connection, name, data))
+        times.append(time.perf_counter() - start)
+
+
+def api_under_attack(files: dict[str, bytes], seconds: float = 2.0) -> None:
+    """Each file posted in a loop for ``seconds`` while /api/health is timed every 10 ms."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                health.request("GET", "/api/health")
+                health.getresponse().read()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit("digitnet serve did not answer within 30 s") from None
+                time.sleep(0.1)
+        print(
+            f"\n{'API: file':26s} {'status':>6s} {'requests':>8s} {'median':>9s}   {'slowest /api/health':>19s}"
+        )
+        for name, data in files.items():
+            stop, times, statuses = time.perf_counter() + seconds, [], set()
+
+            attacker = threading.Thread(target=attack, args=(port, name, data, stop, times, statuses))
+            attacker.start()
+            slowest = 0.0
+            while attacker.is_alive():
+                start = time.perf_counter()
+                health.request("GET", "/api/health")
+                health.getresponse().read()
+                slowest = max(slowest, time.perf_counter() - start)
+                time.sleep(0.01)
+            attacker.join()
+            status = ",".join(map(str, sorted(statuses)))
+            print(f"{name:26s} {status:>6s} {len(times):8d} {statistics.median(times) * 1000:6.1f} ms"
+                  f"   {slowest * 1000:16.1f} ms")  # fmt: skip
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+        print(f"server's peak resident memory over all of it: {int(peak) / 1e3:.0f} MB")
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def mb(n: float) -> str:
     return f"{n / 1e6:7.1f} MB"
 
@@ -145,6 +231,7 @@ def mb(n: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pillow", action="store_true", help="also time a plain Pillow decode (slow)")
+    parser.add_argument("--api", action="store_true", help="also post each file to a running digitnet serve")
     args = parser.parse_args()
     files = {
         "png-12000x12000": black_png(12000, 12000),
@@ -179,6 +266,8 @@ def main() -> None:
         print()
         for name, (outcome, line) in outcomes.items():
             print(f"{name}:\n  open_image: {outcome}\n  predict:    {line}")
+    if args.api:
+        api_under_attack(files)
 
 
 if __name__ == "__main__":

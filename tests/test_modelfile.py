@@ -63,6 +63,8 @@ def test_no_temporary_files_are_left_and_overwrite_is_atomic(tmp_path, monkeypat
 def test_missing_file(tmp_path):
     with pytest.raises(ModelFileError, match="no such model file.*digitnet train"):
         load_model(tmp_path / "nope.safetensors")
+    with pytest.raises(ModelFileError, match="is a folder, not a model file.*model.safetensors"):
+        load_model(tmp_path)
 
 
 @pytest.mark.parametrize("keep", [4, 100, -10])
@@ -194,7 +196,7 @@ def test_huge_layers_are_refused_at_once(tmp_path, units, reason):
     path = resaved(BUNDLED / "default.safetensors", tmp_path / "huge.safetensors", edit)
     message, seconds, peak = load_measured(path)
     assert re.search(reason, message) and message.startswith(str(path))
-    assert seconds < 1.0 and peak < 2 * path.stat().st_size + 2**20
+    assert peak < 2 * path.stat().st_size + 2**20  # the time: benchmarks/hostile_model_files.py
 
 
 @pytest.mark.parametrize("where", ["safetensors", "digitnet"])
@@ -209,7 +211,7 @@ def test_deep_nesting_is_refused_without_recursion(tmp_path, where):
             safetensors.numpy.save({"w": np.zeros(3, np.float32)}, metadata={"digitnet": nested})
         )
     message, seconds, _ = load_measured(path)
-    assert re.search(r"JSON nested 100,00\d deep; at most 32", message) and seconds < 1.0
+    assert re.search(r"JSON nested 100,00\d deep; at most 32", message)
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,12 @@ def test_integer_flags_are_refused_by_name(capsys, argv, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["train"], ["report", "default"], ["experiment", "vanishing"]])
+def test_an_empty_output_folder_is_refused_not_taken_as_the_current_one(capsys, command):
+    err = usage_error(capsys, *command, "--out", "")
+    assert "--out must name a folder, got an empty value" in err and "Traceback" not in err
+
+
 def test_a_bare_experiment_asks_for_a_name(capsys):
     code, out, err = run(capsys, "experiment")
     assert code == 2 and "name the experiment to run" in err

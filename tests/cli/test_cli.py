@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitnet.cli import gradcheck as gradcheck_command
 from digitnet.cli.main import COMMANDS, main
 from digitnet.modelfile import load_model
 
@@ -141,6 +142,18 @@ def test_gradcheck_passes(capsys):
 def test_bad_input_gets_a_clear_message(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_a_network_too_large_for_memory_gets_a_clear_message(capsys, monkeypatch):
+    """Whatever runs out of memory (`train --hidden 1000000000` asks NumPy for 2.85 TiB) is said in one
+    line, never a traceback."""
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 2.85 TiB for an array with shape (784, 1000000000)")
+
+    monkeypatch.setattr(gradcheck_command, "check_gradients", exhausted)
+    code, out, err = run(capsys, "gradcheck")
+    assert code == 1 and "out of memory (Unable to allocate 2.85 TiB" in err and "Traceback" not in err
 
 
 def test_list_presets(capsys):

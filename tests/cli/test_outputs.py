@@ -19,7 +19,7 @@ import digitnet.experiments
 import digitnet.plots
 import digitnet.report
 from digitnet.cli.main import main
-from digitnet.modelfile import load_model
+from digitnet.modelfile import load_model, read_header
 
 TINY = "--hidden 8 --epochs 1 --train-size 500 --validation-size 100 --no-progress".split()
 
@@ -132,7 +132,7 @@ def test_train_saves_into_a_rescue_folder_when_the_disk_is_full(
     loaded = load_model(rescue / "model.safetensors")
     record = json.loads((rescue / "metrics.json").read_text())
     assert loaded.metrics["test_accuracy"] == record["metrics"]["test_accuracy"] == shown["test_accuracy"]
-    assert record["model_sha256"] == run_files.model_header(rescue / "model.safetensors")["sha256"]
+    assert record["model_sha256"] == read_header(rescue / "model.safetensors")["sha256"]
     assert not (out / "metrics.json").exists()
 
 
@@ -208,7 +208,9 @@ def test_a_report_is_rebuilt_in_a_rescue_folder(tmp_path, capsys, monkeypatch, m
 # --- a model and a metrics.json from different runs are never paired --------------------------------
 
 
-def test_a_kill_between_the_two_saves_leaves_no_stale_metrics(tmp_path, capsys, monkeypatch, mnist_dir):
+def test_a_kill_between_the_two_saves_never_pairs_the_new_model_with_old_metrics(
+    tmp_path, capsys, monkeypatch, mnist_dir
+):
     out = tmp_path / "run"
     code, _, err = run(capsys, "train", *TINY, "--data", mnist_dir, "--out", out)
     assert code == 0, err
@@ -225,11 +227,10 @@ def test_a_kill_between_the_two_saves_leaves_no_stale_metrics(tmp_path, capsys, 
     )
     assert code == 130
     assert (out / "model.safetensors").read_bytes() != old_model  # the new model was saved
-    assert not (out / "metrics.json").exists()  # and the old metrics were removed before it
+    assert (out / "metrics.json").read_text() == old_record  # nothing saved was deleted before
     monkeypatch.setattr(run_files, "_write_record", write_record)
 
-    # Put the old metrics back beside the new model, as an older digitnet could have left them.
-    (out / "metrics.json").write_text(old_record)
+    # The old metrics name the old model's checksum: the pair is refused, with what to do instead.
     code, _, err = run(capsys, "train", "--config", out / "metrics.json", *TINY, "--data", mnist_dir,
                        "--out", tmp_path / "again")  # fmt: skip
     assert code == 1 and "does not belong to the model beside it" in err and "whose checksum starts" in err
@@ -247,7 +248,7 @@ def test_metrics_record_the_model_checksum_and_a_matching_pair_is_used(tmp_path,
     out = tmp_path / "run"
     assert run(capsys, "train", *TINY, "--seed", "3", "--data", mnist_dir, "--out", out)[0] == 0
     record = json.loads((out / "metrics.json").read_text())
-    assert record["model_sha256"] == run_files.model_header(out / "model.safetensors")["sha256"]
+    assert record["model_sha256"] == read_header(out / "model.safetensors")["sha256"]
     code, stdout, err = run(capsys, "train", "--config", out / "metrics.json", "--data", mnist_dir,
                             "--out", tmp_path / "again", "--no-progress", "--json")  # fmt: skip
     assert code == 0, err

@@ -3,7 +3,7 @@
 Finite differences carry rounding noise of about u·|L|/ε per entry (see digitnet.nn.gradcheck): a check
 that compares a tiny gradient with that noise fails by chance on one CPU and not another. These tests
 run the README's commands for 20 seeds each, then break one derivative at a time, by as little as 0.1%,
-and require the same commands to fail for every seed.
+and require the same commands to fail for each of 5 seeds.
 """
 
 import json

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from digitnet.cli.options import data_folder, integer
+from digitnet.cli.options import data_folder, integer, output_folder
 from digitnet.cli.output import format_table, print_json
 from digitnet.cli.outputs import prepare_output_dir, rescue_dir
 from digitnet.data import find_mnist_dir
@@ -26,7 +26,9 @@ def add_parser(commands) -> None:
     p.add_argument(
         "--seed", type=integer("--seed"), default=0, metavar="N", help="base seed of everything random"
     )
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/experiments/NAME)")
+    p.add_argument(
+        "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/experiments/NAME)"
+    )
     p.add_argument(
         "--data", metavar="DIR", type=data_folder(),
         help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",

@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"digitnet {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
+    except MemoryError as exc:  # NumPy says how much it asked for: a network or batch too large for here
+        detail = f" ({exc})" if str(exc) else ""
+        print(f"digitnet {args.command}: error: out of memory{detail}; use a smaller network, batch or image",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
         print(f"digitnet {args.command}: interrupted", file=sys.stderr)
         return 130

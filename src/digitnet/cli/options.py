@@ -16,7 +16,7 @@ from typing import Any
 from digitnet.data.mnist import missing_mnist_files
 from digitnet.errors import DataError
 
-__all__ = ["Parser", "conv_stages", "data_folder", "hidden_sizes", "integer", "show_value"]
+__all__ = ["Parser", "conv_stages", "data_folder", "hidden_sizes", "integer", "output_folder", "show_value"]
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -113,6 +113,15 @@ def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str],
 
     parse.__name__ = flag.lstrip("-").replace("-", "_")  # what argparse calls the type in its messages
     return parse
+
+
+def output_folder(text: str) -> str:
+    """``--out DIR``: a folder name, never empty (an empty one would mean the current folder, unasked)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "--out must name a folder, got an empty value; leave --out out for the default folder"
+        )
+    return text
 
 
 def data_folder(require_files: bool = True) -> Callable[[str], str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, bundled_name, resolve_model
-from digitnet.cli.options import data_folder
+from digitnet.cli.options import data_folder, output_folder
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import prepare_output_dir, save_or_rescue
 from digitnet.data import find_mnist_dir
@@ -24,7 +24,7 @@ def add_parser(commands) -> None:
     )
     p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
     p.add_argument(
-        "--out", metavar="DIR",
+        "--out", type=output_folder, metavar="DIR",
         help="output folder (default: a folder named report beside MODEL; runs/reports/NAME for a "
         "bundled model)",
     )  # fmt: skip

@@ -1,10 +1,11 @@
 """A training run's two files, ``model.safetensors`` and ``metrics.json``, which can never be paired wrongly.
 
 ``metrics.json`` records the model file's content checksum: the ``sha256`` of its digitnet header
-(:mod:`digitnet.modelfile`), which covers every weight and record in it. :func:`write_run` first removes
-any ``metrics.json`` already in the folder, then writes the model, then the metrics, so a run killed
-between the two saves leaves a new model without metrics, never a new model beside old metrics.
-:func:`read_record` checks a ``metrics.json`` against the model beside it before its settings are used.
+(:mod:`digitnet.modelfile`), which covers every weight and record in it. :func:`write_run` writes the
+model, then the metrics; a run killed between the two saves (or whose second save fails) leaves a new
+model beside the old ``metrics.json``, which names the old model's checksum, so :func:`read_record`,
+which checks a ``metrics.json`` against the model beside it before its settings are used, refuses the
+pair. Nothing already saved is deleted before the new files are complete.
 """
 
 from __future__ import annotations
@@ -14,36 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-import safetensors
-
 from digitnet.atomic import atomic_write
 from digitnet.errors import ModelFileError
-from digitnet.modelfile import save_model
+from digitnet.modelfile import read_header, save_model
 from digitnet.nn.model import Sequential
 
-__all__ = ["METRICS_FILE", "MODEL_FILE", "model_header", "read_record", "write_run"]
+__all__ = ["METRICS_FILE", "MODEL_FILE", "read_record", "write_run"]
 
 MODEL_FILE, METRICS_FILE = "model.safetensors", "metrics.json"
-
-
-def model_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The digitnet header of a model file (architecture, records, ``sha256``), without reading its weights.
-
-    Raises
-    ------
-    ModelFileError
-        If the file cannot be read or holds no digitnet header with a checksum.
-    """
-    try:
-        with safetensors.safe_open(str(path), framework="numpy") as f:
-            header = json.loads((f.metadata() or {})["digitnet"])
-    except Exception as exc:  # safetensors' own error types, OSError, KeyError, JSONDecodeError
-        raise ModelFileError(
-            f"{path}: not a readable digitnet model file ({type(exc).__name__}: {exc})"
-        ) from None
-    if not isinstance(header, dict) or not isinstance(header.get("sha256"), str):
-        raise ModelFileError(f"{path}: its digitnet header records no checksum; it is damaged or foreign")
-    return header
 
 
 def write_run(
@@ -51,7 +30,7 @@ def write_run(
 ) -> tuple[Path, Path]:
     """Write ``model.safetensors`` and then ``metrics.json`` (recording the model's checksum) into ``folder``.
 
-    A ``metrics.json`` already in ``folder`` is removed before the model is written.
+    An older ``metrics.json`` stays until the new one replaces it: it names its own model's checksum.
 
     Returns
     -------
@@ -61,14 +40,14 @@ def write_run(
     Raises
     ------
     OSError
-        If a file cannot be written; the folder then holds no metrics.json that names another model.
+        If a file cannot be written; a metrics.json left beside the new model names another model's
+        checksum, which :func:`read_record` refuses.
     """
     model_path, metrics_path = folder / MODEL_FILE, folder / METRICS_FILE
-    metrics_path.unlink(missing_ok=True)  # stale metrics must never sit beside a new model
     save_model(model_path, model, training=training, history=history, metrics=metrics)
     record = {
         "model_file": MODEL_FILE,
-        "model_sha256": model_header(model_path)["sha256"],
+        "model_sha256": read_header(model_path)["sha256"],
         "metrics": metrics,
         "config": training,
         "history": history,
@@ -104,7 +83,7 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     if not model_path.is_file():
         return record
     try:
-        header = model_header(model_path)
+        header = read_header(model_path)
     except ModelFileError as exc:
         raise ValueError(
             f"cannot check {path} against the model beside it: {exc}. Remove or replace that model "

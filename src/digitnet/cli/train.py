@@ -10,7 +10,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from digitnet.cli.modelpath import resolve_model
-from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, show_value
+from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, output_folder, show_value
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
 from digitnet.cli.outputs import prepare_output_dir, save_or_rescue
 from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
@@ -111,7 +111,9 @@ def add_parser(commands) -> None:
         "--data", metavar="DIR", type=data_folder(),
         help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
     )  # fmt: skip
-    dat.add_argument("--out", metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)")
+    dat.add_argument(
+        "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)"
+    )
     dat.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
     dat.add_argument(
         "--json", action="store_true", help="print the final metrics as one JSON object on stdout"
@@ -186,7 +188,11 @@ def run(args) -> int:
     config = config_from_args(args)
     threads = blas_threads(args.threads)
     find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
-    out = Path(args.out) if args.out else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
+    out = (
+        Path(args.out)
+        if args.out is not None
+        else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
+    )
     prepare_output_dir(out)
     if (out / MODEL_FILE).exists() and not args.overwrite:
         raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
@@ -215,8 +221,6 @@ def blas_threads(threads: int | None):
     """A context in which the BLAS uses ``threads`` threads (all cores when None)."""
     if threads is None:
         return contextlib.nullcontext()
-    if threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {threads}")
     return threadpool_limits(limits=threads, user_api="blas")
 
 

@@ -40,7 +40,7 @@ from digitnet.modelfile.container import Container, load_bounded_json, read_cont
 from digitnet.modelfile.records import check_records
 from digitnet.nn.model import Sequential
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "read_header", "save_model"]
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
@@ -115,25 +115,25 @@ def _fail(path: Path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}")
 
 
-def load_model(path: str | os.PathLike) -> LoadedModel:
-    """Read a model file written by :func:`save_model`.
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The digitnet header of a model file, checked, without reading its weights.
 
-    Nothing is allocated from what the file declares until it has been checked against what the file
-    holds, in this order: the safetensors container (:mod:`digitnet.modelfile.container`), the format
-    and its version, the records beside the weights (:mod:`digitnet.modelfile.records`), the
-    architecture against the declared tensors (:mod:`digitnet.modelfile.architecture`); then the
-    tensors are read, checked against the checksum and for NaN or infinite values, and only then is
-    the model built. A crafted header is refused in milliseconds, with at most a small multiple of the
-    file's size in memory.
+    The first steps of :func:`load_model`: the safetensors container, the format and its version, the
+    records beside the weights and the architecture against the declared tensors; the ``sha256`` it
+    returns identifies the file's whole content (so a run's ``metrics.json`` can name its model).
 
     Raises
     ------
     ModelFileError
-        The file is missing, not a safetensors file, truncated, not a digitnet model, from a newer
-        format, inconsistent (a field of the wrong type, weights that do not fit the architecture),
-        holds NaN or infinite weights, or does not match the checksum recorded when it was saved.
+        As :func:`load_model`, for everything but the weights themselves.
     """
-    path = Path(path)
+    return _checked_header(Path(path))[0]
+
+
+def _checked_header(path: Path) -> tuple[dict[str, Any], Container]:
+    if path.is_dir():
+        raise _fail(path, f"is a folder, not a model file; name the model file inside it (a run folder holds "
+                          f"{path / 'model.safetensors'})")  # fmt: skip
     if not path.is_file():
         raise _fail(path, "no such model file; train one with `digitnet train` (it prints where it saved it)")
     container = read_container(path)
@@ -154,6 +154,31 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     if "architecture" not in header:
         raise _fail(path, "the header records no architecture; the file was damaged: retrain or restore it")
     check_architecture(path, header["architecture"], {k: e.shape for k, e in container.tensors.items()})
+    if not isinstance(header.get("sha256"), str):
+        raise _fail(path, "the header records no checksum; the file was damaged: retrain or restore it")
+    return header, container
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read a model file written by :func:`save_model`.
+
+    Nothing is allocated from what the file declares until it has been checked against what the file
+    holds, in this order: the safetensors container (:mod:`digitnet.modelfile.container`), the format
+    and its version, the records beside the weights (:mod:`digitnet.modelfile.records`), the
+    architecture against the declared tensors (:mod:`digitnet.modelfile.architecture`); then the
+    tensors are read, checked against the checksum and for NaN or infinite values, and only then is
+    the model built. A crafted header is refused in milliseconds, with at most a small multiple of the
+    file's size in memory.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, not a safetensors file, truncated, not a digitnet model, from a newer
+        format, inconsistent (a field of the wrong type, weights that do not fit the architecture),
+        holds NaN or infinite weights, or does not match the checksum recorded when it was saved.
+    """
+    path = Path(path)
+    header, container = _checked_header(path)
     tensors = _read_tensors(path, container)
     if content_digest(header, tensors) != header.get("sha256"):
         raise _fail(path, "the contents do not match the checksum recorded when the file was saved: "

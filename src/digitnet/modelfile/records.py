@@ -164,9 +164,17 @@ def _scalar(where: str, value: Any) -> None:
         )
 
 
+LARGEST_INT = 2**53
+"""Integers beyond ±2^53 are not numbers a digitnet writer produces, and some (10^400) overflow a float."""
+
+
 def _number(value: Any) -> bool:
-    """A finite int or float, not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite float, or an int within ±2^53 (so that it converts to a float exactly); not a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -LARGEST_INT <= value <= LARGEST_INT
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _integer(value: Any, least: int | None = None) -> bool:

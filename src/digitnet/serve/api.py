@@ -56,9 +56,6 @@ PAGE = Path(__file__).with_name("static") / "index.html"
 DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
 """The API's description at ``/docs``: it shows ``/openapi.json`` with no external script (works offline)."""
 
-MAX_BODY_BYTES = 1_000_000
-"""Largest request body accepted: a 28x28 drawing or a phone photo fits, a flood does not."""
-
 MAX_IMAGE_PIXELS = 4_000_000
 """Most pixels the API decodes (``digitnet predict`` takes up to 25 million): a 2000x2000 scan, or a
 12-megapixel JPEG, which decodes at half size. Preprocessing costs about 20 bytes a pixel, so one request
@@ -234,118 +231,6 @@ def _decode_base64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise HTTPException(422, "image must be base64-encoded bytes of a PNG or JPEG file") from None
-
-
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while streaming."""
-
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await _too_large(send, self.limit)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await _too_large(send, self.limit)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _too_large(send, limit):
-    await _refuse(send, 413, f"request body over {limit:,} bytes; send a smaller image")
-
-
-async def _refuse(send, status: int, detail: str) -> None:
-    response = JSONResponse({"detail": detail}, status_code=status)
-    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-def parse_origin(url: str) -> str:
-    """The origin ``scheme://host[:port]`` that a browser would send for ``url``, as the server compares it.
-
-    Lower case, no default port: ``"HTTP://LocalHost:80"`` -> ``"http://localhost"``. Raises ValueError
-    for anything that is not an http(s) origin (a path, a query, a user name, no host, a bad port).
-    """
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:  # not a number, or over 65535
-        port = -1
-    if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
-            or parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
-            or url != url.strip()):  # fmt: skip
-        raise ValueError(f"expected an origin like http://localhost:3000 (scheme://host[:port]), got {url!r}")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
-    default = {"http": 80, "https": 443}[parts.scheme]
-    return f"{parts.scheme}://{host}" + ("" if port in (None, default) else f":{port}")
-
-
-class OriginCheck:
-    """ASGI middleware: refuse requests made by other web pages with 403, before the app sees them.
-
-    A browser sends ``Origin`` with every cross-origin request and every POST; a request passes if its
-    ``Origin`` is this server's own (the request's scheme and ``Host`` header) or in ``allowed``. A
-    request without ``Origin`` passes (curl, scripts), unless the browser marks it as coming from another
-    site (``Sec-Fetch-Site: cross-site`` or ``same-site``, e.g. an ``<img>`` or ``<script>`` there) and it
-    is not a plain GET that follows a link to this server (``Sec-Fetch-Mode: navigate``), which shows
-    the page to the user but nothing to the page that linked.
-    """
-
-    def __init__(self, app, allowed: Iterable[str] = ()):
-        self.app, self.allowed = app, frozenset(parse_origin(url) for url in allowed)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        refusal = self.refusal(scope)
-        if refusal:
-            return await _refuse(send, 403, refusal)
-        await self.app(scope, receive, send)
-
-    def refusal(self, scope) -> str | None:
-        """Why this request is refused, or None if it passes."""
-        headers = {k: v.decode("latin-1") for k, v in scope.get("headers") or []}  # names are lower case
-        origin = headers.get(b"origin")
-        own = _origin_or_none(f"{scope.get('scheme', 'http')}://{headers.get(b'host', '')}")
-        if origin is not None:
-            sent = _origin_or_none(origin)  # None for "null": a sandboxed page or a local file
-            if sent is not None and sent in self.allowed | {own}:
-                return None
-            hint = f"; start digitnet serve with --allow-origin {sent} to allow it" if sent else ""
-            mine = own or "unknown: no valid Host header"
-            return f"cross-origin request refused: Origin {origin!r} is not this server's ({mine}){hint}"
-        site, mode = headers.get(b"sec-fetch-site"), headers.get(b"sec-fetch-mode")
-        navigation = mode == "navigate" and scope["method"] in ("GET", "HEAD")
-        if site in ("cross-site", "same-site") and not navigation:
-            return (f"cross-site request refused: the browser sent Sec-Fetch-Site: {site} and no Origin; "
-                    "only this server's own pages may call the API")  # fmt: skip
-        return None
-
-
-def _origin_or_none(text: str) -> str | None:
-    try:
-        return parse_origin(text)
-    except ValueError:
-        return None
 
 
 def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: Iterable[str] = ()) -> FastAPI:

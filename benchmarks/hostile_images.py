@@ -94,6 +94,13 @@ def progressive_jpeg_claiming(side: int) -> bytes:
     return bytes(data)
 
 
+def first_scan_only(data: bytes) -> bytes:
+    """A JPEG cut after its first scan and closed with EOI: one scan, but libjpeg still buffers a progressive
+    one whole (the old code decoded it at 1/8: 549 MB for a 16000x16000 grey one)."""
+    first = data.find(b"\xff\xda")
+    return data[: data.find(b"\xff\xda", first + 2)] + b"\xff\xd9"
+
+
 def scan_bomb(side: int, repeats: int) -> bytes:
     """A valid progressive JPEG with its last scan repeated: each repeat is another pass over the image."""
     buffer = io.BytesIO()
@@ -237,6 +244,7 @@ def main() -> None:
         "png-12000x12000": black_png(12000, 12000),
         "png-6300x6300": black_png(6300, 6300),
         "jpeg-progressive-13000": progressive_jpeg_claiming(13000),
+        "jpeg-progressive-1-scan": first_scan_only(progressive_jpeg_claiming(16000)),
         "jpeg-2000-scans": scan_bomb(2000, 2000),
         "tiff-huge-tile": tiff_one_huge_tile(),
         "eps": EPS,

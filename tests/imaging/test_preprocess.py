@@ -282,10 +282,33 @@ def test_to_ink_removes_the_paper_and_reports_polarity():
     ids=["white", "grey", "black", "red", "transparent", "noisy_paper"],
 )
 def test_an_image_without_ink_is_refused(image):
-    with pytest.raises(ImageError, match="no ink"):
+    with pytest.raises(ImageError, match="no ink .* all one (dark |light )?shade") as caught:
         preprocess(image, name="blank.png")
+    assert "margin of paper" in str(caught.value) and str(caught.value).startswith("blank.png: ")
     ink, _ = to_ink(image)
     assert not ink.any()
+
+
+def test_a_digit_cropped_inside_its_strokes_is_told_to_keep_a_margin_of_paper():
+    # A thick "1" photographed and cropped tighter than its stroke: dark ink and sensor noise, no paper.
+    rng = np.random.default_rng(5)
+    photo = np.clip(rng.normal(40, 4, (120, 50)), 0, 255).astype(np.uint8)
+    drawn = np.zeros((100, 40), np.uint8)  # a drawn one, its black stroke 40 pixels wide, cropped to it
+    for image in (photo, drawn, Image.fromarray(photo).convert("RGB")):
+        with pytest.raises(ImageError, match="all one dark shade.* cropped so tight .* margin of paper"):
+            preprocess(image, name="tight.jpg")
+    with_margin = np.full((100, 44), 255, np.uint8)
+    with_margin[:, 2:42] = 0  # the same stroke with two pixels of paper each side: read as ink
+    assert preprocess(with_margin).box == (0, 2, 100, 42)
+
+
+def test_marks_too_faint_to_read_are_called_faint_not_blank():
+    rng = np.random.default_rng(6)
+    noisy = np.clip(rng.normal(200, 12, (100, 100)), 0, 255).astype(np.uint8)  # grain drowns any mark
+    noisy[20:80, 45:52] -= 10
+    with pytest.raises(ImageError, match="no ink .* too faint") as caught:
+        preprocess(noisy)
+    assert "margin" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Images in, network inputs out: MNIST's own preprocessing for photos, scans and drawings of a digit.
 
-``decode.py`` opens untrusted image files safely (format and size checked before anything decodes);
+``decode.py`` opens untrusted image files safely (format and size checked before anything decodes, a
+JPEG's scans read from its markers by ``jpeg.py``);
 ``ink.py`` turns any image into bright ink on black with the paper removed; ``mnist_style.py`` crops,
 fits and centres that ink the way MNIST's digits were prepared.
 """

@@ -7,31 +7,34 @@ works in this order, and each step refuses before the next one runs:
 1. **Signature.** The file's first bytes must be those of PNG, JPEG, GIF, BMP, TIFF or WebP. Anything else
    is refused with :class:`~digitnet.errors.ImageFormatError`, naming what it looks like (PostScript/EPS,
    PDF, SVG, ...) when that is recognisable. Pillow has not seen the file yet.
-2. **Header only.** ``Image.open(..., formats=[that format])`` reads the header and nothing else (it is
-   lazy), and cannot pick another plugin.
+2. **Header only.** That format's own Pillow plugin class reads the header and nothing else (it is lazy);
+   no other plugin is ever tried, and ``Image.open`` is not called at all.
 3. **Size.** Width x height from the header must be at most :data:`MAX_PIXELS`, or
-   :class:`~digitnet.errors.ImageTooLargeError`. A larger baseline JPEG is decoded at 1/2, 1/4 or 1/8 scale
-   instead (libjpeg's DCT scaling, Pillow's ``draft``), so it is refused only when even 1/8 is too large.
-   A progressive (multi-scan) JPEG must fit at full size: libjpeg keeps every coefficient of the full-size
-   image in memory, at whatever scale it decodes, and every scan is a pass over all of them, so it may
-   hold at most :data:`MAX_JPEG_SCANS` scans. A TIFF's tiles may not be far larger than the image, as
-   libtiff allocates a whole tile to decode one (:data:`MAX_TIFF_TILE_PIXELS`).
+   :class:`~digitnet.errors.ImageTooLargeError`. A larger JPEG is decoded at 1/2, 1/4 or 1/8 scale instead
+   (libjpeg's DCT scaling, Pillow's ``draft``) only when libjpeg decodes it in one pass, a band of rows at a
+   time: a sequential frame (baseline or extended, SOF0/SOF1) whose first scan holds every colour
+   component (read from its markers by :mod:`digitnet.imaging.jpeg`). Any other JPEG, progressive or with
+   its components in separate scans, libjpeg holds whole as the full-size image's coefficients (2 bytes a
+   pixel and component) at whatever scale it decodes, so it must fit at full size; and every scan is a pass
+   over all of them, so it may hold at most :data:`MAX_JPEG_SCANS` scans. A TIFF's tiles may not be far
+   larger than the image, as libtiff allocates a whole tile to decode one (:data:`MAX_TIFF_TILE_PIXELS`).
 4. **Decode** the first frame, turn it upright by its EXIF orientation (phone photos); every failure of
    Pillow's becomes an :class:`~digitnet.errors.ImageError` with a clear message.
 
-Pillow's own decompression-bomb check (a warning above 89 megapixels, an error above 179) never reaches the
-user: our limit is lower and checked first, the warning is silenced only inside this module's calls, and
-Pillow's refusal is turned into ours. Pillow's global settings are left alone. The warning filters that
-``warnings.catch_warnings`` sets are process-wide, so two threads decoding at once would undo each other's
-(and could leave them in place for good): decoding holds a lock, and the API's worker threads decode one
-image at a time. Decoding what the limits allow takes milliseconds to a few tenths of a second.
+Pillow's warnings never reach the user, and no lock is held: any number of threads decode at once (the API
+decodes in a thread pool). Pillow's decompression-bomb check, a warning above 89 megapixels, runs in
+``Image.open`` once the header is read, so that is not called; our lower limit is checked instead. What
+still warns, while the header is read or the image decoded (Pillow skipping corrupt metadata: a TIFF tag
+or an EXIF block pointing past the end of the file, a broken APNG chunk; or the bomb warning for a GIF whose
+first frame reaches far past its screen, before the size is ours to judge), is ignored by one warning
+filter, added when this module is imported, that matches only in a thread inside :func:`open_image`. The
+process's filters are not changed per call, Pillow's warnings elsewhere still show, and Pillow's global
+settings are left alone. Decoding what the limits allow takes milliseconds to a few tenths of a second.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
-import mmap
 import os
 import re
 import struct
@@ -53,9 +56,11 @@ from PIL import (
     PngImagePlugin,
     TiffImagePlugin,
     WebPImagePlugin,
+    features,
 )
 
 from digitnet.errors import ImageError, ImageFormatError, ImageTooLargeError
+from digitnet.imaging.jpeg import JpegScans, jpeg_scans
 
 __all__ = ["ACCEPTED", "MAX_JPEG_SCANS", "MAX_PIXELS", "MAX_TIFF_TILE_PIXELS", "open_image"]
 
@@ -72,7 +77,6 @@ ACCEPTED = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 """Pillow's names of the formats digitnet decodes; everything else is refused by its signature."""
 
 _ACCEPTED_TEXT = "PNG, JPEG, GIF, BMP, TIFF or WebP"
-_WARNING_FILTERS = threading.Lock()  # held while this module's warning filters are in place
 
 _SIGNATURES = (  # (first bytes, Pillow's format name); WebP is "RIFF", a length, then "WEBP"
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -120,13 +124,13 @@ def open_image(
     name : str, optional
         Names the image in error messages; default: the path, or ``"image"`` for bytes.
     max_pixels : int, optional
-        The most pixels decoded (default :data:`MAX_PIXELS`); a server may ask for fewer.
+        The most pixels decoded, 1 to :data:`MAX_PIXELS` (the default); a server may ask for fewer.
 
     Returns
     -------
     PIL.Image.Image
         The first frame, fully loaded (the file may be closed), turned upright by its EXIF orientation,
-        in the file's own mode. At most :data:`MAX_PIXELS` pixels; a larger baseline JPEG comes back
+        in the file's own mode. At most ``max_pixels`` pixels; a larger baseline JPEG comes back
         reduced by 2, 4 or 8 on each side.
 
     Raises
@@ -135,10 +139,12 @@ def open_image(
         The file is not a PNG, JPEG, GIF, BMP, TIFF or WebP by its signature (checked before Pillow sees
         it): PostScript, EPS, PDF, SVG, text, an empty file, ...
     ImageTooLargeError
-        Its header declares more than :data:`MAX_PIXELS` pixels (for a baseline JPEG: even at 1/8 scale).
+        Its header declares more than ``max_pixels`` pixels (for a baseline JPEG: even at 1/8 scale).
     ImageError
         The file cannot be read, or is truncated or corrupt, or is a JPEG with more than
         :data:`MAX_JPEG_SCANS` scans.
+    ValueError
+        ``max_pixels`` is not a whole number from 1 to :data:`MAX_PIXELS`.
 
     Examples
     --------
@@ -154,6 +160,8 @@ def open_image(
     digitnet.errors.ImageFormatError: x.eps: not an image digitnet accepts: it looks like a PostScript/EPS \
 document; give a PNG, JPEG, GIF, BMP, TIFF or WebP file.
     """
+    if not isinstance(max_pixels, int) or not 1 <= max_pixels <= MAX_PIXELS:
+        raise ValueError(f"max_pixels must be a whole number from 1 to {MAX_PIXELS:,}, got {max_pixels!r}")
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _open_stream(io.BytesIO(bytes(source)), name or "image", max_pixels)
     if not isinstance(source, (str, os.PathLike)):
@@ -176,19 +184,14 @@ def _open_stream(stream: BinaryIO, label: str, max_pixels: int) -> Image.Image:
     """Steps 1 to 4 on an open binary stream positioned at 0."""
     fmt = _sniff(stream.read(1024), label)
     stream.seek(0)
-    scans = _count_jpeg_scans(stream) if fmt == "JPEG" else 0
+    scans = jpeg_scans(stream, MAX_JPEG_SCANS) if fmt == "JPEG" else None
     stream.seek(0)
-    with _WARNING_FILTERS, warnings.catch_warnings():
-        # Pillow warns above its own limit, 89 MP (ours is lower and checked right after the header), and
-        # about corrupt metadata it skips; the caller gets an image or an ImageError, never a raw warning.
-        warnings.filterwarnings("ignore", module=r"PIL\.")
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with _decoding(label, fmt):
-            image = _header(stream, fmt, label, max_pixels)
-            _fit(image, fmt, scans, label, max_pixels)
-            image.load()  # the first frame: Pillow opens multi-frame files at frame 0
-            ImageOps.exif_transpose(image, in_place=True)  # no copy: a 25 MP image is 100 MB
-            return image
+    with _inside_open_image(), _decoding(label, fmt):
+        image = _header(stream, fmt, label, max_pixels)
+        _fit(image, fmt, scans, label, max_pixels)
+        image.load()  # the first frame: Pillow opens multi-frame files at frame 0
+        ImageOps.exif_transpose(image, in_place=True)  # no copy: a 25 MP image is 100 MB
+        return image
 
 
 def _sniff(head: bytes, label: str) -> str:
@@ -236,31 +239,35 @@ def _looks_like(head: bytes) -> str | None:
 
 
 def _header(stream: BinaryIO, fmt: str, label: str, max_pixels: int) -> ImageFile.ImageFile:
-    """Read the header with the one plugin for ``fmt``; nothing is decoded yet."""
+    """Read the header with the one plugin class for ``fmt``; nothing is decoded yet.
+
+    The class itself, not ``Image.open(..., formats=[fmt])``: that would do the same, then check the size
+    against Pillow's own limit, which warns from 89 MP and refuses from 179 MP before the size is ours to
+    judge (a baseline JPEG may still fit at 1/8 scale). For a JPEG it also gives the first frame of an MPO
+    (a camera's multi-picture file) as the plain JPEG it begins with.
+    """
+    if fmt == "WEBP" and not features.check_module("webp"):
+        raise ImageFormatError(
+            f"{label}: a WebP image, but this installation's Pillow was built without WebP; give a PNG, "
+            "JPEG, GIF, BMP or TIFF file."
+        )
     try:
-        return Image.open(stream, formats=[fmt])
-    except Image.UnidentifiedImageError:
+        return _PLUGINS[fmt](stream)
+    except (SyntaxError, IndexError, TypeError, struct.error):  # what Image.open calls "cannot identify"
         raise ImageError(
             f"{label}: starts like a {_name(fmt)} file but its header is corrupt; save or export it again."
         ) from None
-    except Image.DecompressionBombError:
-        pass
-    # Pillow refuses above 179 MP before handing the image back: read the header with the same plugin's class,
-    # without that check, so that the size is ours to judge (a baseline JPEG may still fit at 1/8 scale).
-    stream.seek(0)
-    try:
-        return _PLUGINS[fmt](stream)
     except Image.DecompressionBombError as e:  # the plugin checks for itself (WebP): take its pixel count
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)):,} pixels" if found else "more pixels than Pillow decodes"
         raise ImageTooLargeError(_too_large(label, _name(fmt), size, max_pixels)) from None
 
 
-def _fit(image: ImageFile.ImageFile, fmt: str, scans: int, label: str, max_pixels: int) -> None:
-    """Refuse an image over ``max_pixels``, or set a baseline JPEG to decode at a scale that fits."""
+def _fit(image: ImageFile.ImageFile, fmt: str, scans: JpegScans | None, label: str, max_pixels: int) -> None:
+    """Refuse an image over ``max_pixels``, or set a one-pass JPEG to decode at a scale that fits."""
     width, height = image.size
     size = f"{width}x{height} = {width * height:,} pixels"
-    if fmt == "JPEG" and scans > MAX_JPEG_SCANS:
+    if scans is not None and scans.count > MAX_JPEG_SCANS:
         raise ImageError(
             f"{label}: a JPEG of more than {MAX_JPEG_SCANS} scans (encoders write about 10), which would "
             "take very long to decode. Save it again as a baseline JPEG or a PNG."
@@ -269,25 +276,41 @@ def _fit(image: ImageFile.ImageFile, fmt: str, scans: int, label: str, max_pixel
         _check_tiles(image, label)
     if width * height <= max_pixels:
         return
-    if fmt == "JPEG" and scans <= 1:
-        for scale in JPEG_SCALES:
-            if -(-width // scale) * -(-height // scale) <= max_pixels:  # ceiling divisions: libjpeg's size
-                image.draft(None, (max(1, width // scale), max(1, height // scale)))
-                break
-        if image.width * image.height <= max_pixels:
-            return
+    if scans is None:
+        raise ImageTooLargeError(_too_large(label, _name(fmt), size, max_pixels))
+    if not scans.one_pass or image.info.get("progressive"):  # Pillow's reading of the frame must agree
+        raise ImageTooLargeError(_whole_jpeg_too_large(image, scans, label, size, max_pixels))
+    for scale in JPEG_SCALES:
+        if -(-width // scale) * -(-height // scale) <= max_pixels:  # ceiling divisions: libjpeg's size
+            image.draft(None, (max(1, width // scale), max(1, height // scale)))
+            break
+    if image.width * image.height > max_pixels:
         raise ImageTooLargeError(_too_large(label, "JPEG", size, max_pixels, " even decoded at 1/8 scale"))
-    if fmt == "JPEG":
-        why = " (a progressive JPEG is held in memory at full size, whatever the scale it is decoded at)"
-        raise ImageTooLargeError(_too_large(label, "progressive JPEG", size, max_pixels, why))
-    raise ImageTooLargeError(_too_large(label, _name(fmt), size, max_pixels))
 
 
-def _too_large(label: str, kind: str, size: str, limit: int = MAX_PIXELS, why: str = "") -> str:
+def _whole_jpeg_too_large(
+    image: ImageFile.ImageFile, scans: JpegScans, label: str, size: str, max_pixels: int
+) -> str:
+    """The refusal of a JPEG over ``max_pixels`` that libjpeg would hold whole, saying which kind it is."""
+    held = ", and libjpeg holds it whole at full size, whatever the scale it decodes it at"
+    if image.info.get("progressive") or scans.progressive:
+        kind, why = "progressive JPEG", f" (it is progressive{held})"
+    elif scans.sequential:
+        kind, why = "multi-scan JPEG", f" (its colour components come in separate scans{held})"
+    else:  # lossless, arithmetic-coded, hierarchical, or without a frame or scan libjpeg could start on
+        kind, why = "JPEG", " (only a baseline JPEG is decoded at a reduced scale)"
+    hint = ", or save it as a baseline JPEG, which digitnet decodes at a reduced scale"
+    return _too_large(label, kind, size, max_pixels, why, hint)
+
+
+def _too_large(
+    label: str, kind: str, size: str, limit: int = MAX_PIXELS, why: str = "", hint: str = ""
+) -> str:
+    """The refusal of an image over ``limit`` pixels, in words that fit the CLI and the server alike."""
     article = "an" if kind[0] in "AEIOU" else "a"
     return (
-        f"{label}: {article} {kind} of {size}, too large{why}; digitnet decodes at most "
-        f"{limit:,} pixels. Scale the image down and send it again."
+        f"{label}: {article} {kind} of {size}, too large{why}. digitnet decodes at most {limit:,} "
+        f"pixels: scale the image down to fit{hint}."
     )
 
 
@@ -305,7 +328,7 @@ def _check_tiles(image: ImageFile.ImageFile, label: str) -> None:
         )
 
 
-_PLUGINS = {  # the class Image.open(..., formats=[name]) uses, for a header read without its size check
+_PLUGINS = {  # the class that reads each format's header: the one Image.open(..., formats=[name]) picks
     "PNG": PngImagePlugin.PngImageFile,
     "JPEG": JpegImagePlugin.JpegImageFile,
     "GIF": GifImagePlugin.GifImageFile,
@@ -331,14 +354,24 @@ _DECODE_ERRORS = (
 
 @contextmanager
 def _decoding(label: str, fmt: str) -> Iterator[None]:
-    """Turn Pillow's failures inside the block into :class:`~digitnet.errors.ImageError`."""
+    """Turn Pillow's failures inside the block into :class:`~digitnet.errors.ImageError`.
+
+    A warning can arrive here as an exception only where the process's own filters turn Pillow's warnings
+    into errors ahead of this module's filter (a ``catch_warnings`` block with ``simplefilter("error")``
+    around the call): it is a failure like any other.
+    """
     try:
         yield
     except ImageError:
         raise
-    except Image.DecompressionBombError:  # only if a caller lowered Pillow's limit below ours
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # a caller lowered Pillow's limit
         raise ImageTooLargeError(
             f"{label}: the {_name(fmt)} image is larger than Pillow is set to decode; scale it down."
+        ) from None
+    except Warning as e:
+        raise ImageError(
+            f"{label}: could not decode the {_name(fmt)} image ({e}); the file may be corrupt, so save or "
+            "export it again."
         ) from None
     except MemoryError:
         raise ImageError(f"{label}: ran out of memory decoding the {_name(fmt)} image.") from None
@@ -353,42 +386,45 @@ def _name(fmt: str) -> str:
     return "WebP" if fmt == "WEBP" else fmt
 
 
-# JPEG's marker segments. Each starts 0xFF, a code, then (except the standalone ones) a 2-byte big-endian
-# length that counts itself. After a start-of-scan (SOS) segment comes entropy-coded data, in which 0xFF is
-# always followed by 0x00 (a stuffed byte) or a restart marker RSTn (0xD0..0xD7). Like libjpeg, the walk
-# looks for the next marker by skipping anything else, fill bytes (more 0xFF), stuffed bytes and
-# the standalone markers (TEM, SOI, RSTn) included, so garbage between segments cannot hide a scan.
-_SOS, _EOI = 0xDA, 0xD9
-_NEXT_MARKER = re.compile(rb"\xff+([^\x00\x01\xd0-\xd8\xff])")
+# Pillow's warnings, kept inside open_image without changing the process's filters per call.
+
+_thread = threading.local()  # .decoding: how many open_image calls this thread is inside (0 or 1)
 
 
-def _count_jpeg_scans(stream: BinaryIO) -> int:
-    """The number of scans of a JPEG's main image (up to its first EOI), counting at most MAX_JPEG_SCANS + 1.
+class _InOpenImage(type):
+    """The metaclass that makes :class:`_AnyWarningInOpenImage` a category every warning belongs to, but
+    only in a thread that is inside :func:`open_image`.
 
-    One scan means baseline (libjpeg decodes it a band of rows at a time); more mean progressive or
-    otherwise multi-scan, which libjpeg buffers whole. Thumbnails inside APPn segments are skipped with
-    them. The walk stops at anything malformed, which libjpeg refuses too.
+    The warnings machinery tests a filter's category with ``issubclass(category, filter_category)``, which
+    asks this ``__subclasscheck__``: so one filter, added once, acts in some threads and not in others.
     """
-    data = stream.getvalue() if isinstance(stream, io.BytesIO) else None  # no copy: BytesIO shares it
-    with contextlib.ExitStack() as stack:
-        if data is None:
-            data = _mapped(stream, stack)
-        scans, i, n = 0, 2, len(data)  # after SOI
-        while scans <= MAX_JPEG_SCANS:
-            found = _NEXT_MARKER.search(data, i)
-            if found is None or found.group(1)[0] == _EOI or found.end() + 2 > n:
-                break
-            length = int.from_bytes(data[found.end() : found.end() + 2], "big")
-            if length < 2:  # libjpeg: "bogus marker length"
-                break
-            i = found.end() + length
-            scans += found.group(1)[0] == _SOS
-        return scans
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return getattr(_thread, "decoding", 0) > 0 and issubclass(subclass, Warning)
 
 
-def _mapped(stream: BinaryIO, stack: contextlib.ExitStack) -> bytes | mmap.mmap:
-    """A file's bytes mapped read-only into memory (not copied), or read when it cannot be mapped."""
+class _AnyWarningInOpenImage(Warning, metaclass=_InOpenImage):
+    """Stands for every warning category inside :func:`open_image`, in a warning filter; never raised."""
+
+
+def _install_warning_filter() -> None:
+    """Ignore the warnings of Pillow's modules in threads inside :func:`open_image`; run once, at import.
+
+    The filter goes in front of those already there (``python -W`` options included), as any filter added
+    later will go in front of it. pytest sets import-time filters aside after collecting the tests, so the
+    tests call this again, to decode in the order of filters a real process has.
+    """
+    warnings.filterwarnings("ignore", category=_AnyWarningInOpenImage, module=r"PIL\.")
+
+
+_install_warning_filter()
+
+
+@contextmanager
+def _inside_open_image() -> Iterator[None]:
+    """Mark this thread as decoding, for the warning filter above."""
+    _thread.decoding = getattr(_thread, "decoding", 0) + 1
     try:
-        return stack.enter_context(mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
-    except (OSError, ValueError, io.UnsupportedOperation):  # not a regular file, or an empty one
-        return stream.read()
+        yield
+    finally:
+        _thread.decoding -= 1

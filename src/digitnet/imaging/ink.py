@@ -271,6 +271,28 @@ def _mode(values: np.ndarray) -> float:
     return float(np.median(x))
 
 
+def one_shade(image: Image.Image | np.ndarray, *, name: str | None = None) -> float | None:
+    """The image's grey level when the whole image is about one shade; None when it is not.
+
+    One shade: its grey levels from the 2nd to the 98th percentile (the span :func:`to_ink` reads the
+    strongest ink from) lie within ``MIN_CONTRAST`` of each other, over a sample of ``NOISE_SAMPLES``
+    pixels. Then no ink can be told from paper, whichever is which: the image is blank, or its ink fills
+    it with no paper showing (a digit cropped tighter than its strokes). An image of faint marks, or
+    noisy enough to drown them, is not one shade.
+
+    Returns
+    -------
+    float or None
+        The median grey in [0, 1] (0 black), or None.
+
+    Shape: image ``(H, W, ...)`` -> scalar.
+    """
+    gray = _grayscale(image, name)  # (H, W)
+    sample = gray.ravel()[:: max(1, gray.size // NOISE_SAMPLES)]  # (<= 2 * NOISE_SAMPLES,)
+    low, median, high = np.percentile(sample, [100 - INK_PERCENTILE, 50, INK_PERCENTILE])
+    return float(median) if high - low < MIN_CONTRAST else None
+
+
 def _drop_specks(ink: np.ndarray) -> np.ndarray:
     """Zero ink pixels none of whose 8 neighbours hold ink: single-pixel dust and noise."""
     on = np.pad(ink > 0, 1).astype(np.uint8)  # (H+2, W+2)

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from digitnet.errors import ImageError
-from digitnet.imaging.ink import INK_PERCENTILE, load_image, source_prefix, to_ink
+from digitnet.imaging.ink import INK_PERCENTILE, load_image, one_shade, source_prefix, to_ink
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file"]
 FIELD = 28  # MNIST's canvas, in pixels
@@ -204,7 +204,8 @@ def preprocess(image: Image.Image | np.ndarray, *, name: str | None = None) -> P
     Raises
     ------
     ImageError
-        The image holds no ink (blank, one flat colour, too little contrast), or is malformed.
+        The image holds no ink: it is all one shade (blank, or ink with no paper around it), or its marks
+        are too faint; or it is malformed.
 
     Examples
     --------
@@ -218,15 +219,30 @@ def preprocess(image: Image.Image | np.ndarray, *, name: str | None = None) -> P
     ink, inverted = to_ink(image, name=name)
     box = _ink_box(ink)
     if box is None:
-        raise ImageError(
-            f"{source_prefix(name)}the image holds no ink, nothing to recognise (it is blank, one flat "
-            "colour, or its marks are too faint); give an image of one digit, dark on light paper "
-            "or light on dark."
-        )
+        del ink  # all zeros, as large as the image
+        raise ImageError(_no_ink(image, name))
     top, left, bottom, right = box
     cropped = ink[top:bottom, left:right]  # (h, w)
     fitted = _fit(cropped)  # (h', w')
     return Preprocessed(ink, box, cropped, fitted, _centre(fitted), bool(inverted))
+
+
+def _no_ink(image: Image.Image | np.ndarray, name: str | None) -> str:
+    """Why :func:`to_ink` found no ink, and what to do: an image all of one shade is blank or all ink (a digit
+    cropped inside its strokes, which needs a margin of paper); otherwise its marks are too faint."""
+    where = f"{source_prefix(name)}the image holds no ink to recognise"
+    level = one_shade(image, name=name)
+    if level is None:
+        return (
+            f"{where}: its marks are too faint (or the image too noisy) to tell from the paper; give an "
+            "image of one digit, dark on light paper or light on dark."
+        )
+    tone = "dark " if level < 0.25 else "light " if level > 0.75 else ""
+    return (
+        f"{where}: it is all one {tone}shade, so it is blank (or its marks are very faint), or it shows a "
+        "digit cropped so tight that its ink fills the whole image with no paper around it. Give an image "
+        "of one digit with a margin of paper around it, dark on light paper or light on dark."
+    )
 
 
 def preprocess_file(path: str | os.PathLike) -> Preprocessed:

@@ -18,9 +18,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env=None, args=()):
-    """Run ``digitnet serve *args`` until the block ends; yields (url, process). Fails after 10 s silent."""
-    port = free_port()
+def serving(env=None, args=(), port=None):
+    """Run ``digitnet serve *args`` until the block ends; yields (url, process). Fails after 10 s silent.
+
+    ``port``: where to listen, for a test that must name it in ``args`` too; default: a free one."""
+    port = port or free_port()
     command = [sys.executable, "-m", "digitnet", "serve", "--port", str(port), *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -41,7 +43,8 @@ def serving(env=None, args=()):
 
 @pytest.fixture(scope="session")
 def start_server():
-    """The context manager ``serving(env=None, args=())`` -> (url, process), for tests needing a server."""
+    """The context manager ``serving(env=None, args=(), port=None)`` -> (url, process), for tests needing a
+    server."""
     return serving
 
 
@@ -74,3 +77,9 @@ def serving_app(app):
 def start_app():
     """The context manager ``serving_app(app)`` -> url: an app in uvicorn, in a thread of the tests."""
     return serving_app
+
+
+@pytest.fixture(scope="session")
+def pick_port():
+    """``free_port()`` -> a port nothing listens on, for a test that must know it before serving."""
+    return free_port

@@ -21,7 +21,9 @@ from digitnet.serve import MAX_BODY_BYTES, create_app
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
+    return TestClient(
+        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
+    )
 
 
 def png_bytes(digit28: np.ndarray, scale: int = 10) -> bytes:
@@ -228,6 +230,16 @@ def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, start_serve
     assert url in process.stdout.read()
 
 
+def test_digitnet_serve_takes_run_folders_and_bundled_names(tmp_path, start_server):
+    run = tmp_path / "run-1"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(DEFAULT_MODEL.read_bytes())  # as `digitnet train` leaves it
+    with start_server(args=[str(run), "lenet5", str(run / "model.safetensors")]) as (url, _):
+        with urllib.request.urlopen(url + "/api/models", timeout=10) as reply:
+            served = {model["name"]: model["default"] for model in json.loads(reply.read())}
+    assert served == {"default": False, "lenet5": False, "run-1": True}  # each once; the last one given
+
+
 def test_random_test_digit(client, mnist_dir):
     digit = client.get("/api/random-digit", params={"index": 0}).json()
     assert digit["index"] == 0 and digit["label"] == 7 and np.array(digit["pixels"]).shape == (28, 28)
@@ -237,7 +249,9 @@ def test_random_test_digit(client, mnist_dir):
 
 def test_random_test_digit_without_a_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "empty"))
-    bare = TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
+    bare = TestClient(
+        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
+    )
     response = bare.get("/api/random-digit")
     assert response.status_code == 404 and "DIGITNET_DATA" in response.json()["detail"]
 
@@ -248,7 +262,7 @@ def test_a_convolutional_model_answers_with_channel_summaries(mnist):
     from digitnet.recipes import build_model
 
     cnn = build_model(TrainConfig(conv=((4,),), kernel_size=3, batch_norm=True, hidden=(16,)))
-    app = TestClient(create_app({"cnn": LoadedModel(cnn)}, "cnn"))
+    app = TestClient(create_app({"cnn": LoadedModel(cnn)}, "cnn", allowed_hosts=["testserver"]))
     answer = app.post("/api/predict", json={"pixels": mnist.test.x[0].tolist()}).json()
     assert len(answer["probabilities"]) == 10 and 0 <= answer["digit"] <= 9
     maps = [layer for layer in answer["activations"] if "shape" in layer]

@@ -1,59 +1,130 @@
-"""A slow prediction holds up nothing else: decoding and the network run in the thread pool.
+"""Predictions run on threads of their own: a slow one holds up nothing else, and too many get 503.
 
 A real uvicorn server in a thread, not TestClient, which would answer one request after the other.
+Nothing here measures time: a held prediction waits on a ``threading.Event`` that the test sets once it
+has seen what it came for, so every outcome is decided by order, not speed. ``GUARD`` only keeps a
+broken server from hanging the suite.
 """
 
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
+
+import pytest
 
 from digitnet.modelfile import load_model
 from digitnet.models import DEFAULT_MODEL
 from digitnet.serve import api, create_app
 
-SLOW = 2.0
-"""Seconds the patched prediction takes: long against the health check's bound, so nothing can flake."""
+GUARD = 30
+"""Seconds before a test gives up waiting for something that must happen: a failure guard, never what
+is measured (a server that answered /api/health only after the held prediction would fail here)."""
 
-FAST = 0.5
-"""Most seconds /api/health may take while the slow prediction runs (it takes milliseconds)."""
+DRAWING = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8
+"""A vertical bar, some ink for the network to read."""
 
 
-def test_health_answers_fast_while_a_slow_prediction_runs(monkeypatch, start_app):
-    started, real = threading.Event(), api.predict
+class Held:
+    """Stands in for ``api.predict``: the first ``held`` calls wait for ``release``; counts calls and the
+    most that ran at once."""
 
-    def slow_predict(*args):
-        started.set()
-        time.sleep(SLOW)  # a huge image, say: blocking work, as decoding and NumPy are
-        return real(*args)
+    def __init__(self, real, held: int = 1):
+        self.real, self.held = real, held
+        self.started, self.release, self.lock = threading.Event(), threading.Event(), threading.Lock()
+        self.calls = self.running = self.most = 0
 
-    monkeypatch.setattr(api, "predict", slow_predict)
+    def __call__(self, *args):
+        with self.lock:
+            self.calls += 1
+            hold = self.calls <= self.held
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            if hold:
+                self.started.set()
+                if not self.release.wait(GUARD):
+                    raise RuntimeError("the test never released the held prediction")
+            return self.real(*args)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def post(url: str) -> tuple[int, dict, dict]:
+    """POST the drawing to ``/api/predict``: (status, JSON answer, headers), refusals included."""
+    body = json.dumps({"pixels": DRAWING}).encode()
+    request = urllib.request.Request(
+        url + "/api/predict", data=body, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=GUARD) as reply:
+            return reply.status, json.loads(reply.read()), dict(reply.headers)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read()), dict(refused.headers)
+
+
+def in_background(url: str) -> tuple[threading.Thread, list]:
+    """Start ``post(url)`` in a thread; its answer lands in the returned list."""
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(post(url)), daemon=True)
+    thread.start()
+    return thread, answers
+
+
+def wait_until(condition, what: str) -> None:
+    deadline = time.monotonic() + GUARD
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} had not happened after {GUARD} s")
+        time.sleep(0.01)
+
+
+def test_other_requests_are_answered_while_a_prediction_is_held(monkeypatch, start_app):
+    held = Held(api.predict)
+    monkeypatch.setattr(api, "predict", held)
     app = create_app({"default": load_model(DEFAULT_MODEL)}, "default")
     with start_app(app) as url:
-        drawing = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8
-        slow = {}
+        poster, answers = in_background(url)
+        assert held.started.wait(GUARD), "the prediction never started"
+        with urllib.request.urlopen(url + "/api/health", timeout=GUARD) as reply:
+            assert json.loads(reply.read())["status"] == "ok"
+        with urllib.request.urlopen(url + "/api/models", timeout=GUARD) as reply:
+            assert json.loads(reply.read())[0]["name"] == "default"
+        status, answer, _ = post(url)  # the second prediction thread answers meanwhile
+        assert status == 200 and 0 <= answer["digit"] <= 9
+        assert poster.is_alive() and not answers, "the held prediction answered before it was released"
+        held.release.set()
+        poster.join(GUARD)
+    assert answers and answers[0][0] == 200 and 0 <= answers[0][1]["digit"] <= 9
+    assert held.most == 2 == api.PREDICTION_THREADS
 
-        def post():
-            body = json.dumps({"pixels": drawing}).encode()
-            request = urllib.request.Request(
-                url + "/api/predict", data=body, headers={"content-type": "application/json"}
-            )
-            begun = time.perf_counter()
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                slow["status"], slow["digit"] = reply.status, json.loads(reply.read())["digit"]
-            slow["seconds"] = time.perf_counter() - begun
 
-        poster = threading.Thread(target=post)
-        poster.start()
-        assert started.wait(10), "the prediction never started"
-        waits = []
-        for _ in range(3):
-            begun = time.perf_counter()
-            with urllib.request.urlopen(url + "/api/health", timeout=10) as reply:
-                assert json.loads(reply.read())["status"] == "ok"
-            waits.append(time.perf_counter() - begun)
-        still_running = poster.is_alive()
-        poster.join(30)
-    assert max(waits) < FAST, f"/api/health took {max(waits):.2f} s while a prediction ran: it waited for it"
-    assert still_running, "the slow prediction ended before the health checks did: the test proves nothing"
-    assert slow["status"] == 200 and 0 <= slow["digit"] <= 9 and slow["seconds"] >= SLOW
+def test_a_full_line_is_answered_503_with_retry_after(monkeypatch, start_app):
+    monkeypatch.setattr(api, "PREDICTION_THREADS", 1)  # read by create_app
+    monkeypatch.setattr(api, "MAX_WAITING", 1)
+    held = Held(api.predict)
+    monkeypatch.setattr(api, "predict", held)
+    app = create_app({"default": load_model(DEFAULT_MODEL)}, "default")
+    with start_app(app) as url:
+        first, first_answers = in_background(url)
+        assert held.started.wait(GUARD), "the prediction never started"
+        second, second_answers = in_background(url)
+        wait_until(lambda: app.state.predictions.waiting == 1, "the second prediction waiting")
+        status, answer, headers = post(url)  # one running, one waiting: no room for a third
+        assert status == 503 and "busy" in answer["detail"] and headers["retry-after"] == "1"
+        assert held.calls == 1, "the waiting prediction ran beside the held one"
+        held.release.set()
+        first.join(GUARD)
+        second.join(GUARD)
+        assert [a[0] for a in first_answers + second_answers] == [200, 200]
+        assert post(url)[0] == 200  # the line is free again
+    assert held.most == 1 and held.calls == 3
+
+
+def test_prediction_queue_refuses_nonsense_sizes():
+    with pytest.raises(ValueError, match="threads=0"):
+        api.PredictionQueue(threads=0)
+    with pytest.raises(ValueError, match="waiting=-1"):
+        api.PredictionQueue(waiting=-1)

@@ -13,7 +13,9 @@ from digitnet.serve import create_app
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(create_app({"default": load_model(DEFAULT_MODEL)}, "default"))
+    return TestClient(
+        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
+    )
 
 
 def test_docs_page_loads_nothing_from_elsewhere(client):

@@ -139,3 +139,34 @@ def test_docs_page_renders_the_api_with_nothing_from_elsewhere(server):
         browser.close()
     assert "POST /api/predict" in text and "GET /api/health" in text and "minItems" in text
     assert not elsewhere, elsewhere
+
+
+CROSS_ORIGIN_FETCH = """async ([url, pixels]) => {
+  try {
+    const reply = await fetch(url, {method: "POST", headers: {"content-type": "application/json"},
+                                    body: JSON.stringify({pixels})});
+    return {status: reply.status, digit: (await reply.json()).digit};
+  } catch (error) {
+    return {error: error.name};  // the browser refused: no CORS answer
+  }
+}"""
+"""A JSON POST from the open page to another origin: Chromium sends a preflight first."""
+
+
+def test_only_a_page_allowed_with_allow_origin_can_call_the_api(start_server, pick_port):
+    """localhost:PORT and 127.0.0.1:PORT are two origins of one server: only the first is allowed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    port = pick_port()
+    allowed, other = f"http://localhost:{port}", f"http://127.0.0.1:{port}"
+    bar = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8
+    answers = {}
+    with start_server(args=["--allow-origin", allowed], port=port), sync_api.sync_playwright() as p:
+        browser = launch(p)
+        tab = browser.new_page()
+        for page_at, api_at in ((allowed, other), (other, allowed)):
+            tab.goto(page_at + "/")
+            answers[page_at] = tab.evaluate(CROSS_ORIGIN_FETCH, [api_at + "/api/predict", bar])
+        browser.close()
+    assert answers[allowed]["status"] == 200 and 0 <= answers[allowed]["digit"] <= 9, answers
+    assert answers[other] == {"error": "TypeError"}, answers  # its preflight got 403, no CORS headers

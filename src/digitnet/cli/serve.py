@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import socket
-from pathlib import Path
+
+from digitnet.cli.modelpath import MODEL_HELP, resolve_model
+from digitnet.cli.options import integer
+from digitnet.cli.run_files import MODEL_FILE
 
 
 def add_parser(commands) -> None:
@@ -14,17 +17,28 @@ def add_parser(commands) -> None:
         description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health) and "
         "the drawing page at / on 127.0.0.1. /docs describes the API (a self-contained page, works offline), "
         "/openapi.json is its OpenAPI document. The models bundled with digitnet are always available: "
-        "'default' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files given here are served too, "
-        "by file name. Other web pages cannot call the API (403) unless allowed with --allow-origin.",
+        "'default' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files and run folders given here "
+        "are served too, by file or folder name. Other web pages cannot call the API (403) unless allowed "
+        "with --allow-origin, nor can requests for a host name other than localhost, an IP address or "
+        "one allowed with --allow-host.",
     )
-    p.add_argument("models", metavar="MODEL", nargs="*", help="model files written by `digitnet train`")
+    p.add_argument(
+        "models", metavar="MODEL", nargs="*",
+        help=f"{MODEL_HELP}; served beside the bundled ones, the last one given as the default",
+    )  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=integer("--port", 1, 65535), default=8000, help="port")
     p.add_argument(
         "--allow-origin", type=origin, action="append", default=[], metavar="URL",
         help="also answer requests from web pages at this origin, scheme://host[:port] such as "
         "http://localhost:3000; repeatable (default: only the server's own pages, and clients that are "
         "not browsers)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-host", type=host, action="append", default=[], metavar="NAME",
+        help="also answer requests addressed to this host name, such as this machine's name on the LAN "
+        "with --host 0.0.0.0; repeatable (default: localhost, IP addresses, the --host name and the hosts "
+        "of --allow-origin; any other name is refused, which stops DNS rebinding)",
     )  # fmt: skip
     p.set_defaults(run=run)
 
@@ -39,6 +53,16 @@ def origin(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def host(text: str) -> str:
+    """``--allow-host``: ``"MyBox.Local"`` -> ``"mybox.local"``, or a clear error."""
+    from digitnet.serve.api import parse_host
+
+    try:
+        return parse_host(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args) -> int:
     import uvicorn
 
@@ -46,15 +70,18 @@ def run(args) -> int:
     from digitnet.models import bundled_models
     from digitnet.serve import create_app
 
-    if not 0 < args.port < 65536:
-        raise ValueError(f"--port must be 1 to 65535, got {args.port}")
     models = {name: load_model(path) for name, path in bundled_models().items()}  # default and lenet5
-    for path in args.models:
-        name = Path(path).stem if Path(path).name != "model.safetensors" else Path(path).parent.name
-        while name in models:
-            name += "+"
-        models[name] = load_model(path)
-    default = next(reversed(models)) if args.models else "default"  # the last one given, or the MLP
+    served = {path.resolve(): name for name, path in bundled_models().items()}  # file -> its name
+    default = "default"
+    for text in args.models:
+        path = resolve_model(text)  # a model file, a run folder or a bundled model's name
+        if path.resolve() not in served:  # a file given twice, or a bundled one, is served once
+            name = path.stem if path.name != MODEL_FILE else path.resolve().parent.name  # the run folder
+            while name in models:
+                name += "+"
+            models[name], served[path.resolve()] = load_model(path), name
+        default = served[path.resolve()]  # the last one given
+    hosts = args.allow_host + _listening_name(args.host)
     with socket.socket() as probe:  # say clearly that the port is taken, before uvicorn's log does
         try:
             probe.bind((args.host, args.port))
@@ -64,6 +91,16 @@ def run(args) -> int:
             ) from None
     print(f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
           f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)", flush=True)  # fmt: skip
-    app = create_app(models, default, allowed_origins=args.allow_origin)
+    app = create_app(models, default, allowed_origins=args.allow_origin, allowed_hosts=hosts)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def _listening_name(address: str) -> list[str]:
+    """``--host`` as a name the Host check accepts, e.g. ``["mybox.local"]`` (an IP address passes anyway)."""
+    from digitnet.serve.api import parse_host
+
+    try:
+        return [parse_host(address)]
+    except ValueError:  # something uvicorn will refuse itself, with its own message
+        return []

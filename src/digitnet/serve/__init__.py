@@ -1,4 +1,4 @@
-"""The prediction API (and, later, the drawing page): ``digitnet serve``."""
+"""The prediction API and the drawing page: ``digitnet serve``."""
 
 from digitnet.serve.api import MAX_BODY_BYTES, create_app
 

@@ -9,10 +9,13 @@ box in it, the 20-pixel fit). Bad input gets a 4xx answer whose JSON ``detail``
 says what was wrong; a body over 1 MB is refused with 413 before it is read in full.
 
 Other web pages cannot use the API: a request whose ``Origin`` is not the server's own (nor one given
-with ``digitnet serve --allow-origin``), or that the browser marks cross-site, is refused with 403.
-Requests without ``Origin`` (curl, scripts) pass. Decoding and prediction run in the thread pool, so a
-slow image never holds up other requests. ``/docs`` is a self-contained page (no external scripts, works
-offline) that shows the OpenAPI document at ``/openapi.json``.
+with ``digitnet serve --allow-origin``, which also gets the CORS answers a browser needs), or that the
+browser marks cross-site, is refused with 403, and so is a request addressed to a host name the server
+does not answer to (localhost, IP addresses and those given with ``--allow-host``), which stops DNS
+rebinding. Requests without ``Origin`` (curl, scripts) pass. Decoding and prediction run on their own
+threads, two at a time, so a slow image never holds up other requests; when 32 more are waiting, another
+gets 503 with ``Retry-After``. ``/docs`` is a self-contained page (no external scripts, works offline)
+that shows the OpenAPI document at ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -22,15 +25,14 @@ import binascii
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from digitnet import __version__
 from digitnet.data import find_mnist_dir, read_idx
@@ -38,13 +40,18 @@ from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageToo
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.nn import Dropout
+from digitnet.serve.guards import MAX_BODY_BYTES, BodyLimit, Cors, OriginCheck, parse_host, parse_origin
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_IMAGE_PIXELS",
+    "MAX_WAITING",
+    "PREDICTION_THREADS",
     "OriginCheck",
     "PredictRequest",
+    "PredictionQueue",
     "create_app",
+    "parse_host",
     "parse_origin",
     "predict",
     "request_body",
@@ -60,6 +67,14 @@ MAX_IMAGE_PIXELS = 4_000_000
 """Most pixels the API decodes (``digitnet predict`` takes up to 25 million): a 2000x2000 scan, or a
 12-megapixel JPEG, which decodes at half size. Preprocessing costs about 20 bytes a pixel, so one request
 stays under 100 MB however the 1 MB body was compressed."""
+
+PREDICTION_THREADS = 2
+"""Predictions decoded and run at once: one per core of the 2-core machines digitnet is measured on, and
+at most 2 x 100 MB of memory (see MAX_IMAGE_PIXELS) however many clients post."""
+
+MAX_WAITING = 32
+"""Predictions that may wait for a thread; one more gets 503. A waiting one holds only its body (1 MB at
+most), so the queue stays under 32 MB, and 32 is twice the clients of ``benchmarks/load_api.py``."""
 
 
 class PredictRequest(BaseModel):
@@ -233,7 +248,54 @@ def _decode_base64(text: str) -> bytes:
         raise HTTPException(422, "image must be base64-encoded bytes of a PNG or JPEG file") from None
 
 
-def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: Iterable[str] = ()) -> FastAPI:
+class PredictionQueue:
+    """Runs predictions on at most ``threads`` threads of their own, with at most ``waiting`` in line.
+
+    One more is refused with 503 and ``Retry-After`` rather than queued: each running prediction may hold
+    100 MB, so the server's memory stays bounded however many clients post at once. Used on the event
+    loop only, so the count needs no lock.
+
+    Parameters
+    ----------
+    threads : int
+        Predictions run at once (an ``anyio.CapacityLimiter``, apart from the thread pool the rest of
+        the app uses).
+    waiting : int
+        Predictions that may wait for a thread.
+    """
+
+    def __init__(self, threads: int = PREDICTION_THREADS, waiting: int = MAX_WAITING):
+        if threads < 1 or waiting < 0:
+            raise ValueError(f"need threads >= 1 and waiting >= 0, got threads={threads}, waiting={waiting}")
+        self.limiter, self.most = anyio.CapacityLimiter(threads), threads + waiting
+        self.admitted = 0  # running or waiting
+
+    @property
+    def waiting(self) -> int:
+        """Predictions admitted that wait for a thread."""
+        return self.admitted - int(self.limiter.borrowed_tokens)
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        """``func(*args)`` on one of the threads; HTTPException 503 if the line is full."""
+        if self.admitted >= self.most:
+            raise HTTPException(
+                503,
+                f"the server is busy: {self.most} predictions are running or waiting; try again in a second",
+                headers={"Retry-After": "1"},
+            )
+        self.admitted += 1
+        try:
+            return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
+        finally:
+            self.admitted -= 1
+
+
+def create_app(
+    models: dict[str, LoadedModel],
+    default: str,
+    allowed_origins: Iterable[str] = (),
+    allowed_hosts: Iterable[str] = (),
+) -> FastAPI:
     """The API serving ``models`` by name.
 
     Parameters
@@ -244,12 +306,22 @@ def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: It
         The model that answers requests naming none; one of ``models``.
     allowed_origins : iterable of str
         Web pages besides the server's own that may call the API, as ``scheme://host[:port]``
-        (see ``OriginCheck``); ValueError for anything else.
+        (see ``OriginCheck``; they get CORS answers, see ``Cors``); ValueError for anything else.
+    allowed_hosts : iterable of str
+        Host names besides localhost, IP addresses and the hosts of ``allowed_origins`` that requests may
+        be addressed to (the ``Host`` header), e.g. the name of this machine on the LAN; ValueError for
+        anything that is not a host name. Tests with Starlette's TestClient pass ``["testserver"]``.
+
+    The predictions run on ``app.state.predictions``, a :class:`PredictionQueue` of
+    :data:`PREDICTION_THREADS` threads and :data:`MAX_WAITING` places.
     """
     if default not in models:
         raise ValueError(f"default model {default!r} is not among {sorted(models)}")
     allowed = [parse_origin(url) for url in allowed_origins]  # a bad one fails here, not on a request
-    refused = {403: {"model": Error, "description": "a request from another web page, refused"}}
+    hosts = [parse_host(name) for name in allowed_hosts]
+    refused = {
+        403: {"model": Error, "description": "a request from another web page, or for another host name"}
+    }
     app = FastAPI(
         title="digitnet",
         version=__version__,
@@ -325,14 +397,17 @@ def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: It
             413: {"model": Error, "description": "body over 1 MB, or an image with too many pixels"},
             415: {"model": Error, "description": "neither JSON nor a form, or a file that is no image"},
             422: {"model": Error, "description": "a body that breaks the schema, or an image with no ink"},
+            503: {"model": Error, "description": "too many predictions waiting; try again after Retry-After"},
         },
         openapi_extra={"requestBody": request_body(list(models))},
     )  # fmt: skip
     async def predict_endpoint(request: Request) -> JSONResponse:
         """Recognise a digit: JSON ``pixels`` or base64 ``image``, or a form's ``file``.
 
-        Only the body is read here, on the event loop; decoding and the network run in the thread pool.
+        Only the body is read here, on the event loop; decoding and the network run on the prediction
+        threads (``PredictionQueue``), or the answer is 503 when too many wait for them.
         """
+        predictions: PredictionQueue = request.app.state.predictions
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
             form = await request.form()
@@ -341,9 +416,9 @@ def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: It
                 raise HTTPException(422, "multipart requests need an image in the field 'file'")
             data, filename = await upload.read(), upload.filename or "upload"
             model = model if isinstance(model, str) and model else None  # empty, or a file: no model named
-            return await run_in_threadpool(answer_upload, data, filename, model)
+            return await predictions.run(answer_upload, data, filename, model)
         if kind == "application/json":
-            return await run_in_threadpool(answer_json, await request.body())
+            return await predictions.run(answer_json, await request.body())
         raise HTTPException(415, "send JSON (application/json) or a multipart form with an image 'file'")
 
     def answer_json(raw: bytes) -> JSONResponse:
@@ -378,8 +453,11 @@ def create_app(models: dict[str, LoadedModel], default: str, allowed_origins: It
         except DigitnetError as exc:
             raise HTTPException(422, str(exc)) from None
 
+    app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
     app.add_middleware(BodyLimit)
-    app.add_middleware(OriginCheck, allowed=allowed)  # added last, so it runs first: refuse before reading
+    if allowed:
+        app.add_middleware(Cors, allowed=allowed)  # after OriginCheck: only allowed pages get this far
+    app.add_middleware(OriginCheck, allowed=allowed, hosts=hosts)  # added last, so it runs first
     return app
 
 

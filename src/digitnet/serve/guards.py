@@ -186,7 +186,7 @@ class Cors(CORSMiddleware):
             app,
             allow_origins=sorted(parse_origin(url) for url in allowed),
             allow_methods=("GET", "POST"),
-            allow_headers=("content-type",),
+            allow_headers=("Content-Type",),  # JSON bodies: not a CORS-safelisted type
             expose_headers=("retry-after",),  # the 503 says when to try again
         )
 

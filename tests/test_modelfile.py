@@ -311,6 +311,20 @@ def test_non_finite_weights_are_refused(tmp_path):
         load_model(path)
 
 
+def test_negative_batch_norm_variances_are_refused(tmp_path):
+    from digitnet.nn import BatchNorm, Dense, ReLU
+
+    model = Sequential([Dense(5), BatchNorm(), ReLU(), Dense(3)], input_shape=(4,), rng=0)
+    path = save_model(tmp_path / "m.safetensors", model)
+
+    def poison(tensors):
+        tensors["layers.1.running_var"][2] = -0.5  # sqrt(var + eps) of a negative: NaN predictions
+
+    resaved(path, path, edit_tensors=poison)
+    with pytest.raises(ModelFileError, match=r"tensor layers.1.running_var holds negative variances"):
+        load_model(path)
+
+
 @pytest.mark.parametrize(
     "edit, reason",
     [(lambda h: h["layers.0.W"].update(dtype="F64"), "has dtype 'F64'; digitnet writes only F32"),

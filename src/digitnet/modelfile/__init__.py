@@ -187,6 +187,9 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         if not np.isfinite(array).all():
             raise _fail(path, f"tensor {name} holds NaN or infinite weights, which predict nothing; "
                               "retrain the model or restore the file")  # fmt: skip
+        if name.endswith(".running_var") and (array < 0).any():  # a variance: its square root divides
+            raise _fail(path, f"tensor {name} holds negative variances, which predict NaN; "
+                              "retrain the model or restore the file")  # fmt: skip
     try:
         model = Sequential.from_config(header["architecture"])
         model.set_state(tensors)

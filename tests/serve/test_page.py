@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from digitnet.modelfile import load_model
+from digitnet.models import DEFAULT_MODEL
+from digitnet.serve import create_app
+
 sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -170,3 +174,24 @@ def test_only_a_page_allowed_with_allow_origin_can_call_the_api(start_server, pi
         browser.close()
     assert answers[allowed]["status"] == 200 and 0 <= answers[allowed]["digit"] <= 9, answers
     assert answers[other] == {"error": "TypeError"}, answers  # its preflight got 403, no CORS headers
+
+
+def test_model_names_and_architectures_are_shown_as_text_never_run(start_app):
+    """What /api/models lists comes from model files and folder names: a crafted one must stay text."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    crafted = load_model(DEFAULT_MODEL)
+    crafted.metrics["architecture"] = "<img src=x onerror=\"document.title='ran'\">"
+    name = "<b onmouseover=alert(1)>m</b>"
+    app = create_app({name: crafted}, name)
+    with start_app(app) as url, sync_api.sync_playwright() as p:
+        browser = launch(p)
+        tab = browser.new_page()
+        tab.goto(url + "/")
+        tab.wait_for_function("document.querySelector('#model').options.length > 0")
+        shown = tab.evaluate("[document.title, document.querySelector('#model').options[0].text,"
+                             " document.querySelector('#model').value, document.querySelectorAll('img').length]")  # fmt: skip
+        browser.close()
+    title, text, value, images = shown
+    assert title != "ran" and images == 0
+    assert text == f"{name} ({crafted.metrics['architecture']})" and value == name

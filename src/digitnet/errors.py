@@ -12,6 +12,7 @@ __all__ = [
     "ImageTooLargeError",
     "ModelFileError",
     "NonFiniteError",
+    "NonFiniteOutputError",
     "OutputError",
 ]
 
@@ -38,6 +39,11 @@ class ImageFormatError(ImageError):
 
 class ImageTooLargeError(ImageError):
     """The image declares more pixels than digitnet decodes (checked from its header, before decoding)."""
+
+
+class NonFiniteOutputError(DigitnetError, ArithmeticError):
+    """A trained network's outputs came out NaN or infinite: weights too large for float32 (a damaged or
+    crafted model file), so its answer would be meaningless."""
 
 
 class OutputError(DigitnetError):

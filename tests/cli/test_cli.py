@@ -10,7 +10,8 @@ from PIL import Image
 
 from digitnet.cli import gradcheck as gradcheck_command
 from digitnet.cli.main import COMMANDS, main
-from digitnet.modelfile import load_model
+from digitnet.modelfile import load_model, save_model
+from digitnet.models import DEFAULT_MODEL
 
 FAST = "--hidden 32 --epochs 2 --lr 0.003 --train-size 10000 --validation-size 1000 --no-progress".split()
 
@@ -154,6 +155,18 @@ def test_a_network_too_large_for_memory_gets_a_clear_message(capsys, monkeypatch
     monkeypatch.setattr(gradcheck_command, "check_gradients", exhausted)
     code, out, err = run(capsys, "gradcheck")
     assert code == 1 and "out of memory (Unable to allocate 2.85 TiB" in err and "Traceback" not in err
+
+
+def test_a_model_whose_outputs_overflow_is_refused_not_read(tmp_path, mnist_dir, capsys):
+    """Finite weights of 3e38 load (nothing is NaN), but every output overflows: no answer is printed."""
+    loaded = load_model(DEFAULT_MODEL)
+    loaded.model.layers[0].params["W"][...] = 3e38
+    path = save_model(tmp_path / "huge.safetensors", loaded.model, metrics=loaded.metrics)
+    image = tmp_path / "bar.png"
+    Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))).save(image)
+    for argv in (["predict", str(path), str(image)], ["evaluate", str(path), "--data", str(mnist_dir)]):
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and "outputs are NaN or infinite" in err and "nan" not in out, argv
 
 
 def test_list_presets(capsys):

@@ -300,3 +300,11 @@ def test_hostile_uploads_are_refused_from_their_first_bytes(client, content, sta
     ):
         assert response.status_code == status, response.text
         assert message in response.json()["detail"]
+
+
+def test_a_model_whose_outputs_overflow_answers_422_not_500():
+    crafted = load_model(DEFAULT_MODEL)
+    crafted.model.layers[0].params["W"][...] = 3e38  # finite weights whose sums overflow float32
+    client = TestClient(create_app({"default": crafted}, "default", allowed_hosts=["testserver"]))
+    response = client.post("/api/predict", json={"pixels": [[0.0] * 28] * 10 + [[1.0] * 28] * 18})
+    assert response.status_code == 422 and "NaN or infinite" in response.json()["detail"]

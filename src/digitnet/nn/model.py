@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.errors import NonFiniteOutputError
 from digitnet.nn.activations import ACTIVATIONS
 from digitnet.nn.costs import COSTS
 from digitnet.nn.initializers import DEFAULT_INIT
@@ -253,12 +254,19 @@ class Sequential:
             )
         return np.ascontiguousarray(x, dtype=self.dtype)
 
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """The forward pass in inference mode, refusing outputs that are not finite (see
+        :func:`finite_outputs`), with NumPy's overflow warnings silenced in favour of that one error.
+        Shape: (N, *input_shape) -> (N, C)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return finite_outputs(self.forward(x))
+
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Probabilities of the C classes for each example, (N, *input_shape) -> (N, C), rows sum to 1."""
         x = self.as_input(x)
         batch_size = batch_size or self.inference_batch
         out = [
-            self.cost.probabilities(self.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
+            self.cost.probabilities(self.infer(x[i : i + batch_size])) for i in range(0, len(x), batch_size)
         ]
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), self.dtype)
 
@@ -291,7 +299,7 @@ class Sequential:
             )
         loss, correct = 0.0, 0
         for i in range(0, len(x), batch_size):
-            out = self.forward(x[i : i + batch_size])
+            out = self.infer(x[i : i + batch_size])
             yb = y[i : i + batch_size]
             loss += self.cost.loss(out, yb) * len(yb)
             correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
@@ -402,3 +410,17 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, {self.n_params:,} parameters, cost={self.cost_name!r})"
+
+
+def finite_outputs(out: np.ndarray) -> np.ndarray:
+    """``out`` itself if every output is finite, else :class:`~digitnet.errors.NonFiniteOutputError`.
+
+    A trained network's outputs are finite; NaN or infinity means weights too large for float32 (a
+    damaged or crafted model file), and an answer read from them would be meaningless.
+    """
+    if not np.isfinite(out).all():
+        raise NonFiniteOutputError(
+            "the network's outputs are NaN or infinite: its weights are too large for float32, so its "
+            "answers would mean nothing; the model file was damaged or edited: retrain or restore it"
+        )
+    return out

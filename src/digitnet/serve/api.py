@@ -40,6 +40,7 @@ from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageToo
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.nn import Dropout
+from digitnet.nn.model import finite_outputs
 from digitnet.serve.guards import MAX_BODY_BYTES, BodyLimit, Cors, OriginCheck, parse_host, parse_origin
 
 __all__ = [
@@ -153,29 +154,31 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
     layers, h = [], model.as_input(x)  # (1, 784), or (1, 1, 28, 28) for a convolutional network
     columns = [{"name": "input", "values": x[0], "shown": np.arange(x.shape[1])}]
     links = []
-    for i, layer in enumerate(model.layers):
-        previous = h
-        h = layer.forward(h)
-        if isinstance(layer, Dropout) or h.ndim == 2 and previous.ndim > 2:
-            continue  # dropout is the identity here; flattening changes no value
-        if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
-            layers.append({"index": i, "layer": layer.describe(), "shape": list(h.shape[1:]),
-                           "values": _rounded(h[0].mean(axis=(1, 2)))})  # fmt: skip
-            continue
-        entry = {"index": i, "layer": layer.describe(), "values": _rounded(h[0])}
-        layers.append(entry)
-        if "W" in layer.params:
-            columns.append(
-                {"name": "", "values": None, "shown": None, "inputs": previous[0], "W": layer.params["W"]}
-            )
-        else:
-            column = columns[-1]
-            last = i == len(model.layers) - 1 or all(not lay.params for lay in model.layers[i + 1 :])
-            column["values"], column["entry"] = h[0], entry
-            top = min(SHOWN, h.shape[1])
-            column["shown"] = (
-                np.arange(h.shape[1]) if last else np.sort(np.argpartition(-h[0], top - 1)[:top])
-            )
+    with np.errstate(over="ignore", invalid="ignore"):  # a crafted model overflows: one error below
+        for i, layer in enumerate(model.layers):
+            previous = h
+            h = layer.forward(h)
+            if isinstance(layer, Dropout) or h.ndim == 2 and previous.ndim > 2:
+                continue  # dropout is the identity here; flattening changes no value
+            if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
+                layers.append({"index": i, "layer": layer.describe(), "shape": list(h.shape[1:]),
+                               "values": _rounded(h[0].mean(axis=(1, 2)))})  # fmt: skip
+                continue
+            entry = {"index": i, "layer": layer.describe(), "values": _rounded(h[0])}
+            layers.append(entry)
+            if "W" in layer.params:
+                columns.append(
+                    {"name": "", "values": None, "shown": None, "inputs": previous[0], "W": layer.params["W"]}
+                )
+            else:
+                column = columns[-1]
+                last = i == len(model.layers) - 1 or all(not lay.params for lay in model.layers[i + 1 :])
+                column["values"], column["entry"] = h[0], entry
+                top = min(SHOWN, h.shape[1])
+                column["shown"] = (
+                    np.arange(h.shape[1]) if last else np.sort(np.argpartition(-h[0], top - 1)[:top])
+                )
+    finite_outputs(h)  # NaN or infinity: NonFiniteOutputError, a 422 that says why
     if columns[-1]["values"] is None:  # logits out: no activation layer after the last Dense
         columns[-1]["values"], columns[-1]["shown"] = h[0], np.arange(h.shape[1])
     for column in columns[1:]:

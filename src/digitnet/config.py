@@ -7,6 +7,7 @@ of that record reproduces the run bit for bit (same seed, same data, same machin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,14 +95,16 @@ class TrainConfig:
             raise ValueError(f"workers must be an integer from 1 to 64, got {self.workers!r}")
         positive = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
         for name, value in positive.items():
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, got {value!r}")
+            if not 0 < value < math.inf:  # NaN and infinity fail too
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
             raise ValueError("Nesterov momentum needs --optimizer sgd and --momentum > 0")
-        if self.l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {self.l2!r}")
+        if not 0 <= self.l2 < math.inf:
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
         for name in ("dropout", "input_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")

@@ -53,6 +53,11 @@ def test_integer_flags_are_refused_by_name(capsys, argv, message):
     assert "Traceback" not in err
 
 
+def test_an_empty_hidden_value_is_refused_not_taken_as_none(capsys):
+    err = usage_error(capsys, "train", "--hidden", "")
+    assert "got an empty value; for no hidden layer say 'none'" in err
+
+
 @pytest.mark.parametrize("command", [["train"], ["report", "default"], ["experiment", "vanishing"]])
 def test_an_empty_output_folder_is_refused_not_taken_as_the_current_one(capsys, command):
     err = usage_error(capsys, *command, "--out", "")
@@ -122,3 +127,13 @@ def test_a_missing_model_mentions_the_bundled_names(capsys, tmp_path):
 def test_train_config_from_a_bundled_model():
     assert recorded_config("default") == get_preset("default")
     assert recorded_config("lenet5").conv == ((6,), (16,))
+
+
+def test_recorded_settings_out_of_range_are_refused_naming_the_file(tmp_path, capsys):
+    from digitnet.modelfile import load_model, save_model
+
+    loaded = load_model(bundled_models()["default"])
+    path = save_model(tmp_path / "m.safetensors", loaded.model, training={**loaded.training, "seed": -3})
+    code, out, err = run(capsys, "train", "--config", path, "--out", tmp_path / "run")
+    assert code == 1 and f"{path} records settings digitnet cannot train with" in err
+    assert "seed must be a non-negative integer, got -3" in err and not (tmp_path / "run").exists()

@@ -82,6 +82,16 @@ def test_info(trained, capsys):
     assert json.loads(out)["parameters"] == 25_450
 
 
+def test_info_shows_control_characters_from_a_model_file_as_escapes(tmp_path, capsys):
+    loaded = load_model(DEFAULT_MODEL)
+    path = save_model(
+        tmp_path / "m.safetensors", loaded.model, metrics={"preset": "\x1b]0;title\x07\x1b[2J\rforged"}
+    )
+    code, out, err = run(capsys, "info", str(path))
+    assert code == 0 and "\x1b" not in out and "\r" not in out
+    assert "\\x1b]0;title\\x07\\x1b[2J\\rforged" in out  # shown, harmless
+
+
 def save_digit(path, image28, scale=8, invert=True):
     """A 28x28 MNIST digit as a large photo-like image: dark ink on light paper."""
     pixels = (255 * (1 - image28 if invert else image28)).astype(np.uint8)
@@ -132,7 +142,9 @@ def test_gradcheck_passes(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--lr", "-1"], "lr must be positive"),
+        (["train", "--lr", "-1"], "lr must be a positive finite number"),
+        (["train", "--lr", "inf"], "lr must be a positive finite number, got inf"),
+        (["train", "--l2", "nan"], "l2 must be a finite number >= 0, got nan"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
         (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
         (["evaluate", "missing.safetensors"], "no such model file"),

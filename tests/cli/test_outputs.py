@@ -254,3 +254,18 @@ def test_metrics_record_the_model_checksum_and_a_matching_pair_is_used(tmp_path,
     assert code == 0, err
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert again["config"] == record["config"] and again["config"]["seed"] == 3
+
+
+def test_a_run_interrupted_during_training_says_so_and_leaves_no_empty_folder(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "train", interrupted)
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", *TINY, "--out", out)
+    assert code == 130 and "interrupted during training, so nothing was saved" in err
+    assert not out.exists()  # created for this run, left empty: removed
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    code, _, err = run(capsys, "train", *TINY, "--out", existing)
+    assert code == 130 and existing.is_dir()  # a folder the user made is never removed

@@ -39,7 +39,7 @@ def run(args) -> int:
         print_json(report)
         return 0
     print(f"{args.model}: test accuracy {percent(report['accuracy'])} "
-          f"({report['errors']} of {len(test):,} wrong), mean cost {report['loss']:.4f}\n")  # fmt: skip
+          f"({report['errors']:,} of {len(test):,} wrong), mean cost {report['loss']:.4f}\n")  # fmt: skip
     rows = [
         (c["class"], percent(c["precision"]), percent(c["recall"]), c["support"]) for c in report["per_class"]
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from digitnet.cli.options import data_folder, integer, output_folder
 from digitnet.cli.output import format_table, print_json
-from digitnet.cli.outputs import prepare_output_dir, rescue_dir
+from digitnet.cli.outputs import claimed_output_dir, rescue_dir
 from digitnet.data import find_mnist_dir
 from digitnet.errors import OutputError
 
@@ -56,19 +56,20 @@ def run(args) -> int:
     if args.name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {args.name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
     find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
-    out = prepare_output_dir(Path(args.out) if args.out else Path("runs") / "experiments" / args.name)
-    lab = Lab(args.name, out, quick=args.quick, seed=args.seed, data_dir=args.data,
-              progress=not args.no_progress, rescue=lambda: rescue_dir("experiment"))  # fmt: skip
-    run_experiment(args.name, lab)
-    if args.json:
-        print_json({"experiment": args.name, "out": str(lab.out), "results": lab.results,
-                    "figures": [str(p) for p in lab.figures]})  # fmt: skip
-    else:
-        print("\n".join(lab.lines))
-        print(f"\nfigures, results.json and summary.txt in {lab.out}")
-    if lab.rescued_from is not None:
-        raise OutputError(
-            f"could not write in {lab.rescued_from} ({lab.rescue_reason}); wrote the figures, results.json "
-            f"and summary.txt in {lab.out} instead: move them where you want them"
-        )
+    out = Path(args.out) if args.out else Path("runs") / "experiments" / args.name
+    with claimed_output_dir(out):  # a failed experiment leaves no empty folder behind
+        lab = Lab(args.name, out, quick=args.quick, seed=args.seed, data_dir=args.data,
+                  progress=not args.no_progress, rescue=lambda: rescue_dir("experiment"))  # fmt: skip
+        run_experiment(args.name, lab)
+        if args.json:
+            print_json({"experiment": args.name, "out": str(lab.out), "results": lab.results,
+                        "figures": [str(p) for p in lab.figures]})  # fmt: skip
+        else:
+            print("\n".join(lab.lines))
+            print(f"\nfigures, results.json and summary.txt in {lab.out}")
+        if lab.rescued_from is not None:
+            raise OutputError(
+                f"could not write in {lab.rescued_from} ({lab.rescue_reason}); wrote the figures, results.json "
+                f"and summary.txt in {lab.out} instead: move them where you want them"
+            )
     return 0

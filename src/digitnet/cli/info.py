@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
-from digitnet.cli.output import format_table, percent, print_json
+from digitnet.cli.output import format_table, percent, print_json, printable
 from digitnet.modelfile import load_model
 
 
@@ -30,7 +30,7 @@ def run(args) -> int:
             "metrics": loaded.metrics, "history": loaded.history,
         })  # fmt: skip
         return 0
-    print(f"{args.model}  (digitnet {loaded.digitnet_version}, saved {loaded.created})\n")
+    print(printable(f"{args.model}  (digitnet {loaded.digitnet_version}, saved {loaded.created})") + "\n")
     print(model.summary())
     if loaded.training:
         print("\ntraining settings")

@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"digitnet {args.command}: error: out of memory{detail}; use a smaller network, batch or image",
               file=sys.stderr)  # fmt: skip
         return 1
-    except KeyboardInterrupt:
-        print(f"digitnet {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what it had done: KeyboardInterrupt("during ...")
+        detail = f" {exc}" if str(exc) else ""
+        print(f"digitnet {args.command}: interrupted{detail}", file=sys.stderr)
         return 130
 
 

@@ -143,8 +143,14 @@ def data_folder(require_files: bool = True) -> Callable[[str], str]:
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
-    """``"16,16"`` -> (16, 16); ``"none"`` or ``""`` -> () (no hidden layer: logistic regression)."""
-    if text.strip().lower() in ("", "none"):
+    """``"16,16"`` -> (16, 16); ``"none"`` -> () (no hidden layer: logistic regression). An empty value is
+    refused, not taken as "none": an unset variable in a script must not train another network."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "expected comma-separated layer sizes like 16,16, got an empty value; "
+            "for no hidden layer say 'none'"
+        )
+    if text.strip().lower() == "none":
         return ()
     try:
         sizes = tuple(int(part) for part in text.replace("-", ",").split(","))

@@ -13,12 +13,20 @@ from tqdm.auto import tqdm
 
 from digitnet.nn import Callback
 
-__all__ = ["ProgressBars", "format_table", "percent", "print_json"]
+__all__ = ["ProgressBars", "format_table", "percent", "print_json", "printable"]
+
+
+def printable(text: Any) -> str:
+    """``str(text)`` with control characters written as escapes (``\\x1b``, ``\\r``): text from a model
+    file reaches the terminal as text, never as a command that clears it or sets its title."""
+    text = str(text)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
-    """A plain-text table; ``align`` has one ``<`` or ``>`` per column (default: text left, numbers right)."""
-    cells = [[str(c) for c in row] for row in rows]
+    """A plain-text table; ``align`` has one ``<`` or ``>`` per column (default: text left, numbers right).
+    Every cell goes through :func:`printable`."""
+    cells = [[printable(c) for c in row] for row in rows]
     if align is None:
         align = "".join(
             ">" if rows and isinstance(rows[0][i], (int, float)) or (cells and _numeric(cells[0][i])) else "<"

@@ -9,10 +9,12 @@ folder), says where, and the command exits non-zero: finished work is never thro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -21,12 +23,36 @@ import platformdirs
 
 from digitnet.errors import DigitnetError, ModelFileError, OutputError
 
-__all__ = ["SAVE_ERRORS", "prepare_output_dir", "rescue_dir", "rescue_dirs", "save_or_rescue"]
+__all__ = [
+    "SAVE_ERRORS",
+    "claimed_output_dir",
+    "prepare_output_dir",
+    "rescue_dir",
+    "rescue_dirs",
+    "save_or_rescue",
+]
 
 T = TypeVar("T")
 
 SAVE_ERRORS = (OSError, OutputError, ModelFileError)
 """What a failed write raises: the operating system's error, or digitnet's for an output or model file."""
+
+
+@contextmanager
+def claimed_output_dir(folder: str | os.PathLike, label: str | None = None) -> Iterator[Path]:
+    """:func:`prepare_output_dir` for the length of a command: if the command fails (an error, Ctrl-C)
+    and the folder is one it created and left empty, the folder is removed, so a failed run leaves no
+    empty ``runs/...`` behind. A folder that existed before, or holds anything, is never touched."""
+    folder = Path(folder)
+    existed = folder.exists()
+    prepare_output_dir(folder, label)
+    try:
+        yield folder
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):  # not empty (something was saved), or gone: leave it
+                folder.rmdir()
+        raise
 
 
 def prepare_output_dir(folder: str | os.PathLike, label: str | None = None) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, bundled_name, resolve_model
 from digitnet.cli.options import data_folder, output_folder
 from digitnet.cli.output import format_table, percent, print_json
-from digitnet.cli.outputs import prepare_output_dir, save_or_rescue
+from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
 from digitnet.data import find_mnist_dir
 from digitnet.errors import OutputError
 from digitnet.modelfile import load_model
@@ -51,20 +51,20 @@ def run(args) -> int:
     else:
         out = default_out(model_path)
         label = f"the report folder {out} (beside the model; choose another with --out)"
-    prepare_output_dir(out, label)
+    with claimed_output_dir(out, label):  # a failed report leaves no empty folder behind
 
-    def build(folder: Path) -> dict:
-        return build_report(model_path, folder, data_dir=args.data, progress=not args.no_progress)
+        def build(folder: Path) -> dict:
+            return build_report(model_path, folder, data_dir=args.data, progress=not args.no_progress)
 
-    # A failed write loses figures that are quick to redraw: the report is rebuilt in the rescue folder.
-    report, _, rescued = save_or_rescue(build, out, "report", "the report", errors=(OSError, OutputError))
-    if args.json:
-        print_json(report)
-    else:
-        print(_summary(report))
-    if rescued is not None:
-        raise rescued
-    return 0
+        # A failed write loses figures that are quick to redraw: the report is rebuilt in the rescue folder.
+        report, _, rescued = save_or_rescue(build, out, "report", "the report", errors=(OSError, OutputError))
+        if args.json:
+            print_json(report)
+        else:
+            print(_summary(report))
+        if rescued is not None:
+            raise rescued
+        return 0
 
 
 def _summary(report: dict) -> str:

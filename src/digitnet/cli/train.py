@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 from digitnet.cli.modelpath import resolve_model
 from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, output_folder, show_value
 from digitnet.cli.output import ProgressBars, format_table, percent, print_json
-from digitnet.cli.outputs import prepare_output_dir, save_or_rescue
+from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
 from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
 from digitnet.data import AUGMENTATIONS, find_mnist_dir, load_mnist
@@ -177,7 +177,10 @@ def recorded_config(text: str) -> TrainConfig:
         settings = load_model(resolve_model(text)).training
     if not isinstance(settings, dict) or not settings:
         raise ValueError(f"{text} records no training settings")
-    return TrainConfig.from_dict(settings)
+    try:
+        return TrainConfig.from_dict(settings)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{text} records settings digitnet cannot train with: {exc}") from None
 
 
 def run(args) -> int:
@@ -193,28 +196,35 @@ def run(args) -> int:
         if args.out is not None
         else Path("runs") / f"{args.preset}-{datetime.now():%Y%m%d-%H%M%S}"
     )
-    prepare_output_dir(out)
-    if (out / MODEL_FILE).exists() and not args.overwrite:
-        raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
-    data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
-                      progress=not args.no_progress)  # fmt: skip
-    with threads:
-        result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
-    metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
+    with claimed_output_dir(out):  # a failed run leaves no empty folder behind
+        if (out / MODEL_FILE).exists() and not args.overwrite:
+            raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
+        data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
+                          progress=not args.no_progress)  # fmt: skip
+        try:
+            with threads:
+                result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress)])
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(
+                "during training, so nothing was saved (the model is saved when training ends)"
+            ) from None
+        metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
 
-    def save(folder: Path) -> tuple[Path, Path]:
-        return write_run(folder, result.model, training=config.to_dict(), history=result.history.to_dict(),
-                         metrics=metrics)  # fmt: skip
+        def save(folder: Path) -> tuple[Path, Path]:
+            return write_run(folder, result.model, training=config.to_dict(), history=result.history.to_dict(),
+                             metrics=metrics)  # fmt: skip
 
-    (model_path, metrics_path), _, rescued = save_or_rescue(save, out, "train", "the model and its metrics")
-    shown = {**metrics, "model": str(model_path), "metrics_file": str(metrics_path)}
-    if args.json:
-        print_json(shown)
-    else:
-        print(summary(config, shown))
-    if rescued is not None:
-        raise rescued
-    return 0
+        (model_path, metrics_path), _, rescued = save_or_rescue(
+            save, out, "train", "the model and its metrics"
+        )
+        shown = {**metrics, "model": str(model_path), "metrics_file": str(metrics_path)}
+        if args.json:
+            print_json(shown)
+        else:
+            print(summary(config, shown))
+        if rescued is not None:
+            raise rescued
+        return 0
 
 
 def blas_threads(threads: int | None):

@@ -143,6 +143,10 @@ def _check_metrics(metrics: dict[str, Any]) -> None:
         if key in _NUMERIC_METRICS or key.endswith(("accuracy", "loss")):
             if not _number(value):
                 raise _Invalid(where, f"must be a finite number, got {_REPR.repr(value)}")
+            if key.endswith("accuracy") and not 0 <= value <= 1:
+                raise _Invalid(where, f"must be a share from 0 to 1, got {_REPR.repr(value)}")
+            if key in _NUMERIC_METRICS and value < 0:
+                raise _Invalid(where, f"must be >= 0, got {_REPR.repr(value)}")
         elif key in _TEXT_METRICS:
             if not isinstance(value, str):
                 raise _Invalid(where, f"must be a string, got {_json_type(value)}")

@@ -231,7 +231,7 @@ def _pixels(values: list[float] | list[list[float]]) -> np.ndarray:
         raise HTTPException(422, "pixels must be finite numbers: found NaN or infinity")
     if a.min() < 0 or a.max() > 1:
         raise HTTPException(
-            422, f"pixels must lie in [0, 1] (ink bright on black), found {a.min():g} to {a.max():g}"
+            422, f"pixels must lie in [0, 1] (ink bright on black), found {a.min():.9g} to {a.max():.9g}"
         )
     return a.reshape(28, 28).astype(np.float32)
 

@@ -373,3 +373,16 @@ def test_state_shapes_agree_with_build_for_every_layer_type():
             assert shape == layer.output_shape and own == built, layer
             covered.add(type(layer).__name__)
     assert covered == set(LAYERS)
+
+
+@pytest.mark.parametrize(
+    "metrics, reason",
+    [({"test_accuracy": 5.0}, r"metrics.test_accuracy must be a share from 0 to 1, got 5.0"),
+     ({"val_accuracy": -1e300}, r"metrics.val_accuracy must be a share from 0 to 1"),
+     ({"train_seconds": -3}, r"metrics.train_seconds must be >= 0, got -3"),
+     ({"test_accuracy": 10**400}, r"metrics.test_accuracy must be a finite number")],
+)  # fmt: skip
+def test_recorded_scores_must_be_in_range(tmp_path, metrics, reason):
+    path = save_model(tmp_path / "m.safetensors", make_model(), metrics=metrics)
+    with pytest.raises(ModelFileError, match=reason):
+        load_model(path)

@@ -11,6 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import digitnet.cli.run_files as run_files
@@ -19,6 +20,7 @@ import digitnet.experiments
 import digitnet.plots
 import digitnet.report
 from digitnet.cli.main import main
+from digitnet.cli.output import ProgressBars
 from digitnet.modelfile import load_model, read_header
 
 TINY = "--hidden 8 --epochs 1 --train-size 500 --validation-size 100 --no-progress".split()
@@ -256,16 +258,43 @@ def test_metrics_record_the_model_checksum_and_a_matching_pair_is_used(tmp_path,
     assert again["config"] == record["config"] and again["config"]["seed"] == 3
 
 
-def test_a_run_interrupted_during_training_says_so_and_leaves_no_empty_folder(tmp_path, capsys, monkeypatch):
+def test_a_run_interrupted_in_its_first_epoch_says_nothing_was_saved_and_leaves_no_folder(
+    tmp_path, capsys, monkeypatch
+):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train_command, "train", interrupted)
     out = tmp_path / "run"
     code, _, err = run(capsys, "train", *TINY, "--out", out)
-    assert code == 130 and "interrupted during training, so nothing was saved" in err
+    assert code == 130 and "interrupted during the first epoch, so nothing was saved" in err
     assert not out.exists()  # created for this run, left empty: removed
     existing = tmp_path / "mine"
     existing.mkdir()
     code, _, err = run(capsys, "train", *TINY, "--out", existing)
     assert code == 130 and existing.is_dir()  # a folder the user made is never removed
+
+
+def test_ctrl_c_keeps_the_model_of_the_last_finished_epoch(tmp_path, capsys, monkeypatch, mnist_dir):
+    at_epoch_end = {}
+
+    def remember(self, epoch, logs):
+        at_epoch_end[epoch] = {k: v.copy() for k, v in self.model.named_state().items()}
+
+    def stop_in_epoch_3(self, epoch, batch, loss):
+        if (epoch, batch) == (3, 2):
+            raise KeyboardInterrupt  # as Ctrl-C would, halfway through an epoch
+
+    monkeypatch.setattr(ProgressBars, "on_epoch_end", remember)
+    monkeypatch.setattr(ProgressBars, "on_batch_end", stop_in_epoch_3)
+    out = tmp_path / "run"
+    argv = ["--hidden", "8", "--train-size", "500", "--validation-size", "100", "--no-progress"]
+    code, _, err = run(capsys, "train", *argv, "--epochs", "5", "--data", mnist_dir, "--out", out)
+    assert code == 130 and "interrupted after epoch 2 of 5: saved the model of that epoch in" in err
+    loaded = load_model(out / "model.safetensors")
+    for name, array in loaded.model.named_state().items():  # epoch 2's weights, not epoch 3's first steps
+        np.testing.assert_array_equal(array, at_epoch_end[2][name])
+    assert [e["epoch"] for e in loaded.history["epochs"]] == [1, 2]
+    assert loaded.metrics["interrupted"] is True and loaded.metrics["epochs_trained"] == 2
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["model_sha256"] == read_header(out / "model.safetensors")["sha256"]

@@ -53,6 +53,8 @@ def run(args) -> int:
         if key in m:
             value = m[key]
             rows.append((key.replace("_", " "), percent(value) if key.endswith("accuracy") else _show(value)))
+    if m.get("interrupted"):
+        rows.append(("interrupted", "yes: the model of the last finished epoch, saved on Ctrl-C"))
     if rows:
         print("\nrecorded results")
         print(format_table(("result", "value"), rows, align="<<"))

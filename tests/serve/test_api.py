@@ -44,6 +44,10 @@ def test_the_bundled_models_ship_and_are_good():
 
 def test_health_models_and_schema(client):
     assert client.get("/api/health").json()["status"] == "ok"
+    page = client.head("/")
+    assert (
+        page.status_code == 200 and page.headers["content-type"].startswith("text/html") and not page.content
+    )
     (model,) = client.get("/api/models").json()
     assert model["name"] == "default" and model["default"] and model["parameters"] == 79_510
     schema = client.get("/openapi.json").json()

@@ -345,7 +345,7 @@ def create_app(
             raise HTTPException(404, f"unknown model {name!r}; GET /api/models lists {sorted(models)}")
         return name, models[name]
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: link checkers, curl -I
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 

@@ -205,10 +205,13 @@ def test_an_error_in_a_worker_reaches_the_caller_with_its_traceback():
     replicas.close()
 
 
-def test_a_worker_that_dies_is_reported():
+@pytest.mark.parametrize("gone", [False, True], ids=["dying", "gone before its shard is sent"])
+def test_a_worker_that_dies_is_reported(gone):
     x, y = blobs(16)
     replicas = Replicas(mlp(), 2, np.random.default_rng(0), batch_size=16)
     replicas.workers[0].process.kill()
+    if gone:  # its end of the pipe is closed: sending the shard breaks the pipe
+        replicas.workers[0].process.wait()
     with pytest.raises(RuntimeError, match="stopped unexpectedly"):
         replicas.forward_backward(x, y, None, np.empty(16, np.intp))
     replicas.close()

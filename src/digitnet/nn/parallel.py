@@ -239,7 +239,10 @@ class _Worker:
     def start(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None) -> None:
         """Hand the worker its shard: images into shared memory, the rest through the pipe."""
         self.inputs[: x.size] = x.ravel()
-        self.send.send((len(x), y, weights))
+        try:
+            self.send.send((len(x), y, weights))
+        except OSError:  # the worker is gone already (BrokenPipeError): the same report as in _answer
+            raise self._stopped() from None
 
     def finish(self, predicted: np.ndarray) -> float:
         """Wait for the worker's shard; fill its predictions and return its mean cost."""
@@ -251,14 +254,18 @@ class _Worker:
         try:
             kind, value = self.receive.recv()
         except (EOFError, OSError):
-            code = self.process.wait()
-            raise RuntimeError(
-                f"a training worker process stopped unexpectedly (exit code {code}); its error, if any, is "
-                "printed above. Train with workers=1 (--workers 1) to run in one process."
-            ) from None
+            raise self._stopped() from None
         if kind == "error":
             raise RuntimeError(f"a training worker failed:\n{value}")
         return value
+
+    def _stopped(self) -> RuntimeError:
+        """The error for a worker process that died (killed, out of memory), with its exit code."""
+        code = self.process.wait()
+        return RuntimeError(
+            f"a training worker process stopped unexpectedly (exit code {code}); its error, if any, is "
+            "printed above. Train with workers=1 (--workers 1) to run in one process."
+        )
 
     def stop(self) -> None:
         try:

@@ -209,7 +209,7 @@ def run(args) -> int:
                 result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress), finished])
         except KeyboardInterrupt:
             raise KeyboardInterrupt(save_interrupted(args, config, finished, out, len(data.train))) from None
-        metrics = {"preset": f"settings of {args.config}" if args.config else args.preset, **result.metrics}
+        metrics = {"preset": preset_label(args), **result.metrics}
 
         def save(folder: Path) -> tuple[Path, Path]:
             return write_run(folder, result.model, training=config.to_dict(), history=result.history.to_dict(),
@@ -226,6 +226,11 @@ def run(args) -> int:
         if rescued is not None:
             raise rescued
         return 0
+
+
+def preset_label(args) -> str:
+    """What a run's metrics call its recipe: the preset's name, or the file its settings came from."""
+    return f"settings of {args.config}" if args.config else args.preset
 
 
 class FinishedEpochs(Callback):
@@ -254,7 +259,7 @@ def save_interrupted(args, config: TrainConfig, finished: FinishedEpochs, out: P
     model = build_model(config)
     model.set_state(finished.state)
     k = len(finished.epochs)
-    metrics = {"preset": f"settings of {args.config}" if args.config else args.preset,
+    metrics = {"preset": preset_label(args),
                "architecture": config.architecture, "parameters": model.n_params, "epochs_trained": k,
                "train_examples": examples, "interrupted": True}  # fmt: skip
     history = History(epochs=finished.epochs).to_dict()

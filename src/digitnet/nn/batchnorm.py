@@ -79,12 +79,8 @@ class BatchNorm(Layer):
         self.eps = float(eps)
 
     def build(self, input_shape, rng):
-        if len(input_shape) not in (1, 3):
-            raise ValueError(
-                "BatchNorm expects flat inputs (N, D) or images (N, C, H, W), got per-example shape "
-                f"{tuple(input_shape)}"
-            )
-        self.input_shape = self.output_shape = tuple(int(d) for d in input_shape)
+        self.output_shape, _ = self.state_shapes(input_shape)  # checks input_shape
+        self.input_shape = self.output_shape
         p = self.input_shape[0]
         self.params = {"gamma": np.ones(p, np.float32), "beta": np.zeros(p, np.float32)}
         self.grads = {"gamma": np.zeros(p, np.float32), "beta": np.zeros(p, np.float32)}
@@ -94,10 +90,16 @@ class BatchNorm(Layer):
     def state_shapes(self, input_shape):
         if len(input_shape) not in (1, 3):
             raise ValueError(
-                f"BatchNorm expects (N, D) or (N, C, H, W) inputs, got per-example shape {tuple(input_shape)}"
+                "BatchNorm expects flat inputs (N, D) or images (N, C, H, W), got per-example shape "
+                f"{tuple(input_shape)}"
             )
         p = (int(input_shape[0]),)
-        return tuple(input_shape), {"gamma": p, "beta": p, "running_mean": p, "running_var": p}
+        return tuple(int(d) for d in input_shape), {
+            "gamma": p,
+            "beta": p,
+            "running_mean": p,
+            "running_var": p,
+        }
 
     def _axes_and_shape(self, x):
         """The axes a statistic sums over, and the shape that broadcasts a (P,) vector against x."""

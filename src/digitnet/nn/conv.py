@@ -120,36 +120,29 @@ class Conv2D(Layer):
         return (self.kernel_size - 1) // 2 if self.padding == "same" else self.padding
 
     def build(self, input_shape, rng):
+        self.output_shape, _ = self.state_shapes(input_shape)  # checks input_shape
+        c, h, w = self.input_shape = tuple(int(d) for d in input_shape)
+        k = self.kernel_size
+        self.init = self.init or "glorot"
+        wm, b = initialize(self.init, rng, c * k * k, self.filters)  # (C·K·K, F), (F,)
+        weights = np.ascontiguousarray(wm.T).reshape(self.filters, c, k, k)  # (F, C, K, K)
+        self.params = {"W": weights, "b": b}
+        self.grads = {"W": np.zeros_like(weights), "b": np.zeros_like(b)}
+        return self.output_shape
+
+    def state_shapes(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
                 f"Conv2D expects images of shape (N, C, H, W), got per-example shape {tuple(input_shape)}; "
                 "give the model input_shape=(C, H, W), e.g. (1, 28, 28)"
             )
         c, h, w = (int(d) for d in input_shape)
-        k, s, p = self.kernel_size, self.stride, self.pad
+        k, s, p, f = self.kernel_size, self.stride, self.pad, self.filters
         if h + 2 * p < k or w + 2 * p < k:
             raise ValueError(
                 f"Conv2D kernel {k}x{k} is larger than its padded input {h + 2 * p}x{w + 2 * p} "
                 f"(input {h}x{w}, padding {p}); use a smaller kernel_size or more padding"
             )
-        self.input_shape = (c, h, w)
-        self.init = self.init or "glorot"
-        wm, b = initialize(self.init, rng, c * k * k, self.filters)  # (C·K·K, F), (F,)
-        weights = np.ascontiguousarray(wm.T).reshape(self.filters, c, k, k)  # (F, C, K, K)
-        self.params = {"W": weights, "b": b}
-        self.grads = {"W": np.zeros_like(weights), "b": np.zeros_like(b)}
-        self.output_shape = (self.filters, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
-        return self.output_shape
-
-    def state_shapes(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"Conv2D expects images of shape (N, C, H, W), got per-example shape {tuple(input_shape)}"
-            )
-        c, h, w = (int(d) for d in input_shape)
-        k, s, p, f = self.kernel_size, self.stride, self.pad, self.filters
-        if h + 2 * p < k or w + 2 * p < k:
-            raise ValueError(f"Conv2D kernel {k}x{k} is larger than its padded input {h + 2 * p}x{w + 2 * p}")
         output = (f, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
         return output, {"W": (f, c, k, k), "b": (f,)}
 

@@ -45,23 +45,19 @@ class Dense(Layer):
         self.init = init
 
     def build(self, input_shape, rng):
-        if len(input_shape) != 1:
-            raise ValueError(
-                f"Dense expects flat inputs of shape (N, D), got per-example shape {input_shape}"
-            )
+        self.output_shape, _ = self.state_shapes(input_shape)  # checks input_shape
         self.input_shape = tuple(input_shape)
         init = self.init or "glorot"
         self.init = init
         w, b = initialize(init, rng, input_shape[0], self.units)
         self.params = {"W": w, "b": b}
         self.grads = {"W": np.zeros_like(w), "b": np.zeros_like(b)}
-        self.output_shape = (self.units,)
         return self.output_shape
 
     def state_shapes(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(
-                f"Dense expects flat inputs of shape (N, D), got per-example shape {tuple(input_shape)}"
+                f"Dense expects flat inputs of shape (N, D), got per-example shape {input_shape}"
             )
         return (self.units,), {"W": (int(input_shape[0]), self.units), "b": (self.units,)}
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from digitnet.nn.layer import Layer, register_layer
 
 __all__ = ["Flatten"]
@@ -25,10 +23,8 @@ class Flatten(Layer):
     """
 
     def build(self, input_shape, rng):
-        if len(input_shape) < 1:
-            raise ValueError("Flatten needs per-example inputs with at least one axis, got shape ()")
+        self.output_shape, _ = self.state_shapes(input_shape)  # checks input_shape
         self.input_shape = tuple(int(d) for d in input_shape)
-        self.output_shape = (int(np.prod(self.input_shape)),)
         return self.output_shape
 
     def state_shapes(self, input_shape):

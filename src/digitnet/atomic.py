@@ -12,6 +12,7 @@ touched, nor any file whose name does not follow the pattern.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -26,12 +27,13 @@ from typing import IO
 __all__ = ["atomic_write", "remove_stale_temporaries"]
 
 # tempfile.mkstemp's random part: 8 characters from a-z, 0-9 and _.
-_WITH_PID = re.compile(r"\.(?P<target>.+)\.(?P<host>[0-9a-f]{6})-(?P<pid>[1-9][0-9]{0,9})\.[a-z0-9_]{8}\.tmp")
-_WITHOUT_PID = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # every name atomic_write gives, old ones included
+_WITH_PID = re.compile(r"\..+\.(?P<host>[0-9a-f]{6})-(?P<pid>[1-9][0-9]{0,9})\.[a-z0-9_]{8}\.tmp")
 # A write never takes an hour, so an older temporary file without a process id is one a crash left.
 STALE_AFTER_SECONDS = 3600.0
 
 
+@functools.cache
 def _host_tag() -> str:
     """6 hex digits naming this machine: a process id means something only on the machine that made it."""
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
@@ -106,11 +108,9 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
 def _is_stale(entry: os.DirEntry, now: float) -> bool:
     if not entry.name.startswith(".") or not entry.name.endswith(".tmp"):
         return False  # the cheap test first: most files of a folder are not hidden temporaries
+    if _TEMPORARY.fullmatch(entry.name) is None or not entry.is_file(follow_symlinks=False):
+        return False
     with_pid = _WITH_PID.fullmatch(entry.name)
-    if with_pid is None and _WITHOUT_PID.fullmatch(entry.name) is None:
-        return False
-    if not entry.is_file(follow_symlinks=False):
-        return False
     if with_pid is not None and with_pid["host"] == _host_tag() and os.name == "posix":
         return not _process_exists(int(with_pid["pid"]))
     return now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_SECONDS

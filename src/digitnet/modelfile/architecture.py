@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import inspect
 import math
-import reprlib
 from pathlib import Path
 from typing import Any
 
 from digitnet.errors import ModelFileError
+from digitnet.modelfile.container import ADVICE, short
 from digitnet.nn.costs import COSTS
 from digitnet.nn.layer import LAYERS
 
@@ -29,10 +29,6 @@ MAX_LAYERS = 1_000  # digitnet's deepest preset has about 20
 MAX_SIZE = 2**24  # any one integer argument or input dimension (units, filters, kernel, padding, ...)
 MAX_VALUES = 2**24  # values per example out of any layer, 64 MB of float32; LeNet-5's largest is 4,704
 MAX_INPUT_AXES = 8
-
-_ADVICE = "the file was damaged or edited; retrain the model or restore the file"
-_REPR = reprlib.Repr()  # repr cut short: a message must not repeat a megabyte of crafted header
-_REPR.maxstring = _REPR.maxother = 40
 
 
 def check_architecture(path: Path, architecture: Any, declared: dict[str, tuple[int, ...]]) -> None:
@@ -75,20 +71,20 @@ def _state_shapes(path: Path, arch: Any) -> tuple[dict[str, tuple[int, ...]], li
         raise _fail(path, f"the architecture is a JSON {_kind(arch)}, not an object")
     if set(arch) != {"input_shape", "cost", "layers"}:
         raise _fail(
-            path, f"the architecture must hold exactly input_shape, cost and layers, got {_short(list(arch))}"
+            path, f"the architecture must hold exactly input_shape, cost and layers, got {short(list(arch))}"
         )
     shape = arch["input_shape"]
     if not isinstance(shape, list) or not 1 <= len(shape) <= MAX_INPUT_AXES or not all(map(_size, shape)):
         raise _fail(
             path,
             f"architecture.input_shape must be a list of 1 to {MAX_INPUT_AXES} integers from 1 to {MAX_SIZE:,}, "
-            f"got {_short(shape)}",
+            f"got {short(shape)}",
         )
     if math.prod(shape) > MAX_VALUES:
         raise _fail(path, f"architecture.input_shape {shape} has more than {MAX_VALUES:,} values per example")
     cost = arch["cost"]
     if not isinstance(cost, str) or cost not in COSTS:
-        raise _fail(path, f"architecture.cost must be one of {sorted(COSTS)}, got {_short(cost)}")
+        raise _fail(path, f"architecture.cost must be one of {sorted(COSTS)}, got {short(cost)}")
     specs = arch["layers"]
     if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_LAYERS:
         raise _fail(path, f"architecture.layers must be a list of 1 to {MAX_LAYERS:,} layers")
@@ -121,7 +117,7 @@ def _layer(path: Path, i: int, spec: Any):
         kind = spec.get("type") if isinstance(spec, dict) else spec
         raise _fail(
             path,
-            f"architecture layer {i} has type {_short(kind)}; known types are {', '.join(sorted(LAYERS))}",
+            f"architecture layer {i} has type {short(kind)}; known types are {', '.join(sorted(LAYERS))}",
         )
     kind = spec["type"]
     args = {k: v for k, v in spec.items() if k != "type"}
@@ -160,15 +156,11 @@ def _kind(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def _short(value: Any) -> str:
-    return _REPR.repr(value)
-
-
 def _some(names: list[str]) -> str:
     """Up to 5 of ``names``, each cut short, and how many more."""
-    shown = ", ".join(_short(name) for name in names[:5])
+    shown = ", ".join(short(name) for name in names[:5])
     return shown + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
 
 
 def _fail(path: Path, what: str) -> ModelFileError:
-    return ModelFileError(f"{path}: {what}; {_ADVICE}")
+    return ModelFileError(f"{path}: {what}; {ADVICE}")

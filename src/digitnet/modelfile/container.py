@@ -46,6 +46,8 @@ MAX_TENSOR_AXES = 8
 DTYPES = {"F32": 4}
 
 _READ_HINT = "not a readable model file (truncated, corrupted or another format)"
+ADVICE = "the file was damaged or edited; retrain the model or restore the file"
+"""What every refusal of a damaged or crafted model file ends with."""
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 40
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # one JSON string literal, escapes included
@@ -148,27 +150,27 @@ def _entry(path: Path, name: str, spec: Any) -> TensorEntry:
     """One tensor's header entry, checked: dtype F32, a shape of non-negative integers, and offsets
     whose span is exactly the shape's size in bytes."""
     if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
-        raise _fail(path, f"tensor {_short(name)}: its entry must hold exactly dtype, shape and data_offsets")
+        raise _fail(path, f"tensor {short(name)}: its entry must hold exactly dtype, shape and data_offsets")
     dtype, shape, offsets = spec["dtype"], spec["shape"], spec["data_offsets"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise _fail(
-            path, f"tensor {_short(name)} has dtype {_short(dtype)}; digitnet writes only {', '.join(DTYPES)}"
+            path, f"tensor {short(name)} has dtype {short(dtype)}; digitnet writes only {', '.join(DTYPES)}"
         )
     if not isinstance(shape, list) or len(shape) > MAX_TENSOR_AXES or not all(_natural(d) for d in shape):
         raise _fail(
             path,
-            f"tensor {_short(name)}: shape {_short(shape)} is not a list of at most {MAX_TENSOR_AXES} integers >= 0",
+            f"tensor {short(name)}: shape {short(shape)} is not a list of at most {MAX_TENSOR_AXES} integers >= 0",
         )
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(_natural(o) for o in offsets):
         raise _fail(
-            path, f"tensor {_short(name)}: data_offsets {_short(offsets)} is not a pair of integers >= 0"
+            path, f"tensor {short(name)}: data_offsets {short(offsets)} is not a pair of integers >= 0"
         )
     begin, end = offsets
     needed = math.prod(shape) * DTYPES[dtype]
     if end - begin != needed:
         raise _fail(
             path,
-            f"tensor {_short(name)}: shape {shape} needs {needed:,} bytes, but its data_offsets span {end - begin:,}",
+            f"tensor {short(name)}: shape {shape} needs {needed:,} bytes, but its data_offsets span {end - begin:,}",
         )
     return TensorEntry(tuple(shape), begin, end)
 
@@ -178,9 +180,9 @@ def _check_layout(path: Path, tensors: dict[str, TensorEntry], data_size: int) -
     position = 0
     for name, entry in sorted(tensors.items(), key=lambda item: (item[1].begin, item[1].end)):
         if entry.begin < position:
-            raise _fail(path, f"tensor {_short(name)} overlaps the tensor stored before it")
+            raise _fail(path, f"tensor {short(name)} overlaps the tensor stored before it")
         if entry.begin > position:
-            raise _fail(path, f"{entry.begin - position:,} unaccounted bytes before tensor {_short(name)}")
+            raise _fail(path, f"{entry.begin - position:,} unaccounted bytes before tensor {short(name)}")
         position = entry.end
     if position > data_size:
         raise _fail(
@@ -191,8 +193,9 @@ def _check_layout(path: Path, tensors: dict[str, TensorEntry], data_size: int) -
         raise _fail(path, f"{data_size - position:,} unaccounted bytes after the last tensor")
 
 
-def _short(value: Any) -> str:
-    """``repr(value)``, cut short: a message must not repeat a megabyte of crafted header."""
+def short(value: Any) -> str:
+    """``repr(value)``, cut short: a message must not repeat a megabyte of crafted header (the three
+    checking modules share it)."""
     return _REPR.repr(value)
 
 

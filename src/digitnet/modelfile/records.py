@@ -20,7 +20,6 @@ Numbers must be finite everywhere: a NaN accuracy cannot be shown or sent as JSO
 from __future__ import annotations
 
 import math
-import reprlib
 import types
 import typing
 from pathlib import Path
@@ -28,12 +27,10 @@ from typing import Any
 
 from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
+from digitnet.modelfile.container import ADVICE, short
 
 __all__ = ["check_records"]
 
-_ADVICE = "the file was damaged or edited; retrain the model or restore the file"
-_REPR = reprlib.Repr()  # repr cut short: a message must not repeat a megabyte of crafted header
-_REPR.maxstring = _REPR.maxother = 40
 
 # The figures each epoch of History records (training.fit), which `digitnet info` and the report show.
 _EPOCH_FIGURES = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
@@ -71,7 +68,7 @@ def check_records(path: Path, header: dict[str, Any]) -> None:
         if "metrics" in header:
             _check_metrics(_object("metrics", header["metrics"]))
     except _Invalid as exc:
-        raise ModelFileError(f"{path}: the header's {exc}; {_ADVICE}") from None
+        raise ModelFileError(f"{path}: the header's {exc}; {ADVICE}") from None
 
 
 def _check_training(training: dict[str, Any]) -> None:
@@ -80,9 +77,7 @@ def _check_training(training: dict[str, Any]) -> None:
         where = f"training.{_short_key(key)}"
         if key in hints:
             if not _fits(value, hints[key]):
-                raise _Invalid(
-                    where, f"is {_REPR.repr(value)}, but the setting takes {_describe(hints[key])}"
-                )
+                raise _Invalid(where, f"is {short(value)}, but the setting takes {_describe(hints[key])}")
         elif isinstance(value, list):  # a list of scalars, or of lists of scalars, like conv
             for item in value:
                 for x in item if isinstance(item, list) else [item]:
@@ -98,11 +93,11 @@ def _check_history(history: dict[str, Any]) -> None:
         elif key == "best_epoch":
             if value is not None and not _integer(value, 1):
                 raise _Invalid(
-                    "history.best_epoch", f"must be an epoch number >= 1 or null, got {_REPR.repr(value)}"
+                    "history.best_epoch", f"must be an epoch number >= 1 or null, got {short(value)}"
                 )
         elif key == "stopped_early":
             if not isinstance(value, bool):
-                raise _Invalid("history.stopped_early", f"must be true or false, got {_REPR.repr(value)}")
+                raise _Invalid("history.stopped_early", f"must be true or false, got {short(value)}")
         elif isinstance(value, list):
             for item in value:
                 _scalar(f"history.{_short_key(key)}", item)
@@ -126,15 +121,13 @@ def _check_epochs(epochs: Any) -> None:
             )
         if not _integer(epoch.get("epoch"), 1):
             raise _Invalid(
-                f"{where}.epoch", f"must be the epoch's number, from 1, got {_REPR.repr(epoch.get('epoch'))}"
+                f"{where}.epoch", f"must be the epoch's number, from 1, got {short(epoch.get('epoch'))}"
             )
         for key, value in epoch.items():
             if value is None and key not in _EPOCH_FIGURES:
                 continue
             if not _number(value):
-                raise _Invalid(
-                    f"{where}.{_short_key(key)}", f"must be a finite number, got {_REPR.repr(value)}"
-                )
+                raise _Invalid(f"{where}.{_short_key(key)}", f"must be a finite number, got {short(value)}")
 
 
 def _check_metrics(metrics: dict[str, Any]) -> None:
@@ -142,11 +135,11 @@ def _check_metrics(metrics: dict[str, Any]) -> None:
         where = f"metrics.{_short_key(key)}"
         if key in _NUMERIC_METRICS or key.endswith(("accuracy", "loss")):
             if not _number(value):
-                raise _Invalid(where, f"must be a finite number, got {_REPR.repr(value)}")
+                raise _Invalid(where, f"must be a finite number, got {short(value)}")
             if key.endswith("accuracy") and not 0 <= value <= 1:
-                raise _Invalid(where, f"must be a share from 0 to 1, got {_REPR.repr(value)}")
+                raise _Invalid(where, f"must be a share from 0 to 1, got {short(value)}")
             if key in _NUMERIC_METRICS and value < 0:
-                raise _Invalid(where, f"must be >= 0, got {_REPR.repr(value)}")
+                raise _Invalid(where, f"must be >= 0, got {short(value)}")
         elif key in _TEXT_METRICS:
             if not isinstance(value, str):
                 raise _Invalid(where, f"must be a string, got {_json_type(value)}")
@@ -163,9 +156,7 @@ def _object(field: str, value: Any) -> dict[str, Any]:
 def _scalar(where: str, value: Any) -> None:
     """A JSON scalar: a string, true/false, null or a finite number."""
     if not (value is None or isinstance(value, (str, bool)) or _number(value)):
-        raise _Invalid(
-            where, f"must be a finite number, a string, true/false or null, got {_REPR.repr(value)}"
-        )
+        raise _Invalid(where, f"must be a finite number, a string, true/false or null, got {short(value)}")
 
 
 LARGEST_INT = 2**53

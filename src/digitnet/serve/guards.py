@@ -115,10 +115,10 @@ class OriginCheck:
         if host is not None and not self.host_allowed(host):
             return self.host_refusal(host)
         origin = headers.get(b"origin")
-        own = _origin_or_none(f"{scope.get('scheme', 'http')}://{host or ''}")
         if origin is not None:
+            own = _origin_or_none(f"{scope.get('scheme', 'http')}://{host or ''}")
             sent = _origin_or_none(origin)  # None for "null": a sandboxed page or a local file
-            if sent is not None and sent in self.allowed | {own}:
+            if sent is not None and (sent == own or sent in self.allowed):
                 return None
             hint = f"; start digitnet serve with --allow-origin {sent} to allow it" if sent else ""
             mine = own or "unknown: no Host header"

@@ -8,6 +8,7 @@ import numpy as np
 
 from digitnet.errors import NonFiniteOutputError
 from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import COSTS
 from digitnet.nn.initializers import DEFAULT_INIT
 from digitnet.nn.layer import LAYERS, Layer
@@ -182,6 +183,11 @@ class Sequential:
         return sum(layer.n_params for layer in self.layers)
 
     @property
+    def is_convolutional(self) -> bool:
+        """Whether the network has convolutional layers (it then reads images (C, H, W), not flat pixels)."""
+        return any(isinstance(layer, Conv2D) for layer in self.layers)
+
+    @property
     def inference_batch(self) -> int:
         """Examples per forward pass in ``predict``, ``predict_proba`` and ``evaluate``.
 
@@ -189,7 +195,7 @@ class Sequential:
         output pixel, 800 kB per example for 32 -> 64 filters of 5x5 on 14x14 maps: at 1,024 examples
         that would be 0.8 GB, so a convolutional network takes 64 at a time, as many as in training.
         """
-        return 64 if any(layer.params.get("W", np.zeros(0)).ndim == 4 for layer in self.layers) else 1024
+        return 64 if self.is_convolutional else 1024
 
     @property
     def dtype(self) -> np.dtype:
@@ -260,6 +266,20 @@ class Sequential:
         Shape: (N, *input_shape) -> (N, C)."""
         with np.errstate(over="ignore", invalid="ignore"):
             return finite_outputs(self.forward(x))
+
+    def layer_outputs(self, x: np.ndarray, *, upto: int | None = None) -> list[np.ndarray]:
+        """Every layer's output for the batch ``x`` in inference mode: a way to look inside the network.
+
+        ``outputs[i]`` is what layer i hands to layer i + 1, shape (N, *layers[i].output_shape); the
+        last is :meth:`forward`'s result. ``upto`` stops after the first ``upto`` layers. ``x`` is taken
+        as :meth:`as_input` takes it.
+        """
+        h = self.as_input(x)
+        outputs = []
+        for layer in self.layers[:upto]:
+            h = layer.forward(h, training=False)
+            outputs.append(h)
+        return outputs
 
     def predict_proba(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Probabilities of the C classes for each example, (N, *input_shape) -> (N, C), rows sum to 1."""

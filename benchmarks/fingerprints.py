@@ -1,0 +1,79 @@
+"""Fingerprints of the weights every preset and every experiment's quick run produces.
+
+A reshaping of the code that must not change behaviour (same seed, same machine: the same weights, bit
+for bit) is checked by running this before and after and comparing the two outputs::
+
+    DIGITNET_DATA=../shared/data/mnist python benchmarks/fingerprints.py > before.txt
+    # ... change the code ...
+    DIGITNET_DATA=../shared/data/mnist python benchmarks/fingerprints.py > after.txt
+    diff before.txt after.txt && echo identical
+
+Each preset trains a short version of itself (its first ``--train-size`` images, ``--epochs`` epochs,
+everything else as the preset says, workers included). Each experiment runs as ``digitnet experiment
+NAME --quick`` does. A line gives the SHA-256 of every weight and buffer array that a ``fit`` produced
+(in order), and for experiments also of ``results.json`` without its running time. Floating-point
+results depend on the CPU and its BLAS kernel, so compare outputs of one machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from digitnet.data import load_mnist
+from digitnet.experiments import EXPERIMENTS, Lab, run_experiment
+from digitnet.nn import Sequential
+from digitnet.presets import PRESETS
+from digitnet.recipes import train
+
+FITTED: list[str] = []  # SHA-256 of each trained model's state, in the order fit returned
+
+
+def _record_every_fit() -> None:
+    fit = Sequential.fit
+
+    def recorded(self, *args, **kwargs):
+        history = fit(self, *args, **kwargs)
+        digest = hashlib.sha256()
+        for name, array in sorted(self.named_state().items()):
+            digest.update(name.encode())
+            digest.update(array.tobytes())
+        FITTED.append(digest.hexdigest()[:16])
+        return history
+
+    Sequential.fit = recorded
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train-size", type=int, default=2_000, help="images each preset trains on")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs each preset trains")
+    parser.add_argument("--only", nargs="*", help="names of presets or experiments to run (default: all)")
+    args = parser.parse_args()
+    _record_every_fit()
+    wanted = set(args.only) if args.only else None
+    for name, (_, config) in PRESETS.items():
+        if wanted is not None and name not in wanted:
+            continue
+        config = config.replace(train_size=args.train_size, epochs=args.epochs)
+        data = load_mnist(validation_size=config.validation_size, train_size=config.train_size)
+        FITTED.clear()
+        result = train(config, data)
+        print(f"preset {name}: weights {' '.join(FITTED)} test_loss {result.metrics['test_loss']!r}", flush=True)
+    for name in sorted(EXPERIMENTS):
+        if wanted is not None and name not in wanted:
+            continue
+        FITTED.clear()
+        with tempfile.TemporaryDirectory() as folder:
+            lab = run_experiment(name, Lab(name, Path(folder), quick=True))
+            record = json.loads((lab.out / "results.json").read_text())
+        record.pop("seconds")
+        results = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+        print(f"experiment {name}: weights {' '.join(FITTED) or '-'} results {results}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

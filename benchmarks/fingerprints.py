@@ -11,7 +11,7 @@ for bit) is checked by running this before and after and comparing the two outpu
 Each preset trains a short version of itself (its first ``--train-size`` images, ``--epochs`` epochs,
 everything else as the preset says, workers included). Each experiment runs as ``digitnet experiment
 NAME --quick`` does. A line gives the SHA-256 of every weight and buffer array that a ``fit`` produced
-(in order), and for experiments also of ``results.json`` without its running time. Floating-point
+(in order), and for experiments also of ``results.json`` without its running times. Floating-point
 results depend on the CPU and its BLAS kernel, so compare outputs of one machine only.
 """
 
@@ -47,6 +47,15 @@ def _record_every_fit() -> None:
     Sequential.fit = recorded
 
 
+def _untimed(value):
+    """``value`` (parsed JSON) without the running times (keys ending in "seconds"), which vary."""
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if not k.endswith("seconds")}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-size", type=int, default=2_000, help="images each preset trains on")
@@ -70,8 +79,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             lab = run_experiment(name, Lab(name, Path(folder), quick=True))
             record = json.loads((lab.out / "results.json").read_text())
-        record.pop("seconds")
-        results = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+        results = hashlib.sha256(json.dumps(_untimed(record), sort_keys=True).encode()).hexdigest()[:16]
         print(f"experiment {name}: weights {' '.join(FITTED) or '-'} results {results}", flush=True)
 
 

@@ -36,7 +36,7 @@ def digitnet_steps(x, y, steps: int) -> float:
     """Seconds for ``steps`` training steps of a fresh model, after two warm-up steps."""
     model = lenet5()
     opt = Adam(1e-3)
-    params, grads = model.flat_params, model.flat_grads  # (P,), (P,)
+    params, grads = model.parameters.values, model.parameters.grads  # (P,), (P,)
 
     def step():
         out = model.forward(x, training=True)  # (N, 10)

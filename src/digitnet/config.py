@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from digitnet.data.augment import AUGMENTATIONS
+from digitnet.checks import checked_integer, is_integer
+from digitnet.imaging.augment import AUGMENTATIONS
 from digitnet.nn.activations import ACTIVATIONS
 from digitnet.nn.costs import COSTS
 from digitnet.nn.initializers import INITIALIZERS
 from digitnet.nn.optimizers import OPTIMIZERS
 from digitnet.nn.schedules import SCHEDULES
+from digitnet.nn.training import MAX_WORKERS
 
 __all__ = ["TrainConfig"]
 
@@ -85,20 +87,18 @@ class TrainConfig:
                 "conv must be at most 4 stages (each pools 2x2: 28 -> 14 -> 7 -> 3 -> 1), each a non-empty "
                 f"list of positive filter counts, got {[list(stage) for stage in self.conv]}"
             )
-        if not (isinstance(self.kernel_size, int) and self.kernel_size >= 1 and self.kernel_size % 2):
+        if not (is_integer(self.kernel_size, 1) and self.kernel_size % 2):
             raise ValueError(
                 f"kernel_size must be an odd positive integer (3, 5, ...), got {self.kernel_size!r}"
             )
         if self.augment is not None:
             choose("augmentation", self.augment, AUGMENTATIONS)
-        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or not 1 <= self.workers <= 64:
-            raise ValueError(f"workers must be an integer from 1 to 64, got {self.workers!r}")
-        positive = {"lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs}
-        for name, value in positive.items():
-            if not 0 < value < math.inf:  # NaN and infinity fail too
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        checked_integer("workers", self.workers, 1, MAX_WORKERS)
+        checked_integer("batch_size", self.batch_size)
+        checked_integer("epochs", self.epochs)
+        if not 0 < self.lr < math.inf:  # NaN and infinity fail too
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        checked_integer("seed", self.seed, 0)
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
@@ -108,12 +108,13 @@ class TrainConfig:
         for name in ("dropout", "input_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if not 0 <= self.validation_size < 60_000:
-            raise ValueError(f"validation_size must be in 0..59999, got {self.validation_size!r}")
-        if self.train_size is not None and self.train_size < 1:
-            raise ValueError(f"train_size must be positive, got {self.train_size!r}")
-        if self.patience is not None and (self.patience < 1 or self.validation_size == 0):
-            raise ValueError("early stopping (patience) needs patience >= 1 and a validation split")
+        checked_integer("validation_size", self.validation_size, 0, 59_999)
+        if self.train_size is not None:
+            checked_integer("train_size", self.train_size)
+        if self.patience is not None:
+            checked_integer("patience", self.patience)
+            if self.validation_size == 0:
+                raise ValueError("early stopping (patience) needs a validation split (validation_size > 0)")
 
     @property
     def architecture(self) -> str:

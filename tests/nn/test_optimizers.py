@@ -106,11 +106,11 @@ def test_adam_flushes_its_state():
     ids=["adam", "sgd", "momentum", "nesterov"],
 )
 def test_updates_in_cache_sized_slices_are_bit_identical(monkeypatch, make):
-    import digitnet.nn.slices as slices
+    import digitnet.nn.optimizers as optimizers
 
     results = []
     for chunk in (10**9, 1000):  # one slice vs 120 slices of a (300, 400) array
-        monkeypatch.setattr(slices, "CHUNK", chunk)
+        monkeypatch.setattr(optimizers, "CHUNK", chunk)
         p = np.random.default_rng(5).standard_normal((300, 400)).astype(np.float32)
         opt = make()
         for i in range(5):

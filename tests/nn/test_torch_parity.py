@@ -80,7 +80,7 @@ def test_forward_loss_and_gradients_match_pytorch(activation, cost):
 )
 def test_training_steps_match_pytorch(ours_opt, make_theirs):
     ours, theirs = twin_networks("relu", "cross-entropy")
-    params, grads, _ = ours.trainable()
+    params, grads = map(list, zip(*ours.parameters.arrays.values()))
     opt, opt_t = ours_opt(), make_theirs(theirs.parameters())
     for step in range(5):
         x, y = batch(seed=10 + step)

@@ -1,5 +1,8 @@
 """The training loop: it learns, it is reproducible, it stops early and it stops loudly on NaN."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -205,17 +208,19 @@ def test_oversampling_and_class_weights_raise_the_rare_class_recall():
 
 def test_parameters_live_in_one_flat_array_with_the_weights_first():
     net = Sequential([Dropout(0.1), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
-    assert net.flat_params.shape == net.flat_grads.shape == (net.n_params,)
+    assert net.parameters.values.shape == net.parameters.grads.shape == (net.n_params,)
     for layer in net.layers:
         for k, p in layer.params.items():
-            assert np.shares_memory(p, net.flat_params)
-            assert np.shares_memory(layer.grads[k], net.flat_grads)
-    assert net.n_decayed == 20 * 16 + 16 * 3  # the two W; the biases follow
-    decayed = net.flat_params[: net.n_decayed]
+            assert np.shares_memory(p, net.parameters.values)
+            assert np.shares_memory(layer.grads[k], net.parameters.grads)
+    assert len(net.parameters.weights) == 20 * 16 + 16 * 3  # the two W; the biases follow
+    decayed = net.parameters.weights
     np.testing.assert_array_equal(decayed[: 20 * 16], net.layers[1].params["W"].ravel())
     clone = net.astype(np.float64)  # a copy packs its own arrays
-    assert clone.flat_params.dtype == np.float64 and not np.shares_memory(clone.flat_params, net.flat_params)
-    np.testing.assert_allclose(clone.flat_params, net.flat_params)
+    assert clone.parameters.values.dtype == np.float64 and not np.shares_memory(
+        clone.parameters.values, net.parameters.values
+    )
+    np.testing.assert_allclose(clone.parameters.values, net.parameters.values)
 
 
 def test_training_backward_skips_only_the_unneeded_input_gradient():
@@ -223,10 +228,10 @@ def test_training_backward_skips_only_the_unneeded_input_gradient():
     net = Sequential([Dropout(0.0), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
     _, grad = net.cost.loss_and_gradient(net.forward(x), y)
     full = net.backward(grad.copy())
-    expected = net.flat_grads.copy()
-    net.flat_grads[...] = 0
+    expected = net.parameters.grads.copy()
+    net.parameters.grads[...] = 0
     assert net.backward(grad.copy(), input_grad=False) is None
-    np.testing.assert_array_equal(net.flat_grads, expected)
+    np.testing.assert_array_equal(net.parameters.grads, expected)
     assert full.shape == x.shape
 
 
@@ -243,7 +248,31 @@ def test_augmentation_applies_to_training_batches_only_and_leaves_other_runs_unc
         net = toy_net(dropout=0)
         net.fit(x, y, optimizer=SGD(0.1), epochs=2, batch_size=50, rng=4, augment=aug,
                 validation=(x[:20], y[:20]))  # fmt: skip
-        runs.append(net.flat_params.copy())
+        runs.append(net.parameters.values.copy())
     np.testing.assert_array_equal(runs[0], runs[1])  # without augmentation: the usual stream
     assert not np.array_equal(runs[0], runs[2])
     assert seen == [(50, 20)] * 8  # 2 epochs x 4 training batches; validation is never augmented
+
+
+ONE_WORKER_FIT = """
+import sys
+import numpy as np
+import digitnet
+from digitnet.nn import Adam, Dense, ReLU, Sequential
+net = Sequential([Dense(8), ReLU(), Dense(3)], input_shape=(4,), rng=0)
+x, y = np.random.default_rng(0).random((32, 4), dtype=np.float32), np.arange(32) % 3
+net.fit(x, y, optimizer=Adam(), epochs=2, batch_size=8, workers=WORKERS)
+print(" ".join(sorted(m for m in sys.modules if m.startswith(("digitnet.nn.parallel", "multiprocessing")))))
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_worker_training_never_imports_the_multiprocessing_code(workers):
+    """A reader of the engine never meets a process: plain training imports no process code at all."""
+    code = ONE_WORKER_FIT.replace("WORKERS", str(workers))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported = result.stdout.split()
+    if workers == 1:
+        assert imported == []
+    else:  # the control: the same check sees the process code when it is used
+        assert "digitnet.nn.parallel" in imported and "multiprocessing.connection" in imported

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitnet.data.mnist import missing_mnist_files
+from digitnet.checks import checked_integer, describe_range
+from digitnet.data.folders import missing_mnist_files
 from digitnet.errors import DataError
 
 __all__ = ["Parser", "conv_stages", "data_folder", "hidden_sizes", "integer", "output_folder", "show_value"]
@@ -95,21 +96,18 @@ def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str],
     Traceback (most recent call last):
     argparse.ArgumentTypeError: --seed must be a non-negative integer, got -1
     """
-    if high is not None:
-        wanted = f"an integer from {low} to {high}"
-    else:
-        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
-            low, f"an integer of at least {low}"
-        )
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be {wanted}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{flag} must be {wanted}, got {value}")
-        return value
+            raise argparse.ArgumentTypeError(
+                f"{flag} must be {describe_range(low, high)}, got {text!r}"
+            ) from None
+        try:
+            return checked_integer(flag, value, low, high)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = flag.lstrip("-").replace("-", "_")  # what argparse calls the type in its messages
     return parse

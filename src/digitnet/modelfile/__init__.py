@@ -32,13 +32,14 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from digitnet import __version__
 from digitnet.atomic import atomic_write
+from digitnet.checks import is_integer
 from digitnet.errors import ModelFileError
 from digitnet.modelfile.architecture import check_architecture
 from digitnet.modelfile.container import Container, load_bounded_json, read_container
 from digitnet.modelfile.records import check_records
 from digitnet.nn.model import Sequential
+from digitnet.version import __version__
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LoadedModel", "load_model", "read_header", "save_model"]
 
@@ -215,7 +216,7 @@ def _check_format(path: Path, header: Any) -> None:
             "the file was damaged or is not digitnet's: retrain or restore it",
         )
     version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not is_integer(version, 1):
         shown = reprlib.repr(version)  # cut short: a crafted header may put megabytes here
         raise _fail(
             path,

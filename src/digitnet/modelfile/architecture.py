@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from digitnet.checks import is_integer
 from digitnet.errors import ModelFileError
 from digitnet.modelfile.container import ADVICE, short
 from digitnet.nn.costs import COSTS
@@ -133,7 +134,7 @@ def _layer(path: Path, i: int, spec: Any):
             raise _fail(
                 path, f"architecture layer {i} ({kind}) {key} is a JSON {_kind(value)}, not a single value"
             )
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SIZE:
+        if is_integer(value) and abs(value) > MAX_SIZE:
             raise _fail(
                 path,
                 f"architecture layer {i} ({kind}) {key} is {value}, beyond digitnet's limit of {MAX_SIZE:,}",
@@ -147,7 +148,7 @@ def _layer(path: Path, i: int, spec: Any):
 
 
 def _size(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_SIZE
+    return is_integer(value, 1, MAX_SIZE)
 
 
 def _kind(value: Any) -> str:

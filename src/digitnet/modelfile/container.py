@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.checks import is_integer
 from digitnet.errors import ModelFileError
 
 __all__ = ["Container", "TensorEntry", "load_bounded_json", "read_container"]
@@ -156,12 +157,16 @@ def _entry(path: Path, name: str, spec: Any) -> TensorEntry:
         raise _fail(
             path, f"tensor {short(name)} has dtype {short(dtype)}; digitnet writes only {', '.join(DTYPES)}"
         )
-    if not isinstance(shape, list) or len(shape) > MAX_TENSOR_AXES or not all(_natural(d) for d in shape):
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_TENSOR_AXES
+        or not all(is_integer(d, 0) for d in shape)
+    ):
         raise _fail(
             path,
             f"tensor {short(name)}: shape {short(shape)} is not a list of at most {MAX_TENSOR_AXES} integers >= 0",
         )
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_natural(o) for o in offsets):
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(is_integer(o, 0) for o in offsets):
         raise _fail(
             path, f"tensor {short(name)}: data_offsets {short(offsets)} is not a pair of integers >= 0"
         )
@@ -197,10 +202,6 @@ def short(value: Any) -> str:
     """``repr(value)``, cut short: a message must not repeat a megabyte of crafted header (the three
     checking modules share it)."""
     return _REPR.repr(value)
-
-
-def _natural(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _fail(path: Path, what: str) -> ModelFileError:

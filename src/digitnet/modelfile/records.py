@@ -25,6 +25,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from digitnet.checks import is_integer
 from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.modelfile.container import ADVICE, short
@@ -91,7 +92,7 @@ def _check_history(history: dict[str, Any]) -> None:
         if key == "epochs":
             _check_epochs(value)
         elif key == "best_epoch":
-            if value is not None and not _integer(value, 1):
+            if value is not None and not is_integer(value, 1):
                 raise _Invalid(
                     "history.best_epoch", f"must be an epoch number >= 1 or null, got {short(value)}"
                 )
@@ -119,7 +120,7 @@ def _check_epochs(epochs: Any) -> None:
             raise _Invalid(
                 where, "records other figures than history.epochs[0]; every epoch records the same"
             )
-        if not _integer(epoch.get("epoch"), 1):
+        if not is_integer(epoch.get("epoch"), 1):
             raise _Invalid(
                 f"{where}.epoch", f"must be the epoch's number, from 1, got {short(epoch.get('epoch'))}"
             )
@@ -172,10 +173,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def _integer(value: Any, least: int | None = None) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and (least is None or value >= least)
-
-
 def _fits(value: Any, hint: Any) -> bool:
     """Whether a JSON value fits a TrainConfig annotation (``int``, ``str | None``, ``tuple[int, ...]``).
 
@@ -190,7 +187,7 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is bool:
         return isinstance(value, bool)
     if hint is int:
-        return _integer(value)
+        return is_integer(value)
     if hint is float:
         return _number(value)
     if hint is str:

@@ -15,6 +15,7 @@ Everything runs in float32 for training and inference; the gradient checks run t
 
 from digitnet.nn.activations import ACTIVATIONS, Identity, ReLU, Sigmoid, Softmax, Tanh
 from digitnet.nn.batchnorm import BatchNorm
+from digitnet.nn.callbacks import Callback, History
 from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import COSTS, CrossEntropy, Quadratic
 from digitnet.nn.dense import Dense
@@ -23,10 +24,11 @@ from digitnet.nn.initializers import INITIALIZERS
 from digitnet.nn.layer import LAYERS, Layer
 from digitnet.nn.model import Sequential
 from digitnet.nn.optimizers import OPTIMIZERS, SGD, Adam
+from digitnet.nn.parameters import Parameters
 from digitnet.nn.pooling import AvgPool2D, MaxPool2D
 from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import SCHEDULES, Constant, Cosine, StepDecay
-from digitnet.nn.training import Callback, History
+from digitnet.nn.training import FitSettings
 
 __all__ = [
     "ACTIVATIONS",
@@ -46,11 +48,13 @@ __all__ = [
     "CrossEntropy",
     "Dense",
     "Dropout",
+    "FitSettings",
     "Flatten",
     "History",
     "Identity",
     "Layer",
     "MaxPool2D",
+    "Parameters",
     "Quadratic",
     "ReLU",
     "Sequential",

@@ -36,16 +36,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from digitnet.checks import checked_integer, is_integer
 from digitnet.nn.initializers import INITIALIZERS, initialize
 from digitnet.nn.layer import Layer, register_layer
 
 __all__ = ["Conv2D"]
-
-
-def _positive_int(value, what: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @register_layer
@@ -97,16 +92,16 @@ class Conv2D(Layer):
         self, filters: int, kernel_size: int, stride: int = 1, padding: int | str = 0, init: str | None = None
     ):
         super().__init__()
-        self.filters = _positive_int(filters, "Conv2D filters")
-        self.kernel_size = _positive_int(kernel_size, "Conv2D kernel_size")
-        self.stride = _positive_int(stride, "Conv2D stride")
+        self.filters = checked_integer("Conv2D filters", filters)
+        self.kernel_size = checked_integer("Conv2D kernel_size", kernel_size)
+        self.stride = checked_integer("Conv2D stride", stride)
         if padding == "same":
             if self.stride != 1 or self.kernel_size % 2 == 0:
                 raise ValueError(
                     f'Conv2D padding="same" needs stride 1 and an odd kernel_size, got stride {stride!r} '
                     f"and kernel_size {kernel_size!r}; give an integer padding instead"
                 )
-        elif not isinstance(padding, (int, np.integer)) or isinstance(padding, bool) or padding < 0:
+        elif not is_integer(padding, 0):
             raise ValueError(f'Conv2D padding must be a non-negative integer or "same", got {padding!r}')
         if init is not None and init not in INITIALIZERS:
             raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")

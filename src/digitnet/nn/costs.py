@@ -42,8 +42,6 @@ class Quadratic:
     Shape: output a (N, C), labels (N,) int -> scalar; gradient (N, C).
     """
 
-    name = "quadratic"
-
     def _diff(self, output, labels):
         diff = output.copy()  # (N, C): a - y, y one-hot
         diff[np.arange(len(labels)), labels] -= 1
@@ -85,8 +83,6 @@ class CrossEntropy:
     log-sum-exp with the row maximum subtracted never overflows, and the fused gradient stays large
     while the answer is wrong (no saturation), which is why it learns faster than the quadratic cost.
     """
-
-    name = "cross-entropy"
 
     def _log_softmax(self, z):
         # ufunc reductions rather than z.max() and .sum(): the same sums, without the wrappers' cost,

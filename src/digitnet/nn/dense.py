@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.checks import checked_integer
 from digitnet.nn.initializers import INITIALIZERS, initialize
 from digitnet.nn.layer import Layer, register_layer
 
@@ -37,11 +38,9 @@ class Dense(Layer):
 
     def __init__(self, units: int, init: str | None = None):
         super().__init__()
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         if init is not None and init not in INITIALIZERS:
             raise ValueError(f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)}")
-        self.units = int(units)
+        self.units = checked_integer("Dense units", units)
         self.init = init
 
     def build(self, input_shape, rng):

@@ -113,23 +113,22 @@ def check_gradients(
 
     def loss() -> float:
         out = net.forward(x, training=training, rng=np.random.default_rng(seed))
-        return net.cost.loss(out, y) + net.l2_penalty(l2)
+        return net.cost.loss(out, y) + net.parameters.l2_penalty(l2)
 
     out = net.forward(x, training=training, rng=np.random.default_rng(seed))
     _, grad = net.cost.loss_and_gradient(out, y)
     grad_x = net.backward(grad)
-    for p, g in net.decayed():
-        g += l2 * p
+    parameters = net.parameters
+    parameters.weight_grads += l2 * parameters.weights  # d/dW of (λ/2)‖W‖², as the training loop adds it
     errors = {}
-    params, grads, names = net.trainable()
-    analytic = {name: g.copy() for name, g in zip(names, grads)}
+    analytic = {name: g.copy() for name, (_, g) in parameters.arrays.items()}
     at = loss()  # |L| sets the rounding noise of every difference
 
     def compare(a, array):
         floor = max(GRADIENT_FLOOR, resolution(at, array.size, eps))
         return relative_error(a, numerical_gradient(loss, array, eps), floor)
 
-    for name, p in zip(names, params):
+    for name, (p, _) in parameters.arrays.items():
         errors[name] = compare(analytic[name], p)
     errors["input"] = compare(grad_x, x)
     return errors

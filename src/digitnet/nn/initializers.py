@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_INIT", "INITIALIZERS", "initialize"]
+from digitnet.nn.activations import ACTIVATIONS
+
+__all__ = ["DEFAULT_INIT", "INITIALIZERS", "choose_initializers", "initialize"]
 
 
 def standard_normal(rng, fan_in, fan_out, dtype):
@@ -60,6 +62,27 @@ DEFAULT_INIT = {
     "softmax": "glorot",
 }
 """The initialiser a dense layer gets by default, by the activation that follows it."""
+
+
+def choose_initializers(layers: list) -> None:
+    """Give every weighted layer (Dense, Conv2D) that was left to choose (``init=None``) the initialiser
+    :data:`DEFAULT_INIT` names for the activation that follows it.
+
+    The activation after layer i is the first activation layer after it, looking past dropout, pooling
+    and batch normalisation; "identity" if the next weighted layer or the network's output comes first.
+    """
+    names = {cls: name for name, cls in ACTIVATIONS.items()}
+    for i, layer in enumerate(layers):
+        if getattr(layer, "init", "") is not None:  # not weighted, or its initialiser was given
+            continue
+        following = "identity"
+        for later in layers[i + 1 :]:
+            if type(later) in names:
+                following = names[type(later)]
+                break
+            if hasattr(later, "init"):
+                break
+        layer.init = DEFAULT_INIT[following]
 
 
 def initialize(name: str, rng: np.random.Generator, fan_in: int, fan_out: int, dtype=np.float32):

@@ -7,16 +7,15 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import NonFiniteOutputError
-from digitnet.nn.activations import ACTIVATIONS
+from digitnet.nn.callbacks import Callback, History
 from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import COSTS
-from digitnet.nn.initializers import DEFAULT_INIT
+from digitnet.nn.initializers import choose_initializers
 from digitnet.nn.layer import LAYERS, Layer
-from digitnet.nn.training import Callback, History, fit
+from digitnet.nn.parameters import Parameters, copy_by_name
+from digitnet.nn.training import FitSettings, fit
 
-__all__ = ["Sequential"]
-
-_ACTIVATION_NAMES = {cls: name for name, cls in ACTIVATIONS.items()}
+__all__ = ["Sequential", "finite_outputs"]
 
 
 class Sequential:
@@ -64,25 +63,16 @@ class Sequential:
         self.cost = COSTS[cost]()
         self.input_shape = tuple(int(d) for d in input_shape)
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        choose_initializers(self.layers)  # Dense and Conv2D left to choose: by the activation after them
         shape = self.input_shape
-        for i, layer in enumerate(self.layers):
-            if getattr(layer, "init", "") is None:  # a weighted layer (Dense, Conv2D) left to choose
-                layer.init = DEFAULT_INIT[self._following_activation(i)]
+        for layer in self.layers:
             shape = layer.build(shape, rng)
         if len(shape) != 1:
             raise ValueError(f"the last layer must output class scores (N, C), got shape {shape}")
         self.n_classes = shape[0]
-        self._pack_parameters()
-
-    def _following_activation(self, i: int) -> str:
-        """Name of the activation after layer i (skipping dropout, pooling and batch normalisation),
-        "identity" if the next weighted layer or the output comes first."""
-        for layer in self.layers[i + 1 :]:
-            if type(layer) in _ACTIVATION_NAMES:
-                return _ACTIVATION_NAMES[type(layer)]
-            if hasattr(layer, "init"):
-                break
-        return "identity"
+        self.parameters = Parameters(self.layers)  # every parameter in one flat array, every gradient too
+        trainable = [i for i, layer in enumerate(self.layers) if layer.params]
+        self._lowest_trainable = trainable[0] if trainable else 0
 
     # ----- the maths -----------------------------------------------------------------------------
 
@@ -100,53 +90,66 @@ class Sequential:
         batch 10, a (10, 100) @ (100, 784) product that costs more than the rest of the step), and
         returns None.
         """
-        bottom = 0 if input_grad or not self.flat_params.size else self._lowest_trainable
+        bottom = 0 if input_grad or not len(self.parameters) else self._lowest_trainable
         for i in range(len(self.layers) - 1, bottom - 1, -1):
             if i == bottom and not input_grad:
                 return self.layers[i].backward(grad_out, need_input_grad=False)
             grad_out = self.layers[i].backward(grad_out)
         return grad_out
 
-    # ----- parameters ----------------------------------------------------------------------------
+    def train_step(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        weights: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        predicted: np.ndarray | None = None,
+    ) -> float:
+        """Backpropagation on one batch: forward, the cost, backward. Returns the batch's mean cost C
+        and leaves ∂C/∂θ of every parameter in ``parameters.grads`` (each layer's ``grads``); the
+        training loop then adds L2's λW and lets the optimiser step (:mod:`digitnet.nn.training`).
 
-    def _pack_parameters(
-        self, params: np.ndarray | None = None, grads: np.ndarray | None = None, copy: bool = True
-    ) -> None:
-        """Move every parameter into one flat array, and every gradient into another.
+        With z^l = a^(l-1) W^l + b^l, a^l = σ(z^l) and the error δ^l = ∂C/∂z^l, one row per example,
+        backpropagation is four equations (Nielsen, chapter 2); for Dense + sigmoid + quadratic cost
+        they are computed here:
 
-        The layers keep their ``params`` and ``grads`` dicts, whose entries become reshaped views into
-        ``flat_params`` and ``flat_grads``, so the maths reads as before while the optimiser updates all
-        parameters with a few whole-array operations instead of a few per array: at batch 10, Python's
-        per-call cost dominates the arithmetic. The decayed weights come first, so L2 applies to the
-        slice ``[:n_decayed]``. Shape: (P,) for P parameters.
+        ===  ==============================  ==========================================================
+        BP1  δ^L = ∇_a C ⊙ σ'(z^L)           output error: ``Quadratic.loss_and_gradient`` gives
+                                             ∇_a C = (a^L - y) / N, ``Sigmoid.backward`` multiplies
+                                             by σ'(z) = a(1 - a). (Cross-entropy on logits gives δ^L =
+                                             (softmax(z^L) - y) / N at once.)
+        BP2  δ^l = δ^(l+1) (W^(l+1))ᵀ ⊙ σ'(z^l)  error of a hidden layer: ``Dense.backward`` returns
+                                             ``grad_out @ W.T``, ``Sigmoid.backward`` multiplies by σ'
+        BP3  ∂C/∂b^l = Σ_n δ^l_n             ``Dense.backward``: ``np.add.reduce(grad_out, axis=0)``
+        BP4  ∂C/∂W^l = (a^(l-1))ᵀ δ^l        ``Dense.backward``: ``np.matmul(self.x.T, grad_out)``
+        ===  ==============================  ==========================================================
 
-        ``params`` and ``grads``, when given, are the (P,) arrays to use (shared memory, for the workers
-        of :mod:`digitnet.nn.parallel`); with ``copy=False`` the parameters take the values that
-        ``params`` already holds instead of keeping their own.
+        (The 1/N of the batch's mean sits in ∇_a C, so BP3 and BP4 sum over the batch.) Each layer's
+        ``backward`` sits under its ``forward`` in its own file (``dense.py``, ``activations.py``,
+        ``costs.py``): :meth:`forward` runs a^0 = x up through the layers, each caching what its
+        derivative needs, and :meth:`backward` hands δ down them.
+
+        Parameters
+        ----------
+        x : ndarray (N, *input_shape)
+        y : ndarray (N,)
+            Integer class labels.
+        weights : ndarray (N,) or None
+            Each example's weight in the mean cost (class weighting); None weighs all alike.
+        rng : numpy.random.Generator or None
+            Draws dropout masks.
+        predicted : ndarray (N,) of int, optional
+            Receives each example's predicted class (the most active output), for running accuracy.
         """
-        entries = [(layer, k) for layer in self.layers for k in layer.params]
-        entries.sort(key=lambda e: e[1] not in e[0].decayed)  # stable: decayed first, then layer order
-        dtype = entries[0][0].params[entries[0][1]].dtype if entries else np.dtype(np.float32)
-        total = sum(layer.params[k].size for layer, k in entries)
-        for given in (params, grads):
-            if given is not None and (given.shape != (total,) or given.dtype != dtype):
-                raise ValueError(f"expected a ({total},) {dtype} array, got {given.shape} {given.dtype}")
-        self.flat_params = np.empty(total, dtype) if params is None else params  # (P,)
-        self.flat_grads = np.zeros(total, dtype) if grads is None else grads  # (P,)
-        self.n_decayed = 0
-        start = 0
-        for layer, k in entries:
-            p = layer.params[k]
-            view = self.flat_params[start : start + p.size]
-            if copy:
-                view[...] = p.ravel()
-            layer.params[k] = view.reshape(p.shape)
-            layer.grads[k] = self.flat_grads[start : start + p.size].reshape(p.shape)
-            start += p.size
-            if k in layer.decayed:
-                self.n_decayed = start
-        trainable = [i for i, layer in enumerate(self.layers) if layer.params]
-        self._lowest_trainable = trainable[0] if trainable else 0
+        out = self.forward(x, training=True, rng=rng)  # a^L (N, C): every layer's forward, bottom up
+        if predicted is not None:
+            np.argmax(out, axis=1, out=predicted)  # (N,)
+        loss, grad = self.cost.loss_and_gradient(out, y, weights)  # C, and ∇_a C (N, C): BP1's first factor
+        self.backward(grad, input_grad=False)  # δ down the layers: BP1 to BP4, gradients in parameters.grads
+        return loss
+
+    # ----- parameters ----------------------------------------------------------------------------
 
     def named_params(self) -> dict[str, np.ndarray]:
         """Every parameter array by name, e.g. ``"layers.0.W"``; the arrays themselves, not copies."""
@@ -159,24 +162,6 @@ class Sequential:
     def named_state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers by name: everything a model file stores."""
         return {**self.named_params(), **self.named_buffers()}
-
-    def trainable(self) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
-        """Parameters, their gradients and their names, in matching order."""
-        params, grads, names = [], [], []
-        for i, layer in enumerate(self.layers):
-            for k, p in layer.params.items():
-                params.append(p)
-                grads.append(layer.grads[k])
-                names.append(f"layers.{i}.{k}")
-        return params, grads, names
-
-    def decayed(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(parameter, gradient) pairs that L2 weight decay applies to: the weights, not the biases."""
-        return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.decayed]
-
-    def l2_penalty(self, l2: float) -> float:
-        """(λ/2) Σ ‖W‖² over the decayed weights."""
-        return 0.5 * l2 * sum(float(np.vdot(p, p)) for p, _ in self.decayed())
 
     @property
     def n_params(self) -> int:
@@ -199,30 +184,15 @@ class Sequential:
 
     @property
     def dtype(self) -> np.dtype:
-        params = self.named_params()
-        return next(iter(params.values())).dtype if params else np.dtype(np.float32)
+        return self.parameters.values.dtype  # float32, or float64 for gradient checks
 
     def set_params(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy values into the parameters by name; names and shapes must match exactly."""
-        self._copy_into(self.named_params(), arrays)
+        copy_by_name(self.named_params(), arrays)
 
     def set_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Copy values into the parameters and buffers by name (:meth:`named_state`'s names)."""
-        self._copy_into(self.named_state(), arrays)
-
-    @staticmethod
-    def _copy_into(own: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> None:
-        if set(arrays) != set(own):
-            missing, extra = sorted(set(own) - set(arrays)), sorted(set(arrays) - set(own))
-            raise ValueError(
-                f"parameter names do not match the architecture: missing {missing}, unexpected {extra}"
-            )
-        for name, p in own.items():
-            if arrays[name].shape != p.shape:
-                raise ValueError(
-                    f"parameter {name} has shape {arrays[name].shape}, the architecture needs {p.shape}"
-                )
-            p[...] = arrays[name]
+        copy_by_name(self.named_state(), arrays)
 
     def astype(self, dtype) -> Sequential:
         """A copy of this model with parameters of ``dtype`` (float64 for gradient checks)."""
@@ -230,7 +200,7 @@ class Sequential:
         for layer, own in zip(clone.layers, self.layers):
             layer.params = {k: p.astype(dtype) for k, p in own.params.items()}
             layer.buffers = {k: b.astype(dtype) for k, b in own.buffers.items()}
-        clone._pack_parameters()
+        clone.parameters = Parameters(clone.layers)
         return clone
 
     # ----- using it ------------------------------------------------------------------------------
@@ -331,65 +301,41 @@ class Sequential:
         y: np.ndarray,
         *,
         optimizer,
-        epochs: int = 10,
-        batch_size: int = 32,
         rng: np.random.Generator | int = 0,
-        schedule=None,
-        l2: float = 0.0,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
-        patience: int | None = None,
         callbacks: list[Callback] | tuple[Callback, ...] = (),
-        class_weights: np.ndarray | None = None,
-        oversample: bool = False,
-        augment=None,
-        workers: int = 1,
+        **settings,
     ) -> History:
-        """Train by mini-batch gradient descent; returns the per-epoch :class:`History`.
-
-        Each epoch shuffles the examples with ``rng``, splits them into mini-batches of
-        ``batch_size``, and for each batch runs forward, the cost, backward, adds the L2 term
-        λW to each weight gradient, and lets ``optimizer`` step at the learning rate that
-        ``schedule`` gives. Stops with :class:`~digitnet.errors.NonFiniteError` as soon as the loss
-        or a gradient is NaN or infinite.
+        """Train by mini-batch gradient descent (:func:`digitnet.nn.training.fit`); returns the
+        per-epoch :class:`History`.
 
         Parameters
         ----------
         x, y : ndarray
             Inputs (N, *input_shape) and integer labels (N,).
         optimizer : SGD or Adam
-        epochs, batch_size : int
         rng : numpy.random.Generator or int
             Shuffles and draws dropout masks. Same seed, same data: bit-identical weights.
-        schedule : callable or None
-            Maps the epoch position (float) to a multiplier of the learning rate.
-        l2 : float
-            λ in the penalty (λ/2) Σ‖W‖² added to the cost (weights only, not biases).
         validation : (x_val, y_val) or None
             Evaluated after every epoch; drives early stopping. Never pass the test set here.
-        patience : int or None
-            Stop after this many epochs without a lower validation loss, and restore the best weights.
         callbacks : list of Callback
-        class_weights : ndarray (C,) or None
-            Weight of each class in the cost (see ``costs.balanced_class_weights``), for imbalanced data.
-        oversample : bool
-            Each epoch, draw rare classes' examples again until every class is as frequent as the
-            largest; an epoch then has C · max_c n_c examples.
-        augment : callable or None
-            ``augment(images, rng) -> images``, e.g. :class:`digitnet.data.Augment`: applied to every
-            training batch (never to validation data) with a generator split off from ``rng``.
-        workers : int
-            Split every batch between this process and ``workers - 1`` worker processes, one core each,
-            that share the weights (:mod:`digitnet.nn.parallel`): convolutional networks train 1.4 to
-            1.8 times as fast with 2 on 2 cores; MLPs train slower. Reproducible for a given seed and
-            ``workers``, but not bit-identical across different ``workers``; batch normalisation then
-            normalises each shard by its own statistics.
+        **settings
+            The fields of :class:`~digitnet.nn.training.FitSettings`: ``epochs`` (10), ``batch_size``
+            (32), ``schedule``, ``l2``, ``patience``, ``class_weights``, ``oversample``, ``augment``,
+            ``workers`` (1).
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        settings = FitSettings(**settings)
         return fit(
-            self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size, rng=rng,
-            schedule=schedule, l2=l2, validation=validation, patience=patience, callbacks=callbacks,
-            class_weights=class_weights, oversample=oversample, augment=augment, workers=workers,
-        )  # fmt: skip
+            self,
+            x,
+            y,
+            optimizer=optimizer,
+            settings=settings,
+            rng=rng,
+            validation=validation,
+            callbacks=callbacks,
+        )
 
     # ----- description and rebuilding ------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.checks import checked_integer
 from digitnet.nn.layer import Layer, register_layer
 
 __all__ = ["AvgPool2D", "MaxPool2D"]
@@ -29,8 +30,7 @@ class _Pool2D(Layer):
         for what, value in (("pool_size", pool_size), ("stride", stride)):
             if value is None and what == "stride":
                 continue
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} {what} must be a positive integer, got {value!r}")
+            checked_integer(f"{name} {what}", value)
         self.pool_size = int(pool_size)
         self.stride = None if stride is None else int(stride)
 

@@ -14,16 +14,8 @@ __all__ = ["SCHEDULES", "Constant", "Cosine", "StepDecay", "make_schedule"]
 class Constant:
     """η(e) = η₀."""
 
-    name = "constant"
-
-    def __init__(self, epochs: int | None = None):
-        pass
-
     def __call__(self, e: float) -> float:
         return 1.0
-
-    def config(self):
-        return {}
 
 
 class StepDecay:
@@ -31,8 +23,6 @@ class StepDecay:
 
     Defaults γ = 0.1 every third of training, the classic "divide by ten when progress stalls".
     """
-
-    name = "step"
 
     def __init__(self, epochs: int, every: int | None = None, gamma: float = 0.1):
         self.every = every if every is not None else max(1, math.ceil(epochs / 3))
@@ -45,9 +35,6 @@ class StepDecay:
     def __call__(self, e):
         return self.gamma ** math.floor(e / self.every)
 
-    def config(self):
-        return {"every": self.every, "gamma": self.gamma}
-
 
 class Cosine:
     """η(e) = η₀ · (f + (1 - f) · ½(1 + cos(π e / E))): a smooth decay from η₀ to f·η₀ over E epochs.
@@ -55,8 +42,6 @@ class Cosine:
     Large steps early explore, small steps late settle into a minimum (Loshchilov & Hutter 2017).
     f = 0 by default.
     """
-
-    name = "cosine"
 
     def __init__(self, epochs: int, final_fraction: float = 0.0):
         if epochs < 1:
@@ -70,9 +55,6 @@ class Cosine:
         f = self.final_fraction
         return f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(e / self.epochs, 1.0)))
 
-    def config(self):
-        return {"epochs": self.epochs, "final_fraction": self.final_fraction}
-
 
 SCHEDULES = {"constant": Constant, "step": StepDecay, "cosine": Cosine}
 """Schedule names, as the CLI and model files spell them, to their classes."""
@@ -82,4 +64,4 @@ def make_schedule(name: str, epochs: int):
     """The schedule called ``name`` with its defaults for a run of ``epochs`` epochs."""
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
-    return SCHEDULES[name](epochs)
+    return Constant() if name == "constant" else SCHEDULES[name](epochs)

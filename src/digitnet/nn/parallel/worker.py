@@ -1,8 +1,8 @@
 """The worker process of data-parallel training (:mod:`digitnet.nn.parallel`), run as
-``python -m digitnet.nn.parallel_worker READ_FD WRITE_FD`` by the training process, never by hand.
+``python -m digitnet.nn.parallel.worker READ_FD WRITE_FD`` by the training process, never by hand.
 
 It builds the network from the configuration it is sent, on the weights the training process keeps in
-shared memory, then computes shard after shard: forward, the cost and backward, the gradient written
+shared memory, then computes shard after shard with the model's ``train_step``, the gradient written
 into its shared gradient array, the shard's mean cost and predictions sent back through the pipe.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet.nn.model import Sequential
-from digitnet.nn.parallel import mapped_array, step
+from digitnet.nn.parallel.shared_memory import mapped_array
+from digitnet.nn.parameters import Parameters
 
 
 def serve(receive: Connection, send: Connection) -> None:
@@ -26,13 +27,14 @@ def serve(receive: Connection, send: Connection) -> None:
     threadpool_limits(1, user_api="blas")  # one core per worker
     dtype = np.dtype(setup["dtype"])
     model = Sequential.from_config(setup["config"])
-    if model.flat_params.dtype != dtype:
+    if model.dtype != dtype:
         model = model.astype(dtype)
     params_fd, grads_fd, inputs_fd = setup["files"]
-    params = mapped_array(params_fd, model.flat_params.shape, dtype)
-    grads = mapped_array(grads_fd, model.flat_params.shape, dtype)
+    shape = model.parameters.values.shape  # (P,)
+    params = mapped_array(params_fd, shape, dtype)
+    grads = mapped_array(grads_fd, shape, dtype)
     inputs = mapped_array(inputs_fd, (setup["shard_inputs"],), dtype)
-    model._pack_parameters(params=params, grads=grads, copy=False)  # the calling process's weights
+    model.parameters = Parameters(model.layers, params, grads, copy=False)  # the calling process's weights
     rng = np.random.default_rng(setup["seed"])
     send.send(("ready", None))
     while True:
@@ -47,7 +49,7 @@ def serve(receive: Connection, send: Connection) -> None:
         predicted = np.empty(n, np.intp)
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as in fit
-                loss = step(model, rng, x, y, weights, predicted)
+                loss = model.train_step(x, y, weights=weights, rng=rng, predicted=predicted)
             send.send(("done", (loss, predicted)))
         except Exception:
             send.send(("error", traceback.format_exc()))

@@ -1,72 +1,28 @@
-"""Data parallelism on the CPU's cores: each mini-batch split between worker processes, one gradient.
-
-Why it helps convolutional networks
------------------------------------
-NumPy runs every elementwise operation on one core; only the BLAS products use them all. A
-convolutional network spends about half its step outside the products (im2col and col2im copies,
-pooling, ReLU, the bias), so one of two cores idles for half the step. Here the batch is cut into W
-shards: the calling process computes the first and W - 1 worker processes compute the others, each with
-its own copy of the network and one BLAS thread, on its own core. Processes rather than threads: two
-threads ran LeNet-5's halves in 8.7 ms per batch of 64 where two processes take the 5.9 ms that one half
-takes alone, because a thread needs Python's GIL for the Python code around every NumPy call and for
-setting each call up, and a LeNet-5 step makes hundreds of calls.
-
-Measured on a 2-core machine with W = 2 (``benchmarks/speed.py``, and the presets' whole runs): see the
-README's Performance section. An MLP loses (784-100-10 at batch 128: 848 µs per step with 2 workers,
-587 µs with one): its step is nearly all BLAS products, which use both cores already, and each step
-waits for the other process.
-
-The maths
----------
-Shard s has N_s of the batch's N examples (or the weight sum W_s of W, with per-example weights), and
-its copy computes the gradient g_s of its shard's mean cost C_s. The batch's mean cost and gradient are
-the shards' weighted means::
-
-    C = Σ_s (N_s / N) C_s          dC/dθ = Σ_s (N_s / N) g_s
-
-How the processes share the work
---------------------------------
-The parameters live in shared memory for the whole of training: the model's ``flat_params`` become a
-view of it, and every worker's network reads the same array, so the optimiser's in-place update is
-seen by all with nothing copied. Each worker writes its gradient into a shared (P,) array of its own and
-reads its shard's images from a shared input buffer; labels, weights, losses and predictions travel
-through a pipe. Shared memory here is an unnamed temporary file in ``/dev/shm`` (memory, not disk),
-mapped by both processes through a file descriptor: nothing to name, nothing left behind if a process
-dies. A worker is ``python -m digitnet.nn.parallel_worker``: a fresh interpreter that imports only
-digitnet, whatever script started the training.
-
-Where it differs from one worker
---------------------------------
-* Batch normalisation normalises each shard by that shard's own mean and variance ("ghost" batch
-  normalisation, as in PyTorch's DistributedDataParallel without SyncBatchNorm); the running statistics
-  kept for inference are the first shard's, computed in the calling process.
-* Dropout masks come from one generator per shard, split off the training generator once.
-* The shards' gradients are added in a different order from one product over the whole batch.
-
-So training with W workers is reproducible (same seed and W, same weights), but not bit-identical to
-training with one.
-"""
+"""The calling process's side of data parallelism: :class:`Replicas` and its worker processes (see the
+package's docstring for why and how)."""
 
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import subprocess
 import sys
-import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+from digitnet.nn.parallel.shared_memory import shared_array
+from digitnet.nn.parameters import Parameters
 
 if TYPE_CHECKING:
     from digitnet.nn.model import Sequential
 
 __all__ = ["Replicas"]
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds digitnet, for the workers
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])  # the folder that holds digitnet, for the workers
 
 
 class Replicas:
@@ -75,7 +31,7 @@ class Replicas:
     ::
 
         replicas = Replicas(model, workers=2, rng=rng, batch_size=64)
-        loss = replicas.forward_backward(x, y, weights, predicted)  # the gradient is in model.flat_grads
+        loss = replicas.train_step(x, y, weights, predicted)  # the gradient is in model.parameters.grads
         replicas.close()  # stops the workers; the model keeps the trained weights in its own memory
 
     Parameters
@@ -92,18 +48,16 @@ class Replicas:
     """
 
     def __init__(self, model: Sequential, workers: int, rng: np.random.Generator, batch_size: int = 1024):
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.model, self.rng, self.workers, self._params_file = model, rng, [], None
         if workers == 1:
             return
         if os.name != "posix":
             raise ValueError("workers > 1 needs Linux or macOS (file descriptors passed to worker processes)")
         seeds = [int(rng.integers(2**63)) for _ in range(workers - 1)]
-        self._params_file, params = shared_array(model.flat_params.shape, model.flat_params.dtype)
-        self._scratch = np.empty_like(model.flat_grads)  # (P,): a worker's share of the gradient
-        params[...] = model.flat_params
-        model._pack_parameters(params=params)  # from now on the weights live in shared memory
+        own = model.parameters
+        self._params_file, values = shared_array(own.values.shape, own.values.dtype)
+        self._scratch = np.empty_like(own.grads)  # (P,): a worker's share of the gradient
+        model.parameters = Parameters(model.layers, values)  # from now on the weights live in shared memory
         try:
             shard = -(-batch_size // workers) * int(np.prod(model.input_shape))  # ceil(B / W) inputs
             for seed in seeds:
@@ -112,10 +66,11 @@ class Replicas:
             self.close()
             raise
 
-    def forward_backward(
+    def train_step(
         self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, predicted: np.ndarray
     ) -> float:
-        """The batch's mean cost; its gradient lands in the model's ``flat_grads``.
+        """The batch's mean cost; its gradient lands in ``model.parameters.grads``: the model's
+        :meth:`~digitnet.nn.model.Sequential.train_step` on each shard, the gradients weighted and added.
 
         Shapes: x (N, *input_shape), y (N,), weights (N,) or None; ``predicted`` (N,) receives each
         example's predicted class.
@@ -123,7 +78,7 @@ class Replicas:
         n = len(x)
         shards = min(len(self.workers) + 1, n)
         if shards == 1:  # the plain step, with nothing added: at batch 10 a step is only about 50 µs
-            return step(self.model, self.rng, x, y, weights, predicted)
+            return self.model.train_step(x, y, weights=weights, rng=self.rng, predicted=predicted)
         bounds = [n * s // shards for s in range(shards + 1)]
         ranges = list(zip(bounds, bounds[1:]))  # (first, end) of shard s; shard 0 is computed here
 
@@ -134,7 +89,10 @@ class Replicas:
         for worker, (lo, hi) in zip(busy, ranges[1:]):
             worker.start(*cut(lo, hi))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as in fit and the workers
-            losses = [step(self.model, self.rng, *cut(*ranges[0]), predicted[: bounds[1]])]
+            xs, ys, ws = cut(*ranges[0])
+            losses = [
+                self.model.train_step(xs, ys, weights=ws, rng=self.rng, predicted=predicted[: bounds[1]])
+            ]
         for worker, (lo, hi) in zip(busy, ranges[1:]):
             losses.append(worker.finish(predicted[lo:hi]))
         total = n if weights is None else float(np.sum(weights))  # N, or W with example weights
@@ -143,7 +101,7 @@ class Replicas:
         shares = [
             (hi - lo if weights is None else float(np.sum(weights[lo:hi]))) / total for lo, hi in ranges
         ]
-        grads = self.model.flat_grads  # (P,): the shards' gradients, weighted and added, end up here
+        grads = self.model.parameters.grads  # (P,): the shards' gradients, weighted and added, end up here
         dtype = grads.dtype.type
         if shares[0] > 0:
             grads *= dtype(shares[0])
@@ -155,6 +113,12 @@ class Replicas:
                 grads += self._scratch
         return float(sum(share * loss for share, loss in zip(shares, losses) if share > 0))
 
+    def one_blas_thread_each(self):
+        """A context for training: while W > 1 processes compute shards, each one's products run on one
+        BLAS thread, on its own core (W BLAS threads on W cores would each spin against the other
+        workers). Evaluation between epochs keeps the BLAS's own threads."""
+        return threadpool_limits(1, user_api="blas")
+
     def close(self) -> None:
         """Stop the workers and give the model its weights back in its own memory."""
         for worker in self.workers:
@@ -162,61 +126,23 @@ class Replicas:
         self.workers = []
         if self._params_file is not None:
             model = self.model  # its gradients were in its own memory all along
-            model._pack_parameters(params=model.flat_params.copy(), grads=model.flat_grads, copy=False)
+            own = model.parameters
+            model.parameters = Parameters(model.layers, own.values.copy(), own.grads, copy=False)
             self._params_file.close()  # the mapping itself goes with the last array that views it
             self._params_file = None
-
-
-def shared_array(shape: tuple[int, ...], dtype) -> tuple:
-    """A zeroed array in memory that another process can map: (the open file behind it, the array).
-
-    The file is an unnamed temporary file, in ``/dev/shm`` where that has room (so in memory, not on
-    disk: a full ``/dev/shm`` would crash the process that writes past it), else in the temporary folder;
-    a worker maps it through the file's descriptor.
-    """
-    nbytes = _nbytes(shape, dtype)
-    try:
-        stats = os.statvfs("/dev/shm")
-        file = (
-            tempfile.TemporaryFile(dir="/dev/shm") if stats.f_bavail * stats.f_frsize > 4 * nbytes else None
-        )
-    except OSError:  # no /dev/shm, or not writable
-        file = None
-    file = file or tempfile.TemporaryFile()
-    file.truncate(nbytes)
-    return file, np.ndarray(shape, dtype, buffer=mmap.mmap(file.fileno(), nbytes))
-
-
-def mapped_array(fd: int, shape: tuple[int, ...], dtype) -> np.ndarray:
-    """The array that :func:`shared_array` made, mapped in a worker through its descriptor ``fd``."""
-    return np.ndarray(shape, dtype, buffer=mmap.mmap(fd, _nbytes(shape, dtype)))
-
-
-def _nbytes(shape: tuple[int, ...], dtype) -> int:
-    """Bytes of an array of ``shape`` and ``dtype``; at least 1, the least a file can be mapped with."""
-    return max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
-
-
-def step(model: Sequential, rng, x, y, weights, predicted) -> float:
-    """Forward, the cost and backward on one shard; returns the shard's mean cost."""
-    out = model.forward(x, training=True, rng=rng)  # (N_s, C)
-    np.argmax(out, axis=1, out=predicted)
-    loss, grad = model.cost.loss_and_gradient(out, y, weights)
-    model.backward(grad, input_grad=False)
-    return loss
 
 
 class _Worker:
     """One worker process, seen from the calling process: its shared arrays and its pipes."""
 
     def __init__(self, model: Sequential, params_file, seed: int, shard_inputs: int):
-        dtype = model.flat_params.dtype
-        self._grads_file, self.grads = shared_array(model.flat_grads.shape, dtype)  # (P,), the worker's
+        dtype = model.parameters.values.dtype
+        self._grads_file, self.grads = shared_array(model.parameters.grads.shape, dtype)  # (P,), the worker's
         self._inputs_file, self.inputs = shared_array((shard_inputs,), dtype)  # a shard's images, flat
         to_worker, from_worker = os.pipe(), os.pipe()  # (read end, write end) each
         files = (params_file.fileno(), self._grads_file.fileno(), self._inputs_file.fileno())
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "digitnet.nn.parallel_worker", str(to_worker[0]), str(from_worker[1])],
+            [sys.executable, "-m", "digitnet.nn.parallel.worker", str(to_worker[0]), str(from_worker[1])],
             pass_fds=(to_worker[0], from_worker[1], *files),
             stdin=subprocess.DEVNULL,
             env={

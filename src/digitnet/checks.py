@@ -1,0 +1,40 @@
+"""Argument checks shared by the whole package: one home for "is this a whole number in range?".
+
+Python's ``bool`` is an ``int`` (``True + True == 2``), so every check here refuses it: ``epochs=True`` is
+a mistake, never one epoch. NumPy's integer scalars count as integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["checked_integer", "is_integer"]
+
+
+def is_integer(value, low: int | None = None, high: int | None = None) -> bool:
+    """Whether ``value`` is an integer (not a bool) with ``low <= value <= high`` (a None bound is open)."""
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, (bool, np.bool_))
+        and (low is None or value >= low)
+        and (high is None or value <= high)
+    )
+
+
+def checked_integer(name: str, value, low: int | None = 1, high: int | None = None) -> int:
+    """``value`` as a Python int if :func:`is_integer` accepts it, else ``ValueError`` naming ``name``,
+    the range and the value given: "epochs must be a positive integer, got 0"."""
+    if not is_integer(value, low, high):
+        raise ValueError(f"{name} must be {describe_range(low, high)}, got {value!r}")
+    return int(value)
+
+
+def describe_range(low: int | None, high: int | None) -> str:
+    """How an error message names the integers from ``low`` to ``high``: "a positive integer", ..."""
+    if high is not None and low is not None:
+        return f"an integer from {low} to {high}"
+    if high is not None:
+        return f"an integer of at most {high}"
+    return {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
+        low, f"an integer of at least {low}"
+    )

@@ -1,4 +1,4 @@
-"""How long :class:`digitnet.data.Augment` takes to distort all 60,000 MNIST training images.
+"""How long :class:`digitnet.imaging.Augment` takes to distort all 60,000 MNIST training images.
 
 For each batch size, the whole training set is augmented batch by batch, ``--repeats`` times; the table
 gives the fastest and the median pass in seconds and the fastest in images per second, with the default
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from digitnet.data import load_mnist
-from digitnet.data.augment import Augment
+from digitnet.imaging import Augment
 
 
 def one_pass(augment: Augment, x: np.ndarray, batch_size: int, rng: np.random.Generator) -> float:

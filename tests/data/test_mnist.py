@@ -9,7 +9,7 @@ import pytest
 import digitnet.data.download as download
 from digitnet.data import MNIST, Split, find_mnist_dir, load_mnist, mnist_search_path, read_idx
 from digitnet.data.download import MNIST_FILES
-from digitnet.data.mnist import mnist_sources
+from digitnet.data.folders import mnist_sources
 from digitnet.errors import DataError
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

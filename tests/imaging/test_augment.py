@@ -1,5 +1,5 @@
-"""Augment: shapes and ranges, reproducibility, the exact geometry of each distortion, the elastic field's
-maths, and that every image stays itself (labels need no change). Synthetic images only."""
+"""Augment: shapes and ranges, reproducibility, the elastic field's maths, and that every image stays itself
+(labels need no change). Synthetic images only; the geometry of each distortion is in test_warp.py."""
 
 import dataclasses
 import math
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from digitnet.data import augment as augment_module
-from digitnet.data.augment import Augment, affine_matrices, elastic_displacement, warp
+from digitnet.imaging import augment as augment_module
+from digitnet.imaging.augment import AUGMENTATIONS, Augment, elastic_displacement
 
 OFF = dict(shift=0, rotation=0, scale=0, shear=0, elastic_alpha=0)  # every distortion switched off
 MILD = dict(shift=1, rotation=5, scale=0.05, shear=5, elastic_alpha=10, elastic_sigma=6)
@@ -29,15 +29,6 @@ def strokes(n: int, seed: int = 0, size: int = 28) -> np.ndarray:
             ink = np.clip((2.5 - distance) / 1.5, 0, 1)  # full ink 2 pixels wide, soft edges: like MNIST
             images[k] = np.maximum(images[k], ink)
     return images
-
-
-def asymmetric() -> np.ndarray:
-    """An 'L' with a dot, no symmetry, empty 5-pixel borders: float32 (28, 28)."""
-    image = np.zeros((28, 28), dtype=np.float32)
-    image[6:20, 8:11] = 1.0  # the upright
-    image[17:20, 11:19] = 0.6  # the foot, fainter
-    image[7:9, 16:18] = 0.3  # the dot
-    return image
 
 
 def centre_of_mass(images: np.ndarray) -> np.ndarray:
@@ -107,7 +98,7 @@ def test_chunking_does_not_change_the_result(monkeypatch):
     images = strokes(150)
     augment = Augment()
     whole = augment(images, np.random.default_rng(1))
-    monkeypatch.setattr(augment_module, "_CHUNK", 7)  # 21 full chunks and a partial one
+    monkeypatch.setattr(augment_module, "CHUNK", 7)  # 21 full chunks and a partial one
     chunked = augment(images, np.random.default_rng(1))
     tolerance = chunking_tolerance(augment)  # 4.5e-4 for alpha = 34: a ninth of one grey level, 1/255
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=tolerance)
@@ -129,68 +120,21 @@ def test_non_square_images_as_three_dimensional_arrays():
     assert Augment()(images, np.random.default_rng(0)).shape == (3, 20, 30)
 
 
+def test_the_named_augmentations_live_in_imaging_not_data():
+    import digitnet.data
+    import digitnet.imaging
+
+    assert digitnet.imaging.Augment is Augment and digitnet.imaging.AUGMENTATIONS is AUGMENTATIONS
+    assert AUGMENTATIONS["elastic"] == Augment()
+    assert AUGMENTATIONS["affine"] == Augment(elastic_alpha=0.0)
+    assert not hasattr(digitnet.data, "Augment") and not hasattr(digitnet.data, "augment")
+
+
 def test_augment_is_frozen_data():
     augment = Augment(rotation=15)
     with pytest.raises(dataclasses.FrozenInstanceError):
         augment.rotation = 20
     assert Augment(**dataclasses.asdict(augment)) == augment  # round trips through a config dict
-
-
-# --- exact geometry through warp and affine_matrices -------------------------------------------------
-
-
-@pytest.mark.parametrize("shift", [(2, 0), (0, 2), (-3, 1), (2, -2)])
-def test_integer_shift_moves_the_image_exactly(shift):
-    image = asymmetric()
-    out = warp(image[None], affine_matrices(0, 0, 1, shift, (28, 28)))[0]
-    np.testing.assert_array_equal(out, np.roll(image, shift, axis=(0, 1)))
-
-
-def test_shift_of_a_fraction_gives_the_bilinear_weights():
-    image = np.random.default_rng(0).random((1, 4, 5), dtype=np.float32)
-    out = warp(image, affine_matrices(0, 0, 1, (0.5, 0.25), (4, 5)))[0]
-    # Output (i, j) reads source (i - 0.5, j - 0.25): a = 0.5 between rows i-1 and i, b = 0.75 between
-    # columns j-1 and j; zero outside.
-    src = np.pad(image[0].astype(np.float64), ((1, 0), (1, 0)))  # src[i, j] = image[i-1, j-1]
-    expected = (0.5 * 0.25 * src[:-1, :-1] + 0.5 * 0.75 * src[:-1, 1:]
-                + 0.5 * 0.25 * src[1:, :-1] + 0.5 * 0.75 * src[1:, 1:])  # fmt: skip
-    np.testing.assert_allclose(out, expected, atol=1e-6)
-
-
-@pytest.mark.parametrize("degrees, k", [(90, 1), (180, 2), (-90, -1)])
-def test_rotation_by_right_angles_matches_rot90(degrees, k):
-    image = asymmetric()
-    out = warp(image[None], affine_matrices(degrees, 0, 1, (0, 0), (28, 28)))[0]
-    np.testing.assert_allclose(out, np.rot90(image, k), atol=1e-5)  # rot90: anticlockwise on screen
-
-
-def test_positive_shear_slants_the_top_to_the_right():
-    image = np.zeros((28, 28), dtype=np.float32)
-    image[4:24, 13:15] = 1.0  # an upright bar
-    out = warp(image[None], affine_matrices(0, 20, 1, (0, 0), (28, 28)))[0]
-    top = out[6] @ np.arange(28) / out[6].sum()  # mean column of row 6, 7.5 rows above the centre
-    bottom = out[21] @ np.arange(28) / out[21].sum()  # ... and of row 21, 7.5 rows below
-    np.testing.assert_allclose(top - bottom, 15 * math.tan(math.radians(20)), atol=0.05)
-
-
-def test_scale_moves_ink_away_from_the_centre_by_the_factor():
-    image = np.zeros((28, 28), dtype=np.float32)
-    image[15:17, 13:15] = 1.0  # centre of mass (15.5, 13.5): 2 rows below the centre (13.5, 13.5)
-    out = warp(image[None], affine_matrices(0, 0, 2.0, (0, 0), (28, 28)))
-    np.testing.assert_allclose(centre_of_mass(out)[0], [17.5, 13.5], atol=0.05)
-    np.testing.assert_allclose(out.sum(), 4 * image.sum(), rtol=0.05)  # area grows by the factor squared
-
-
-def test_affine_matrices_compose_rotation_shear_scale_about_the_centre():
-    theta, phi, s, t = np.radians(30), np.radians(10), 1.2, np.array([1.0, -2.0])
-    rotate = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    shear = np.array([[1, 0], [-np.tan(phi), 1]])
-    m = rotate @ shear * s
-    c = np.array([13.5, 13.5])
-    p = np.array([3.0, 20.0])
-    got = affine_matrices([30], [10], [1.2], [t], (28, 28))
-    assert got.shape == (1, 2, 3)
-    np.testing.assert_allclose(got[0] @ np.append(p, 1.0), m @ (p - c) + c + t, atol=1e-12)
 
 
 def test_centre_of_mass_stays_within_the_shift_bound():
@@ -321,13 +265,3 @@ def test_bad_images_are_refused(images, fragment):
 def test_rng_must_be_a_generator():
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         Augment()(strokes(1), 0)
-
-
-def test_warp_refuses_mismatched_or_singular_matrices():
-    images = strokes(2)
-    with pytest.raises(ValueError, match=r"\(2, 2, 3\)"):
-        warp(images, affine_matrices(0, 0, 1, (0, 0), (28, 28)))
-    with pytest.raises(ValueError, match="not invertible"):
-        warp(images, affine_matrices([0, 0], [0, 0], [1, 0], [(0, 0), (0, 0)], (28, 28)))
-    with pytest.raises(ValueError, match="displacement"):
-        warp(images, affine_matrices([0, 0], 0, 1, (0, 0), (28, 28)), np.zeros((2, 2, 27, 28)))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import EpsImagePlugin, Image, ImageDraw, ImageFile, JpegImagePlugin, PngImagePlugin, features
 
 from digitnet.errors import ImageError, ImageFormatError, ImageTooLargeError
-from digitnet.imaging import decode, jpeg, load_image, open_image, preprocess, preprocess_file
+from digitnet.imaging import decode, formats, jpeg, load_image, open_image, preprocess, preprocess_file
 from digitnet.imaging.jpeg import jpeg_scans
 
 EPS = (  # 206 bytes, like the 217 the security review posted: Pillow hands it to Ghostscript to draw
@@ -198,7 +198,7 @@ def test_only_the_plugin_of_the_format_its_signature_names_reads_the_file(tmp_pa
     path.write_bytes(encode(digit(), "PNG"))
     assert type(open_image(path)) is PngImagePlugin.PngImageFile
     assert type(open_image(encode(digit("RGB"), "JPEG"))) is JpegImagePlugin.JpegImageFile
-    assert set(decode.ACCEPTED) == {"PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"} == set(decode._PLUGINS)
+    assert set(formats.ACCEPTED) == {"PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"} == set(decode._PLUGINS)
     assert all(plugin.format == fmt for fmt, plugin in decode._PLUGINS.items())
 
 

@@ -1,4 +1,5 @@
-"""MNIST for digitnet: read and write IDX files, download the dataset, load it as float32 splits.
+"""MNIST for digitnet, from files to arrays to splits: read and write IDX files, download the dataset,
+find the folder it is read from, load it as float32 splits.
 
 >>> from digitnet.data import load_mnist
 >>> mnist = load_mnist()  # doctest: +SKIP
@@ -6,15 +7,13 @@
 ((50000, 784), (10000, 784), (10000, 784))
 """
 
-from digitnet.data.augment import AUGMENTATIONS, Augment
 from digitnet.data.download import download_mnist
+from digitnet.data.folders import find_mnist_dir, mnist_search_path
 from digitnet.data.idx import read_idx, write_idx
-from digitnet.data.mnist import MNIST, Split, find_mnist_dir, load_mnist, mnist_search_path
+from digitnet.data.mnist import MNIST, Split, load_mnist
 
 __all__ = [
-    "AUGMENTATIONS",
     "MNIST",
-    "Augment",
     "Split",
     "download_mnist",
     "find_mnist_dir",

@@ -6,7 +6,8 @@ works in this order, and each step refuses before the next one runs:
 
 1. **Signature.** The file's first bytes must be those of PNG, JPEG, GIF, BMP, TIFF or WebP. Anything else
    is refused with :class:`~digitnet.errors.ImageFormatError`, naming what it looks like (PostScript/EPS,
-   PDF, SVG, ...) when that is recognisable. Pillow has not seen the file yet.
+   PDF, SVG, ...) when that is recognisable (:mod:`digitnet.imaging.formats`). Pillow has not seen the
+   file yet.
 2. **Header only.** That format's own Pillow plugin class reads the header and nothing else (it is lazy);
    no other plugin is ever tried, and ``Image.open`` is not called at all.
 3. **Size.** Width x height from the header must be at most :data:`MAX_PIXELS`, or
@@ -60,9 +61,10 @@ from PIL import (
 )
 
 from digitnet.errors import ImageError, ImageFormatError, ImageTooLargeError
+from digitnet.imaging.formats import sniff
 from digitnet.imaging.jpeg import JpegScans, jpeg_scans
 
-__all__ = ["ACCEPTED", "MAX_JPEG_SCANS", "MAX_PIXELS", "MAX_TIFF_TILE_PIXELS", "open_image"]
+__all__ = ["MAX_JPEG_SCANS", "MAX_PIXELS", "MAX_TIFF_TILE_PIXELS", "open_image"]
 
 # A 24 MP camera frame decodes whole, a 48-108 MP phone JPEG at 1/2 or 1/4; and `digitnet predict` peaks at
 # about 20 bytes a pixel (Pillow's image and ink.py's float32 work), so at 0.5 GB here.
@@ -72,44 +74,6 @@ MAX_PIXELS = 25_000_000
 MAX_JPEG_SCANS = 50
 MAX_TIFF_TILE_PIXELS = 1 << 20  # a TIFF tile may outgrow its image up to 1024x1024, the largest common tile
 JPEG_SCALES = (2, 4, 8)  # the reductions libjpeg decodes cheaply, by scaling its inverse DCT
-
-ACCEPTED = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
-"""Pillow's names of the formats digitnet decodes; everything else is refused by its signature."""
-
-_ACCEPTED_TEXT = "PNG, JPEG, GIF, BMP, TIFF or WebP"
-
-_SIGNATURES = (  # (first bytes, Pillow's format name); WebP is "RIFF", a length, then "WEBP"
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),  # little-endian; Pillow would also take byte-swapped and BigTIFF headers
-    (b"MM\x00*", "TIFF"),  # big-endian
-)
-
-_LOOKALIKES = (  # (first bytes, what the file looks like), for the refusal's message only
-    (b"%!PS", "a PostScript/EPS document"),
-    (b"%!", "a PostScript document"),
-    (b"\xc5\xd0\xd3\xc6", "an EPS document (DOS binary)"),
-    (b"%PDF", "a PDF document"),
-    (b"8BPS", "a Photoshop (PSD) file"),
-    (b"\x00\x00\x01\x00", "a Windows icon (ICO)"),
-    (b"icns", "an Apple icon (ICNS)"),
-    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "a JPEG 2000 image"),
-    (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream"),
-    (b"II+\x00", "a BigTIFF image"),
-    (b"MM\x00+", "a BigTIFF image"),
-    (b"\xd7\xcd\xc6\x9a", "a Windows metafile (WMF)"),
-    (b"\x8aMNG", "an MNG animation"),
-    (b"qoif", "a QOI image"),
-    (b"DDS ", "a DirectDraw surface (DDS)"),
-    (b"v/1\x01", "an OpenEXR image"),
-    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"\x7fELF", "a program"),
-    (b"MZ", "a Windows program"),
-)
 
 
 def open_image(
@@ -182,7 +146,7 @@ document; give a PNG, JPEG, GIF, BMP, TIFF or WebP file.
 
 def _open_stream(stream: BinaryIO, label: str, max_pixels: int) -> Image.Image:
     """Steps 1 to 4 on an open binary stream positioned at 0."""
-    fmt = _sniff(stream.read(1024), label)
+    fmt = sniff(stream.read(1024), label)
     stream.seek(0)
     scans = jpeg_scans(stream, MAX_JPEG_SCANS) if fmt == "JPEG" else None
     stream.seek(0)
@@ -192,50 +156,6 @@ def _open_stream(stream: BinaryIO, label: str, max_pixels: int) -> Image.Image:
         image.load()  # the first frame: Pillow opens multi-frame files at frame 0
         ImageOps.exif_transpose(image, in_place=True)  # no copy: a 25 MP image is 100 MB
         return image
-
-
-def _sniff(head: bytes, label: str) -> str:
-    """Pillow's name of the format whose signature ``head`` starts with; refuse every other file."""
-    for signature, fmt in _SIGNATURES:
-        if head.startswith(signature):
-            return fmt
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    if not head:
-        raise ImageFormatError(f"{label}: the file is empty (0 bytes); give a {_ACCEPTED_TEXT} file.")
-    kind = _looks_like(head)
-    what = f"it looks like {kind}" if kind else "its first bytes match none of the formats digitnet reads"
-    raise ImageFormatError(f"{label}: not an image digitnet accepts: {what}; give a {_ACCEPTED_TEXT} file.")
-
-
-def _looks_like(head: bytes) -> str | None:
-    """A few words on what a refused file seems to be, from its first bytes; None when unrecognisable."""
-    for signature, kind in _LOOKALIKES:
-        if head.startswith(signature):
-            return kind
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            return "an AVIF image"
-        if brand in (b"heic", b"heix", b"hevc", b"mif1", b"msf1"):
-            return "a HEIC/HEIF image (save it as JPEG on the phone or computer)"
-        return "an MP4/QuickTime-style media file"
-    if head[:4] == b"RIFF":
-        return "a RIFF file (audio or video)"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()  # a UTF-8 byte-order mark and white space
-    if text.startswith(b"<"):
-        if b"<svg" in text:
-            return "an SVG drawing"
-        return "an HTML page" if b"<html" in text or b"<!doctype html" in text else "an XML document"
-    if head[:1] == b"P" and head[1:2] in b"1234567" and head[2:3].isspace():
-        return "a Netpbm (PBM/PGM/PPM) image"
-    try:
-        decoded = head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        decoded = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else ""  # a cut-off character
-    if decoded and all(c.isprintable() or c in "\t\r\n" for c in decoded):
-        return "plain text"
-    return None
 
 
 def _header(stream: BinaryIO, fmt: str, label: str, max_pixels: int) -> ImageFile.ImageFile:

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from digitnet.errors import ImageError
+from digitnet.imaging.blur import blur
 from digitnet.imaging.ink import INK_PERCENTILE, load_image, one_shade, source_prefix, to_ink
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file"]
@@ -103,19 +104,6 @@ def _stroke_width(a: np.ndarray) -> float:
     return 0.0 if edges == 0 else 8 / math.pi * np.count_nonzero(on) / edges
 
 
-def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur, separable, zero outside the array. Shape: ``(h, w)`` -> ``(h, w)``."""
-    r = math.ceil(3 * sigma)
-    t = np.arange(-r, r + 1)
-    kernel = np.exp(-0.5 * (t / sigma) ** 2)
-    kernel /= kernel.sum()  # (2r+1,)
-    for axis in (0, 1):
-        padded = np.pad(a, [(r, r) if ax == axis else (0, 0) for ax in (0, 1)])
-        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1, axis=axis)
-        a = windows @ kernel  # (h, w, 2r+1) @ (2r+1,) -> (h, w)
-    return a
-
-
 def _thicken(cropped: np.ndarray, width: float) -> np.ndarray:
     """Redraw thin strokes ``TARGET_STROKE`` fitted pixels wide, at 4x the fitted resolution.
 
@@ -140,7 +128,7 @@ def _thicken(cropped: np.ndarray, width: float) -> np.ndarray:
     sigma_total = TARGET_STROKE * SUPERSAMPLE / 2.71
     sigma = math.sqrt(max(sigma_total**2 - (width * SUPERSAMPLE) ** 2 / 12, 0.25))
     fine = np.pad(fine, math.ceil(3 * sigma))  # room for the strokes to grow
-    blurred = _blur(fine, sigma)
+    blurred = blur(fine, sigma)
     strong = blurred[blurred > 0.3 * blurred.max()]
     peak = float(np.percentile(strong, 90))  # along a stroke, ignoring crossings and ends
     thick = np.clip((blurred / peak - 0.2) / 0.4, 0.0, 1.0).astype(np.float32)

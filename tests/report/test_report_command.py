@@ -1,4 +1,4 @@
-"""`digitnet report` end to end on real MNIST, with small models trained through `recipes.train`."""
+"""`digitnet report` end to end on real MNIST, with small models trained through `runs.train`."""
 
 import contextlib
 import io
@@ -13,8 +13,8 @@ from digitnet.cli.main import main
 from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.modelfile import save_model
-from digitnet.recipes import train
 from digitnet.report.page import render_page
+from digitnet.runs import train
 
 TINY = TrainConfig(hidden=(16,), epochs=2, train_size=5000, validation_size=10_000, lr=3e-3)
 

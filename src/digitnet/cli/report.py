@@ -38,7 +38,10 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from digitnet.report import build_report, default_out  # here: matplotlib would slow every other command
+    from digitnet.report.build import (  # here: matplotlib would slow every other command
+        build_report,
+        default_out,
+    )
 
     model_path = resolve_model(args.model)
     load_model(model_path)  # a bad model file is refused before any folder is made

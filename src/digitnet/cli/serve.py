@@ -45,7 +45,7 @@ def add_parser(commands) -> None:
 
 def origin(text: str) -> str:
     """``--allow-origin``: ``"HTTP://LocalHost:3000"`` -> ``"http://localhost:3000"``, or a clear error."""
-    from digitnet.serve.api import parse_origin
+    from digitnet.serve.guards import parse_origin
 
     try:
         return parse_origin(text)
@@ -55,7 +55,7 @@ def origin(text: str) -> str:
 
 def host(text: str) -> str:
     """``--allow-host``: ``"MyBox.Local"`` -> ``"mybox.local"``, or a clear error."""
-    from digitnet.serve.api import parse_host
+    from digitnet.serve.guards import parse_host
 
     try:
         return parse_host(text)
@@ -98,7 +98,7 @@ def run(args) -> int:
 
 def _listening_name(address: str) -> list[str]:
     """``--host`` as a name the Host check accepts, e.g. ``["mybox.local"]`` (an IP address passes anyway)."""
-    from digitnet.serve.api import parse_host
+    from digitnet.serve.guards import parse_host
 
     try:
         return [parse_host(address)]

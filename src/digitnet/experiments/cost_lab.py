@@ -41,7 +41,7 @@ from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.nn import Callback
 from digitnet.nn.activations import sigmoid
-from digitnet.recipes import build_model
+from digitnet.runs import build_model
 
 __all__ = ["ProbeAccuracy", "run", "sigmoid_slopes"]
 
@@ -84,7 +84,7 @@ def sigmoid_slopes(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]
 
     Shape: x (N, 784) -> hidden (N·U,), output (N·C,) or None (softmax outputs have no σ').
     """
-    z = model.layers[0].forward(model.as_input(x))  # (N, U): the first Dense layer's weighted inputs
+    z = model.layer_outputs(x, upto=1)[0]  # (N, U): the first Dense layer's weighted inputs
     a = sigmoid(z)
     hidden = (a * (1 - a)).ravel()
     if model.cost_name != "quadratic":

@@ -77,7 +77,7 @@ def dead_share(model, x: np.ndarray) -> float:
     For a ReLU unit that means output 0 and gradient 0 on all of them: it no longer learns.
     Shape: x (N, 784) -> a number in [0, 1].
     """
-    z = model.layers[0].forward(model.as_input(x))  # (N, U)
+    z = model.layer_outputs(x, upto=1)[0]  # (N, U)
     return float(np.mean((z <= 0).all(axis=0)))
 
 

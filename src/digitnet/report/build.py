@@ -7,7 +7,6 @@ the validation split (the last 10,000 training images); the test digits never ch
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from digitnet.atomic import atomic_write
 from digitnet.data import load_mnist
+from digitnet.jsonable import plain
 from digitnet.metrics import confusion_matrix
 from digitnet.modelfile import load_model
 from digitnet.plots import save_figure
@@ -165,7 +165,7 @@ def build_report(
     report["figures"] = figs
     report["seconds"] = round(time.perf_counter() - start, 2)
     with atomic_write(out / "report.json", "w") as f:
-        json.dump(_jsonable(report), f, indent=1, ensure_ascii=False)
+        json.dump(plain(report), f, indent=1, ensure_ascii=False)
     with atomic_write(out / "index.html", "w") as f:
         f.write(render_page(report))
     report["out"] = str(out)
@@ -267,16 +267,3 @@ def _calibration(model, data, training: dict, proba: np.ndarray, labels: np.ndar
         "after": {"ece": expected_calibration_error(after, labels), "bins": reliability_bins(after, labels)},
         "max_probability_difference_at_t1": float(np.abs(before - proba).max()),
     }
-
-
-def _jsonable(obj):
-    """NaN and infinities as null, NumPy scalars as Python numbers, recursively."""
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj

@@ -80,17 +80,12 @@ def conv_filters_figure(kernels: np.ndarray, model, digit: np.ndarray, columns: 
     Shape: kernels (F, C, K, K); digit (784,).
     """
     layers = model.layers
-    first = next(i for i, layer in enumerate(layers) if layer.params)
-    h = model.as_input(digit)  # (1, 1, 28, 28)
-    for layer in layers[: first + 1]:
-        h = layer.forward(h, training=False)
-    for layer in layers[
-        first + 1 :
-    ]:  # normalisation and activation, up to the next weighted or pooling layer
+    last = next(i for i, layer in enumerate(layers) if layer.params)  # the convolution
+    for layer in layers[last + 1 :]:  # then normalisation and activation, up to a weighted or pooling layer
         if layer.params.get("W") is not None or "Pool" in type(layer).__name__:
             break
-        h = layer.forward(h, training=False)
-    maps = h[0]  # (F, OH, OW)
+        last += 1
+    maps = model.layer_outputs(digit, upto=last + 1)[-1][0]  # (1, 1, 28, 28) in, (F, OH, OW) out
     count = len(kernels)
     columns = min(columns, count)
     rows = -(-count // columns)

@@ -22,10 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.nn.dense import Dense
+from digitnet.nn import Conv2D, Dense
 
-__all__ = ["MAX_SHOWN", "NeuronReport", "analyse_first_layer", "first_convolution", "first_hidden_layer"]
+__all__ = [
+    "MAX_SHOWN",
+    "NeuronReport",
+    "analyse_first_layer",
+    "first_convolution",
+    "first_hidden_layer",
+    "reads_flat_pixels",
+]
 
+PIXELS = 784  # D, the pixels of one digit (28x28)
 MAX_SHOWN = 32  # wider layers show only their most important neurons: 32 pictures still read at a glance
 TOP_K = 6  # test digits shown per neuron
 
@@ -63,6 +71,18 @@ class NeuronReport:
     top_activations: np.ndarray
 
 
+def reads_flat_pixels(model) -> bool:
+    """Whether ``model`` takes each digit as one row of the 784 pixels, shape (N, 784).
+
+    Then its first dense layer reads the pixels themselves, one weight per pixel (unless a weighted layer
+    comes before it): its neurons can be drawn as 28x28 images and linked to the pixels. A network taking
+    images (C, H, W) is not asked whether it is convolutional (``model.is_convolutional``): one may pool
+    its images before its first dense layer without any convolution, and that layer then reads fewer
+    values than pixels.
+    """
+    return model.input_shape == (PIXELS,)
+
+
 def first_hidden_layer(model) -> tuple[int, int] | None:
     """Positions in ``model.layers`` of the first Dense layer and of the next Dense layer.
 
@@ -71,17 +91,16 @@ def first_hidden_layer(model) -> tuple[int, int] | None:
     whose first layer is shown by :func:`first_convolution` instead).
     """
     dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
-    if model.input_shape != (784,) or any(layer.params for layer in model.layers[: dense[0] if dense else 0]):
+    before = model.layers[: dense[0] if dense else 0]
+    if not reads_flat_pixels(model) or any(layer.params for layer in before):
         return None
     return (dense[0], dense[1]) if len(dense) >= 2 else None
 
 
-def first_convolution(model):
-    """The first layer of a convolutional network (a layer with 4-D kernels), or None for an MLP."""
-    for layer in model.layers:
-        if layer.params:
-            return layer if layer.params.get("W", np.zeros(0)).ndim == 4 else None
-    return None
+def first_convolution(model) -> Conv2D | None:
+    """The first layer of a convolutional network, or None when the first weighted layer is no Conv2D."""
+    weighted = next((layer for layer in model.layers if layer.params), None)
+    return weighted if isinstance(weighted, Conv2D) else None
 
 
 def hidden_activations(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
@@ -93,13 +112,10 @@ def hidden_activations(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarr
     if where is None:
         raise ValueError("this model has no hidden layer, so it has no hidden activations")
     x = model.as_input(x)
-    parts = []
-    for i in range(0, len(x), batch_size):
-        h = x[i : i + batch_size]
-        for layer in model.layers[: where[1]]:  # Dense, activation (and dropout: identity at inference)
-            h = layer.forward(h, training=False)
-        parts.append(h)
-    return np.concatenate(parts)
+    batches = [x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    # Dense, activation (and dropout: identity at inference): the layers before the second Dense
+    parts = [model.layer_outputs(batch, upto=where[1])[-1] for batch in batches]  # (n, U) each
+    return np.concatenate(parts)  # (N, U)
 
 
 def analyse_first_layer(

@@ -209,7 +209,7 @@ def _architecture(config: dict[str, Any]) -> str:
 
 
 def render_page(r: dict[str, Any]) -> str:
-    """The HTML page for a report dict from :func:`digitnet.report.build_report`."""
+    """The HTML page for a report dict from :func:`digitnet.report.build.build_report`."""
     title = f"digitnet report: {_architecture(r['architecture'])}"
     t, c = r["test"], r["calibration"]
     cards = [("test accuracy", _pct(t["accuracy"])), ("misclassified", f"{t['errors']:,} / {t['examples']:,}"),

@@ -20,28 +20,34 @@ that shows the OpenAPI document at ``/openapi.json``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from digitnet import __version__
 from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
-from digitnet.nn import Dropout
 from digitnet.nn.model import finite_outputs
+from digitnet.report.drawn import drawn_network
 from digitnet.serve.guards import MAX_BODY_BYTES, BodyLimit, Cors, OriginCheck, parse_host, parse_origin
+from digitnet.serve.prediction_queue import MAX_WAITING, PREDICTION_THREADS, PredictionQueue
+from digitnet.serve.schema import (
+    Error,
+    PredictRequest,
+    checked_pixels,
+    decoded_base64,
+    first_error,
+    request_body,
+)
+from digitnet.version import __version__
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -69,136 +75,22 @@ MAX_IMAGE_PIXELS = 4_000_000
 12-megapixel JPEG, which decodes at half size. Preprocessing costs about 20 bytes a pixel, so one request
 stays under 100 MB however the 1 MB body was compressed."""
 
-PREDICTION_THREADS = 2
-"""Predictions decoded and run at once: one per core of the 2-core machines digitnet is measured on, and
-at most 2 x 100 MB of memory (see MAX_IMAGE_PIXELS) however many clients post."""
-
-MAX_WAITING = 32
-"""Predictions that may wait for a thread; one more gets 503. A waiting one holds only its body (1 MB at
-most), so the queue stays under 32 MB, and 32 is twice the clients of ``benchmarks/load_api.py``."""
-
-
-class PredictRequest(BaseModel):
-    """A digit to recognise: ``pixels`` or a base64 ``image``, exactly one of them.
-
-    This checks the types, strictly (a number is not a string, rows hold numbers, nothing nests deeper);
-    ``_pixels`` checks the shape and the range. ``request_body`` tells clients both.
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    pixels: list[float] | list[list[float]] | None = None
-    image: str | None = None
-    model: str | None = None
-
-
-def request_body(names: list[str]) -> dict[str, Any]:
-    """What ``POST /api/predict`` accepts, for the OpenAPI document: JSON or a form, naming one of ``names``.
-
-    Honest to the letter: a JSON body holds exactly one of ``pixels`` and ``image`` (not null), pixels are
-    784 numbers or 28 rows of 28 numbers in [0, 1], and nothing else is accepted (PredictRequest checks the
-    types, ``_pixels`` the shape and range). A form holds an image ``file``; fields besides ``file`` and
-    ``model`` are ignored.
-    """
-    unit = {"type": "number", "minimum": 0, "maximum": 1}
-    pixels = {
-        "description": "784 values or 28 rows of 28 values in [0, 1], ink bright on black (as in MNIST)",
-        "anyOf": [{"type": "array", "items": unit, "minItems": 784, "maxItems": 784},
-                  {"type": "array", "items": {"type": "array", "items": unit, "minItems": 28, "maxItems": 28},
-                   "minItems": 28, "maxItems": 28},
-                  {"type": "null"}],
-    }  # fmt: skip
-    model = {"enum": list(names), "description": "a name from GET /api/models; default: the default model"}
-    image = "a PNG or JPEG image, base64-encoded (a data: URL is fine)"
-    json = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"pixels": pixels, "image": {"type": ["string", "null"], "description": image},
-                       "model": {"anyOf": [model, {"type": "null"}]}},
-        "oneOf": [{"required": ["pixels"], "properties": {"pixels": {"not": {"type": "null"}}}},  # exactly
-                  {"required": ["image"], "properties": {"image": {"type": "string"}}}],  # one, not null
-    }  # fmt: skip
-    form = {
-        "type": "object",
-        "properties": {"file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
-                       "model": {**model, "enum": [*names, ""]}},  # a form says "none" with an empty field
-        "required": ["file"],
-    }  # fmt: skip
-    content = {"application/json": {"schema": json}, "multipart/form-data": {"schema": form}}
-    return {"required": True, "content": content}
-
-
-class Error(BaseModel):
-    """Every refusal, 4xx: ``detail`` says what was wrong."""
-
-    detail: str
-
-
-SHOWN = 16
-"""Hidden neurons drawn per layer on the page: the most active ones."""
-
-LINKS = 4
-"""Strongest incoming connections drawn into each shown neuron."""
-
 
 def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) -> dict[str, Any]:
     """Preprocess ``source``, run the model, and report every layer's activations.
 
-    ``network`` describes what the page draws: for each hidden layer its most active neurons, and for
-    each drawn neuron its strongest incoming connections, measured as the contribution w·a of the
-    previous neuron's activation a through weight w (pixels for the first layer).
+    ``network`` and ``connections`` describe what the page draws (see :mod:`digitnet.report.drawn`): for
+    each hidden layer its most active neurons, and for each drawn neuron its strongest incoming
+    connections, measured as the contribution w·a of the previous neuron's activation a through weight w
+    (pixels for the first layer).
     """
     prepared = preprocess(source, name=name)
     model = loaded.model
     x = prepared.input.reshape(1, -1)  # (28, 28) -> (1, 784)
-    convolutional = model.input_shape != (784,)
-    layers, h = [], model.as_input(x)  # (1, 784), or (1, 1, 28, 28) for a convolutional network
-    columns = [{"name": "input", "values": x[0], "shown": np.arange(x.shape[1])}]
-    links = []
     with np.errstate(over="ignore", invalid="ignore"):  # a crafted model overflows: one error below
-        for i, layer in enumerate(model.layers):
-            previous = h
-            h = layer.forward(h)
-            if isinstance(layer, Dropout) or h.ndim == 2 and previous.ndim > 2:
-                continue  # dropout is the identity here; flattening changes no value
-            if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
-                layers.append({"index": i, "layer": layer.describe(), "shape": list(h.shape[1:]),
-                               "values": _rounded(h[0].mean(axis=(1, 2)))})  # fmt: skip
-                continue
-            entry = {"index": i, "layer": layer.describe(), "values": _rounded(h[0])}
-            layers.append(entry)
-            if "W" in layer.params:
-                columns.append(
-                    {"name": "", "values": None, "shown": None, "inputs": previous[0], "W": layer.params["W"]}
-                )
-            else:
-                column = columns[-1]
-                last = i == len(model.layers) - 1 or all(not lay.params for lay in model.layers[i + 1 :])
-                column["values"], column["entry"] = h[0], entry
-                top = min(SHOWN, h.shape[1])
-                column["shown"] = (
-                    np.arange(h.shape[1]) if last else np.sort(np.argpartition(-h[0], top - 1)[:top])
-                )
-    finite_outputs(h)  # NaN or infinity: NonFiniteOutputError, a 422 that says why
-    if columns[-1]["values"] is None:  # logits out: no activation layer after the last Dense
-        columns[-1]["values"], columns[-1]["shown"] = h[0], np.arange(h.shape[1])
-    for column in columns[1:]:
-        if "entry" in column:
-            column["entry"]["column"] = True  # the activations the page draws as this column's neurons
-    # A convolutional network's first dense layer reads feature maps, not pixels: no links from the image.
-    for k in range(2 if convolutional else 1, len(columns)):
-        source_shown, target = columns[k - 1]["shown"], columns[k]
-        a = target["inputs"][source_shown]  # (S,) activations of the drawn neurons before
-        contributions = a[:, None] * target["W"][np.ix_(source_shown, target["shown"])]  # (S, T): a_s · w_st
-        count = min(LINKS, len(source_shown))
-        strongest = np.argpartition(-contributions, count - 1, axis=0)[:count]  # (LINKS, T): the largest rows
-        for t, to in enumerate(target["shown"]):
-            for j in strongest[:, t]:
-                if contributions[j, t] > 0:
-                    links.append(
-                        [k - 1, int(source_shown[j]), k, int(to), round(float(contributions[j, t]), 5)]
-                    )
-    network = [{"size": int(len(c["values"])), "shown": c["shown"].tolist()} for c in columns[1:]]
-    network.insert(0, {"size": int(x.shape[1])})  # the input: every pixel is drawn
+        outputs = model.layer_outputs(x)  # (1, ...) each
+    h = finite_outputs(outputs[-1])  # NaN or infinity: NonFiniteOutputError, a 422 that says why
+    network, connections, activations = drawn_network(model, outputs, x)
     probabilities = model.cost.probabilities(h)[0]  # (10,)
     digit = int(probabilities.argmax())
     steps = {
@@ -207,90 +99,26 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
         "fitted": _rounded(prepared.fitted),
         "inverted": prepared.inverted,
     }  # the preprocessing, step by step, for the page to show
-    return {"digit": digit, "confidence": float(probabilities[digit]), "probabilities": _rounded(probabilities),
-            "activations": layers, "input": _rounded(prepared.input), "steps": steps,
-            "network": network, "connections": links}  # fmt: skip
+    return {
+        "digit": digit,
+        "confidence": float(probabilities[digit]),
+        "probabilities": _rounded(probabilities),
+        "activations": [{**entry, "values": _rounded(entry["values"])} for entry in activations],
+        "input": _rounded(prepared.input),
+        "steps": steps,
+        "network": [{**c, "shown": c["shown"].tolist()} if "shown" in c else c for c in network],
+        "connections": [[*link[:4], round(link.contribution, 5)] for link in connections],
+    }
 
 
 def _rounded(a: np.ndarray) -> list:
     return np.round(a.astype(np.float64), 6).tolist()
 
 
-def _pixels(values: list[float] | list[list[float]]) -> np.ndarray:
-    """Checked ``pixels``, as PredictRequest typed them: 784 values or 28 rows of 28, finite, in [0, 1]."""
-    rows = [len(row) for row in values if isinstance(row, list)]  # PredictRequest: all rows or no row
-    if len(set(rows)) > 1:  # ragged: NumPy cannot make an array of it
-        raise HTTPException(422, "pixels must be 28 rows of 28 values or 784 values, "
-                                 f"got rows of {min(rows)} to {max(rows)} values")  # fmt: skip
-    a = np.asarray(values, dtype=np.float64)  # (784,) or (28, 28) if right
-    if a.shape not in ((784,), (28, 28)):
-        raise HTTPException(
-            422, f"pixels must be 28 rows of 28 values or 784 values, got shape {list(a.shape)}"
-        )
-    if not np.isfinite(a).all():
-        raise HTTPException(422, "pixels must be finite numbers: found NaN or infinity")
-    if a.min() < 0 or a.max() > 1:
-        raise HTTPException(
-            422, f"pixels must lie in [0, 1] (ink bright on black), found {a.min():.9g} to {a.max():.9g}"
-        )
-    return a.reshape(28, 28).astype(np.float32)
-
-
 def _image(data: bytes, name: str) -> Image.Image:
     """Decode uploaded bytes safely, at most :data:`MAX_IMAGE_PIXELS`: the format is told by its signature
     and the size by its header, both before any decoding (:func:`digitnet.imaging.open_image`)."""
     return open_image(data, name=name, max_pixels=MAX_IMAGE_PIXELS)
-
-
-def _decode_base64(text: str) -> bytes:
-    if text.startswith("data:"):
-        text = text.partition(",")[2]
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise HTTPException(422, "image must be base64-encoded bytes of a PNG or JPEG file") from None
-
-
-class PredictionQueue:
-    """Runs predictions on at most ``threads`` threads of their own, with at most ``waiting`` in line.
-
-    One more is refused with 503 and ``Retry-After`` rather than queued: each running prediction may hold
-    100 MB, so the server's memory stays bounded however many clients post at once. Used on the event
-    loop only, so the count needs no lock.
-
-    Parameters
-    ----------
-    threads : int
-        Predictions run at once (an ``anyio.CapacityLimiter``, apart from the thread pool the rest of
-        the app uses).
-    waiting : int
-        Predictions that may wait for a thread.
-    """
-
-    def __init__(self, threads: int = PREDICTION_THREADS, waiting: int = MAX_WAITING):
-        if threads < 1 or waiting < 0:
-            raise ValueError(f"need threads >= 1 and waiting >= 0, got threads={threads}, waiting={waiting}")
-        self.limiter, self.most = anyio.CapacityLimiter(threads), threads + waiting
-        self.admitted = 0  # running or waiting
-
-    @property
-    def waiting(self) -> int:
-        """Predictions admitted that wait for a thread."""
-        return self.admitted - int(self.limiter.borrowed_tokens)
-
-    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
-        """``func(*args)`` on one of the threads; HTTPException 503 if the line is full."""
-        if self.admitted >= self.most:
-            raise HTTPException(
-                503,
-                f"the server is busy: {self.most} predictions are running or waiting; try again in a second",
-                headers={"Retry-After": "1"},
-            )
-        self.admitted += 1
-        try:
-            return await anyio.to_thread.run_sync(func, *args, limiter=self.limiter)
-        finally:
-            self.admitted -= 1
 
 
 def create_app(
@@ -337,7 +165,7 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the same shape as every other 4xx: {"detail": "what was wrong"}
-        return JSONResponse({"detail": f"the request does not match the schema: {_first_error(exc)}"}, 422)
+        return JSONResponse({"detail": f"the request does not match the schema: {first_error(exc)}"}, 422)
 
     def choose(name: str | None) -> tuple[str, LoadedModel]:
         name = default if name is None else name
@@ -427,10 +255,10 @@ def create_app(
             body = parse_json(await request.body())  # at most 1 MB (BodyLimit): a millisecond or two
             name, loaded = choose(body.model)
             if body.pixels is not None:
-                return answer(name, loaded, lambda: _pixels(body.pixels), "pixels")
+                return answer(name, loaded, lambda: checked_pixels(body.pixels), "pixels")
             image = body.image
             return await predictions.run(
-                answer, name, loaded, lambda: _image(_decode_base64(image), "image"), "image"
+                answer, name, loaded, lambda: _image(decoded_base64(image), "image"), "image"
             )
         raise HTTPException(415, "send JSON (application/json) or a multipart form with an image 'file'")
 
@@ -438,9 +266,7 @@ def create_app(
         try:
             body = PredictRequest.model_validate_json(raw)
         except ValidationError as exc:
-            raise HTTPException(
-                422, f"the JSON body does not match the schema: {_first_error(exc)}"
-            ) from None
+            raise HTTPException(422, f"the JSON body does not match the schema: {first_error(exc)}") from None
         if (body.pixels is None) == (body.image is None):
             raise HTTPException(422, "send exactly one of 'pixels' and 'image'")
         return body
@@ -469,18 +295,3 @@ def create_app(
         app.add_middleware(Cors, allowed=allowed)  # after OriginCheck: only allowed pages get this far
     app.add_middleware(OriginCheck, allowed=allowed, hosts=hosts)  # added last, so it runs first
     return app
-
-
-def _first_error(exc: Exception) -> str:
-    """The deepest of the errors pydantic found, as ``pixels[0][3]: Input should be a valid number``.
-
-    For ``pixels`` the deepest error comes from the union branch that got furthest (rows of numbers).
-    """
-    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
-    if not errors:
-        return str(exc)
-    first = max(errors, key=lambda e: len(e.get("loc", ())))
-    loc = [p for p in first.get("loc", ()) if not (isinstance(p, str) and "[" in p)]  # drop "list[float]"
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
-    hint = " (784 numbers or 28 rows of 28 numbers, nested no deeper)" if loc[:1] == ["pixels"] else ""
-    return f"{where}: {first.get('msg')}{hint}"

@@ -1,0 +1,119 @@
+"""What ``POST /api/predict`` accepts and how it refuses: the request's schema, its checks, the refusal.
+
+A JSON body is :class:`PredictRequest`, typed strictly by pydantic; :func:`checked_pixels` then checks
+the shape and the range of ``pixels`` and :func:`decoded_base64` reads ``image``. :func:`request_body`
+describes both, and the multipart form, for the OpenAPI document. Every refusal is an :class:`Error`,
+``{"detail": "what was wrong"}``; :func:`first_error` says what pydantic found wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import numpy as np
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["Error", "PredictRequest", "checked_pixels", "decoded_base64", "first_error", "request_body"]
+
+
+class PredictRequest(BaseModel):
+    """A digit to recognise: ``pixels`` or a base64 ``image``, exactly one of them.
+
+    This checks the types, strictly (a number is not a string, rows hold numbers, nothing nests deeper);
+    ``checked_pixels`` checks the shape and the range. ``request_body`` tells clients both.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    pixels: list[float] | list[list[float]] | None = None
+    image: str | None = None
+    model: str | None = None
+
+
+def request_body(names: list[str]) -> dict[str, Any]:
+    """What ``POST /api/predict`` accepts, for the OpenAPI document: JSON or a form, naming one of ``names``.
+
+    Honest to the letter: a JSON body holds exactly one of ``pixels`` and ``image`` (not null), pixels are
+    784 numbers or 28 rows of 28 numbers in [0, 1], and nothing else is accepted (PredictRequest checks the
+    types, ``checked_pixels`` the shape and range). A form holds an image ``file``; fields besides ``file`` and
+    ``model`` are ignored.
+    """
+    unit = {"type": "number", "minimum": 0, "maximum": 1}
+    pixels = {
+        "description": "784 values or 28 rows of 28 values in [0, 1], ink bright on black (as in MNIST)",
+        "anyOf": [{"type": "array", "items": unit, "minItems": 784, "maxItems": 784},
+                  {"type": "array", "items": {"type": "array", "items": unit, "minItems": 28, "maxItems": 28},
+                   "minItems": 28, "maxItems": 28},
+                  {"type": "null"}],
+    }  # fmt: skip
+    model = {"enum": list(names), "description": "a name from GET /api/models; default: the default model"}
+    image = "a PNG or JPEG image, base64-encoded (a data: URL is fine)"
+    json = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"pixels": pixels, "image": {"type": ["string", "null"], "description": image},
+                       "model": {"anyOf": [model, {"type": "null"}]}},
+        "oneOf": [{"required": ["pixels"], "properties": {"pixels": {"not": {"type": "null"}}}},  # exactly
+                  {"required": ["image"], "properties": {"image": {"type": "string"}}}],  # one, not null
+    }  # fmt: skip
+    form = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
+                       "model": {**model, "enum": [*names, ""]}},  # a form says "none" with an empty field
+        "required": ["file"],
+    }  # fmt: skip
+    content = {"application/json": {"schema": json}, "multipart/form-data": {"schema": form}}
+    return {"required": True, "content": content}
+
+
+class Error(BaseModel):
+    """Every refusal, 4xx: ``detail`` says what was wrong."""
+
+    detail: str
+
+
+def checked_pixels(values: list[float] | list[list[float]]) -> np.ndarray:
+    """Checked ``pixels``, as PredictRequest typed them: 784 values or 28 rows of 28, finite, in [0, 1]."""
+    rows = [len(row) for row in values if isinstance(row, list)]  # PredictRequest: all rows or no row
+    if len(set(rows)) > 1:  # ragged: NumPy cannot make an array of it
+        raise HTTPException(422, "pixels must be 28 rows of 28 values or 784 values, "
+                                 f"got rows of {min(rows)} to {max(rows)} values")  # fmt: skip
+    a = np.asarray(values, dtype=np.float64)  # (784,) or (28, 28) if right
+    if a.shape not in ((784,), (28, 28)):
+        raise HTTPException(
+            422, f"pixels must be 28 rows of 28 values or 784 values, got shape {list(a.shape)}"
+        )
+    if not np.isfinite(a).all():
+        raise HTTPException(422, "pixels must be finite numbers: found NaN or infinity")
+    if a.min() < 0 or a.max() > 1:
+        raise HTTPException(
+            422, f"pixels must lie in [0, 1] (ink bright on black), found {a.min():.9g} to {a.max():.9g}"
+        )
+    return a.reshape(28, 28).astype(np.float32)
+
+
+def decoded_base64(text: str) -> bytes:
+    """The bytes of a base64 ``image``, a ``data:`` URL's prefix dropped; 422 for anything not base64."""
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, "image must be base64-encoded bytes of a PNG or JPEG file") from None
+
+
+def first_error(exc: Exception) -> str:
+    """The deepest of the errors pydantic found, as ``pixels[0][3]: Input should be a valid number``.
+
+    For ``pixels`` the deepest error comes from the union branch that got furthest (rows of numbers).
+    """
+    errors = exc.errors() if callable(getattr(exc, "errors", None)) else []
+    if not errors:
+        return str(exc)
+    first = max(errors, key=lambda e: len(e.get("loc", ())))
+    loc = [p for p in first.get("loc", ()) if not (isinstance(p, str) and "[" in p)]  # drop "list[float]"
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "body"
+    hint = " (784 numbers or 28 rows of 28 numbers, nested no deeper)" if loc[:1] == ["pixels"] else ""
+    return f"{where}: {first.get('msg')}{hint}"

@@ -43,7 +43,7 @@ from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
 from digitnet.nn import Callback, Dense
 from digitnet.presets import get_preset
-from digitnet.recipes import build_model, make_optimizer
+from digitnet.runs import build_model, make_optimizer
 
 WARMUP = 2_000  # images trained on before the timed epoch, in every framework
 

@@ -6,17 +6,15 @@ The package's folders follow the architecture:
 * ``digitnet.data``: MNIST's IDX files, the loader and the verified downloader;
 * ``digitnet.imaging``: MNIST-style preprocessing of photos and drawings of digits;
 * ``digitnet.modelfile``: safe model files; ``digitnet.config``, ``digitnet.presets`` and
-  ``digitnet.recipes``: training configurations and the one training path;
+  ``digitnet.runs``: training configurations and the one training path;
 * ``digitnet.cli``: the ``digitnet`` command.
 """
 
-__version__ = "0.1.0"
-
-from digitnet.config import TrainConfig  # noqa: E402
-from digitnet.data import Augment, load_mnist  # noqa: E402
-from digitnet.imaging import preprocess, preprocess_file  # noqa: E402
-from digitnet.modelfile import load_model, save_model  # noqa: E402
-from digitnet.nn import (  # noqa: E402
+from digitnet.config import TrainConfig
+from digitnet.data import load_mnist
+from digitnet.imaging import Augment, preprocess, preprocess_file
+from digitnet.modelfile import load_model, save_model
+from digitnet.nn import (
     SGD,
     Adam,
     BatchNorm,
@@ -31,8 +29,9 @@ from digitnet.nn import (  # noqa: E402
     Softmax,
     Tanh,
 )
-from digitnet.presets import PRESETS  # noqa: E402
-from digitnet.recipes import build_model, train  # noqa: E402
+from digitnet.presets import PRESETS
+from digitnet.runs import build_model, train
+from digitnet.version import __version__
 
 __all__ = [
     "PRESETS",

@@ -10,53 +10,79 @@ from typing import Any
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data.augment import AUGMENTATIONS
-from digitnet.data.mnist import MNIST, Split
-from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Sequential
+from digitnet.data.mnist import MNIST
+from digitnet.imaging.augment import AUGMENTATIONS
+from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Layer, Sequential
 from digitnet.nn.batchnorm import BatchNorm
 from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import balanced_class_weights
 from digitnet.nn.pooling import MaxPool2D
 from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import make_schedule
+from digitnet.nn.training import FitSettings, fit
 
-__all__ = ["TrainResult", "build_model", "make_optimizer", "train"]
+__all__ = ["TrainResult", "build_model", "make_optimizer", "network_layers", "train"]
 
 
 def build_model(config: TrainConfig) -> Sequential:
-    """The network ``config`` describes, weights drawn from ``config.seed``.
+    """The network ``config`` describes (see :func:`network_layers`), weights drawn from ``config.seed``.
 
-    An MLP is 784 → hidden layers (each Dense, activation, optional dropout) → 10. With ``config.conv``
-    the 28x28 image first passes through convolutional stages (each "same"-padded Conv2D followed by
-    the activation, then 2x2 max-pooling), is flattened, and continues into the dense layers. With
-    ``config.batch_norm``, BatchNorm sits between every convolution or hidden dense layer and its
-    activation.
+    The quadratic cost compares activations with the one-hot target, so its output layer is a sigmoid
+    unless ``config.output_activation`` says otherwise; cross-entropy takes the raw scores (logits).
     """
-    act = ACTIVATIONS[config.activation]
-    layers: list = [Dropout(config.input_dropout)] if config.input_dropout else []
-
-    def weighted(layer):  # a convolution or hidden dense layer, its normalisation, its activation
-        return [layer, *([BatchNorm()] if config.batch_norm else []), act()]
-
-    for stage in config.conv:
-        for filters in stage:
-            layers += weighted(Conv2D(filters, config.kernel_size, padding=config.kernel_size // 2,
-                                      init=config.init))  # fmt: skip
-        layers.append(MaxPool2D(2))
-    if config.conv:
-        layers.append(Flatten())  # (N, F, H, W) -> (N, F·H·W)
-    for units in config.hidden:
-        layers += weighted(Dense(units, init=config.init))
-        if config.dropout:
-            layers.append(Dropout(config.dropout))
-    layers.append(Dense(10, init=config.init))
     output = config.output_activation or ("sigmoid" if config.cost == "quadratic" else "identity")
-    if output != "identity":
-        layers.append(ACTIVATIONS[output]())
+    layers = network_layers(
+        hidden=config.hidden, activation=config.activation, conv=config.conv, kernel_size=config.kernel_size,
+        batch_norm=config.batch_norm, dropout=config.dropout, input_dropout=config.input_dropout,
+        init=config.init, output=output,
+    )  # fmt: skip
     input_shape = (1, 28, 28) if config.conv else (784,)
     return Sequential(
         layers, cost=config.cost, input_shape=input_shape, rng=np.random.default_rng(config.seed)
     )
+
+
+def network_layers(
+    *,
+    hidden: tuple[int, ...],
+    activation: str,
+    classes: int = 10,
+    conv: tuple[tuple[int, ...], ...] = (),
+    kernel_size: int = 5,
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
+    init: str | None = None,
+    output: str = "identity",
+) -> list[Layer]:
+    """The layers of the networks digitnet trains, from their description.
+
+    An MLP is input → hidden layers (each Dense, ``activation``, optional dropout) → ``classes`` outputs,
+    then the ``output`` activation (none for "identity"). With ``conv`` the image first passes through
+    convolutional stages (each "same"-padded Conv2D followed by the activation, then 2x2 max-pooling),
+    is flattened, and continues into the dense layers. With ``batch_norm``, BatchNorm sits between every
+    convolution or hidden dense layer and its activation. ``input_dropout`` drops input pixels.
+    """
+    act = ACTIVATIONS[activation]
+    layers: list[Layer] = [Dropout(input_dropout)] if input_dropout else []
+
+    def weighted(layer):  # a convolution or hidden dense layer, its normalisation, its activation
+        return [layer, *([BatchNorm()] if batch_norm else []), act()]
+
+    for stage in conv:
+        for filters in stage:
+            layers += weighted(Conv2D(filters, kernel_size, padding=kernel_size // 2, init=init))
+        layers.append(MaxPool2D(2))
+    if conv:
+        layers.append(Flatten())  # (N, F, H, W) -> (N, F·H·W)
+    for units in hidden:
+        layers += weighted(Dense(units, init=init))
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(classes, init=init))
+    if output != "identity":
+        layers.append(ACTIVATIONS[output]())
+    return layers
 
 
 def make_optimizer(config: TrainConfig):
@@ -83,28 +109,32 @@ def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = 
     ``metrics`` holds ``test_accuracy``, ``test_loss``, the final training and validation figures, the
     number of parameters, and ``train_seconds``.
     """
-    if config.train_size is not None and config.train_size < len(data.train):
-        train_split = Split(data.train.x[: config.train_size], data.train.y[: config.train_size])
-        data = MNIST(train=train_split, validation=data.validation, test=data.test)
+    data = data.first(config.train_size)
     model = build_model(config)
     validation = (data.validation.x, data.validation.y) if len(data.validation) else None
-    start = time.perf_counter()
-    history = model.fit(
-        data.train.x,
-        data.train.y,
-        optimizer=make_optimizer(config),
+    settings = FitSettings(
         epochs=config.epochs,
         batch_size=config.batch_size,
-        rng=np.random.default_rng([config.seed, 1]),  # a stream apart from the initial weights'
         schedule=make_schedule(config.schedule, config.epochs),
         l2=config.l2,
-        validation=validation,
         patience=config.patience,
-        callbacks=callbacks,
         class_weights=balanced_class_weights(data.train.y, 10) if config.class_weighted else None,
         oversample=config.oversample,
         augment=AUGMENTATIONS[config.augment] if config.augment else None,
         workers=config.workers,
+    )
+    rng = np.random.default_rng([config.seed, 1])  # shuffling and dropout: a stream apart from the weights'
+    optimizer = make_optimizer(config)
+    start = time.perf_counter()
+    history = fit(
+        model,
+        data.train.x,
+        data.train.y,
+        optimizer=optimizer,
+        settings=settings,
+        rng=rng,
+        validation=validation,
+        callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
     test = model.evaluate(data.test.x, data.test.y)

@@ -18,10 +18,10 @@ import digitnet.cli.run_files as run_files
 import digitnet.cli.train as train_command
 import digitnet.experiments
 import digitnet.plots
-import digitnet.report
+import digitnet.report.build
 from digitnet.cli.main import main
-from digitnet.cli.output import ProgressBars
 from digitnet.modelfile import load_model, read_header
+from digitnet.progress import ProgressBars
 
 TINY = "--hidden 8 --epochs 1 --train-size 500 --validation-size 100 --no-progress".split()
 
@@ -41,7 +41,7 @@ def no_work(monkeypatch):
 
     monkeypatch.setattr(train_command, "train", refuse)
     monkeypatch.setattr(train_command, "load_mnist", refuse)
-    monkeypatch.setattr(digitnet.report, "build_report", refuse)
+    monkeypatch.setattr(digitnet.report.build, "build_report", refuse)
     monkeypatch.setattr(digitnet.experiments, "run_experiment", refuse)
 
 
@@ -258,6 +258,7 @@ def test_metrics_record_the_model_checksum_and_a_matching_pair_is_used(tmp_path,
     assert again["config"] == record["config"] and again["config"]["seed"] == 3
 
 
+@pytest.mark.slow  # loads the real MNIST that $DIGITNET_DATA names, though it uses no MNIST fixture
 def test_a_run_interrupted_in_its_first_epoch_says_nothing_was_saved_and_leaves_no_folder(
     tmp_path, capsys, monkeypatch
 ):

@@ -8,7 +8,7 @@ import digitnet.data.download as download
 from digitnet.cli.options import data_folder
 from digitnet.cli.output import format_table, print_json
 from digitnet.data.download import MNIST_FILES
-from digitnet.data.mnist import missing_mnist_files, mnist_sources
+from digitnet.data.folders import missing_mnist_files, mnist_sources
 from digitnet.errors import DataError
 
 SOURCES = {"data_dir": "--data", "DIGITNET_DATA": "$DIGITNET_DATA", "cache": "per-user cache"}

@@ -7,8 +7,9 @@ import numpy as np
 from digitnet.cli.options import conv_stages, hidden_sizes, integer
 from digitnet.cli.output import format_table, print_json
 from digitnet.config import HIDDEN_ACTIVATIONS
-from digitnet.nn import ACTIVATIONS, COSTS, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, Sequential
+from digitnet.nn import COSTS, Sequential
 from digitnet.nn.gradcheck import check_gradients
+from digitnet.runs import network_layers
 
 
 def add_parser(commands) -> None:
@@ -70,23 +71,11 @@ def run(args) -> int:
         raise ValueError(f"--image {args.image} is too small for {len(args.conv)} pooling stages")
     if args.kernel_size % 2 == 0:
         raise ValueError(f"--kernel-size must be odd, got {args.kernel_size}")
-    act = ACTIVATIONS[args.activation]
-
-    def norm():  # a fresh layer each time: a layer object holds its own parameters
-        return [BatchNorm()] if args.batch_norm else []
-
-    layers = []
-    for stage in args.conv:
-        for filters in stage:
-            layers += [Conv2D(filters, args.kernel_size, padding="same"), *norm(), act()]
-        layers.append(MaxPool2D(2))
-    layers += [Flatten()] if args.conv else []
-    for units in args.hidden:
-        layers += [Dense(units), *norm(), act()]
-        layers += [Dropout(args.dropout)] if args.dropout else []
-    layers.append(Dense(args.classes))
-    if args.cost == "quadratic":
-        layers.append(act())
+    layers = network_layers(
+        hidden=args.hidden, activation=args.activation, classes=args.classes, conv=args.conv,
+        kernel_size=args.kernel_size, batch_norm=args.batch_norm, dropout=args.dropout,
+        output=args.activation if args.cost == "quadratic" else "identity",
+    )  # fmt: skip
     shape = (1, args.image, args.image) if args.conv else (args.inputs,)
     net = Sequential(layers, cost=args.cost, input_shape=shape, rng=args.seed)
     rng = np.random.default_rng(args.seed + 1)

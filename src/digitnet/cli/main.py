@@ -7,10 +7,10 @@ import contextlib
 import os
 import sys
 
-from digitnet import __version__
 from digitnet.cli import data, evaluate, experiment, gradcheck, info, predict, report, serve, train
 from digitnet.cli.options import Parser
 from digitnet.errors import DigitnetError
+from digitnet.version import __version__
 
 COMMANDS = (train, evaluate, predict, info, gradcheck, data, experiment, report, serve)
 

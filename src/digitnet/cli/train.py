@@ -12,17 +12,19 @@ from threadpoolctl import threadpool_limits
 
 from digitnet.cli.modelpath import resolve_model
 from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, output_folder, show_value
-from digitnet.cli.output import ProgressBars, format_table, percent, print_json
+from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
 from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
-from digitnet.data import AUGMENTATIONS, find_mnist_dir, load_mnist
+from digitnet.data import find_mnist_dir, load_mnist
+from digitnet.imaging import AUGMENTATIONS
 from digitnet.modelfile import load_model
 from digitnet.models import bundled_models
-from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
-from digitnet.nn.training import Callback, History
+from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES, Callback, History
+from digitnet.nn.training import MAX_WORKERS
 from digitnet.presets import PRESETS, get_preset
-from digitnet.recipes import build_model, train
+from digitnet.progress import ProgressBars
+from digitnet.runs import build_model, train
 
 __all__ = ["MODEL_FILE", "METRICS_FILE", "add_parser", "config_from_args", "recorded_config", "run"]
 
@@ -127,7 +129,7 @@ def add_parser(commands) -> None:
         "threads that share cores with another job slow down many times over",
     )  # fmt: skip
     dat.add_argument(
-        "--workers", type=integer("--workers", 1, 64), metavar="N",
+        "--workers", type=integer("--workers", 1, MAX_WORKERS), metavar="N",
         help="split every batch between N copies of the network, each on its own core (the conv "
         "presets use 2: 1.4-1.8x faster on 2 cores; MLPs train slower). Part of the recipe: the same "
         "seed gives the same weights only with the same N",

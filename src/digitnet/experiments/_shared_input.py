@@ -20,9 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab
-from digitnet.recipes import TrainResult
+from digitnet.runs import TrainResult
 
 __all__ = [
     "DreamResult", "FoolResult", "confidence", "dream", "fool", "network_config", "nines", "nines_axis",
@@ -47,12 +46,9 @@ def train_network(lab: Lab) -> TrainResult:
 
 
 def train_on_lab_data(lab: Lab, config: TrainConfig) -> TrainResult:
-    """``lab.train(config)`` on the lab's MNIST, keeping only the first ``config.train_size`` training digits."""
-    data = lab.data
-    if config.train_size is not None:
-        n = config.train_size
-        data = MNIST(Split(data.train.x[:n], data.train.y[:n]), data.validation, data.test)
-    return lab.train(config, data=data)
+    """``lab.train(config)`` on the lab's MNIST (the one training path keeps only the first
+    ``config.train_size`` training digits)."""
+    return lab.train(config)
 
 
 def uniform_noise(rng: np.random.Generator, n: int) -> np.ndarray:

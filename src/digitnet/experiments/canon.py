@@ -1,7 +1,7 @@
 """``canon``: the published numbers, re-run over several seeds.
 
 Each row is a network and recipe from a public source with the test accuracy it claims, trained here
-through ``digitnet train``'s own path (:func:`digitnet.recipes.train`) with every seed in turn; the
+through ``digitnet train``'s own path (:func:`digitnet.runs.train`) with every seed in turn; the
 table gives the claim beside the mean and standard deviation measured on the 10,000 test digits.
 
 Where the source leaves a choice open, the choice is written in the row's ``note``. Nielsen reports the

@@ -1,7 +1,7 @@
 """The bench every experiment runs on: data, the one training path, and where results go.
 
 An experiment is a function ``run(lab)`` registered with :func:`experiment`. It trains through
-``lab.train(config)`` (the same :func:`digitnet.recipes.train` that ``digitnet train`` uses), saves
+``lab.train(config)`` (the same :func:`digitnet.runs.train` that ``digitnet train`` uses), saves
 figures with ``lab.figure(name, fig)``, records numbers with ``lab.record(...)`` and writes a short
 text summary with ``lab.say(...)``. ``lab.quick`` asks for a small, fast version for tests: fewer
 images, epochs and seeds, the same code.
@@ -23,7 +23,8 @@ import numpy as np
 from digitnet.atomic import atomic_write
 from digitnet.config import TrainConfig
 from digitnet.data import MNIST, load_mnist
-from digitnet.recipes import TrainResult, train
+from digitnet.jsonable import plain
+from digitnet.runs import TrainResult, train
 
 __all__ = ["EXPERIMENTS", "Experiment", "Lab", "experiment"]
 
@@ -105,7 +106,7 @@ class Lab:
     def train(self, config: TrainConfig, data: MNIST | None = None, callbacks=()) -> TrainResult:
         """Train ``config`` on ``data`` (default: the lab's MNIST) through the one training path."""
         if self.progress:
-            from digitnet.cli.output import ProgressBars
+            from digitnet.progress import ProgressBars
 
             callbacks = [*callbacks, ProgressBars()]
         return train(config, data if data is not None else self.data, callbacks=callbacks)
@@ -120,7 +121,7 @@ class Lab:
 
     def record(self, **results: Any) -> None:
         """Add numbers to ``results.json`` (NumPy values become plain JSON)."""
-        self.results.update(_plain(results))
+        self.results.update(plain(results))
 
     def say(self, line: str) -> None:
         """Add a line to the text summary."""
@@ -166,17 +167,3 @@ def run_experiment(name: str, lab: Lab) -> Lab:
     EXPERIMENTS[name].run(lab)
     lab.finish(time.perf_counter() - start)
     return lab
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

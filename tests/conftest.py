@@ -1,4 +1,5 @@
-"""Fixtures for every test: the real MNIST (through $DIGITNET_DATA) and a per-user cache kept in tmp_path."""
+"""Fixtures for every test: the real MNIST (through $DIGITNET_DATA) and a per-user cache kept in tmp_path;
+and the ``slow`` mark on every test that needs the real MNIST."""
 
 import os
 from pathlib import Path
@@ -8,6 +9,21 @@ import pytest
 
 from digitnet.data import load_mnist
 from digitnet.data.download import MNIST_FILES
+
+# The fixtures that hand a test real MNIST files: ``mnist_dir`` (and so ``mnist`` and every fixture built on
+# them) and the imaging tests' ``mnist_test_images`` / ``mnist_test_labels``, which read $DIGITNET_DATA.
+REAL_MNIST_FIXTURES = frozenset({"mnist_dir", "mnist_test_images", "mnist_test_labels"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` every test that needs real MNIST, so ``pytest -m "not slow"`` leaves them all out.
+
+    ``item.fixturenames`` is the whole closure, so a test reaching ``mnist_dir`` through ``mnist``,
+    ``quick_run`` or any other fixture is marked too, wherever it lives under tests/.
+    """
+    for item in items:
+        if REAL_MNIST_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

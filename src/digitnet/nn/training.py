@@ -6,7 +6,9 @@ images, ``model.train_step`` runs forward, the cost and backward (:mod:`digitnet
 adds L2's gradient λW and calls ``optimizer.step`` (:mod:`digitnet.nn.optimizers`).
 
 With ``workers > 1`` each batch is split between processes (:mod:`digitnet.nn.parallel`, imported only
-then): the loop is the same, ``train_step`` runs on each process's share.
+then): the loop is the same, ``train_step`` runs on each process's share. The loop knows the model
+only by the methods it calls (``as_input``, ``train_step``, ``evaluate``, ``parameters``), so this
+module imports nothing of :mod:`digitnet.nn.model`, which imports it for ``Sequential.fit``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digitnet.checks import checked_integer
 from digitnet.errors import NonFiniteError
 from digitnet.nn.callbacks import Callback, History
-
-if TYPE_CHECKING:
-    from digitnet.nn.model import Sequential
 
 __all__ = ["MAX_WORKERS", "FitSettings", "balanced_order", "fit"]
 
@@ -95,7 +93,7 @@ class FitSettings:
 # would only print "overflow encountered" before that.
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def fit(
-    model: Sequential,
+    model,
     x: np.ndarray,
     y: np.ndarray,
     *,
@@ -199,7 +197,7 @@ class _Loop:
     """The state that lasts from batch to batch: the model, its optimiser, the settings, the generators,
     and, for ``workers > 1``, the worker processes."""
 
-    def __init__(self, model: Sequential, optimizer, settings: FitSettings, rng, callbacks):
+    def __init__(self, model, optimizer, settings: FitSettings, rng, callbacks):
         self.model, self.optimizer, self.settings, self.rng = model, optimizer, settings, rng
         self.callbacks = callbacks
         self.base_lr = optimizer.lr

@@ -9,16 +9,12 @@ import subprocess
 import sys
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet.nn.parallel.shared_memory import shared_array
 from digitnet.nn.parameters import Parameters
-
-if TYPE_CHECKING:
-    from digitnet.nn.model import Sequential
 
 __all__ = ["Replicas"]
 
@@ -47,7 +43,7 @@ class Replicas:
         The largest batch to be split (sizes the shared input buffers).
     """
 
-    def __init__(self, model: Sequential, workers: int, rng: np.random.Generator, batch_size: int = 1024):
+    def __init__(self, model, workers: int, rng: np.random.Generator, batch_size: int = 1024):
         self.model, self.rng, self.workers, self._params_file = model, rng, [], None
         if workers == 1:
             return
@@ -135,7 +131,7 @@ class Replicas:
 class _Worker:
     """One worker process, seen from the calling process: its shared arrays and its pipes."""
 
-    def __init__(self, model: Sequential, params_file, seed: int, shard_inputs: int):
+    def __init__(self, model, params_file, seed: int, shard_inputs: int):
         dtype = model.parameters.values.dtype
         self._grads_file, self.grads = shared_array(model.parameters.grads.shape, dtype)  # (P,), the worker's
         self._inputs_file, self.inputs = shared_array((shard_inputs,), dtype)  # a shard's images, flat

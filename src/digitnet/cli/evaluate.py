@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
-from digitnet.cli.options import data_folder
+from digitnet.cli.options import add_data_option
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.data import load_mnist
 from digitnet.metrics import classification_report
@@ -18,10 +18,7 @@ def add_parser(commands) -> None:
         "and recall, and the confusion matrix (rows: true digit, columns: predicted digit).",
     )
     p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
-    p.add_argument(
-        "--data", metavar="DIR", type=data_folder(),
-        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
-    )  # fmt: skip
+    add_data_option(p)
     p.add_argument("--json", action="store_true", help="print the results as one JSON object on stdout")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
     p.set_defaults(run=run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from digitnet.cli.options import data_folder, integer, output_folder
+from digitnet.cli.options import add_data_option, integer, output_folder
 from digitnet.cli.output import format_table, print_json
 from digitnet.cli.outputs import claimed_output_dir, rescue_dir
 from digitnet.data import find_mnist_dir
@@ -29,10 +29,7 @@ def add_parser(commands) -> None:
     p.add_argument(
         "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/experiments/NAME)"
     )
-    p.add_argument(
-        "--data", metavar="DIR", type=data_folder(),
-        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
-    )  # fmt: skip
+    add_data_option(p)
     p.add_argument("--json", action="store_true", help="print results.json's content on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)

@@ -17,7 +17,16 @@ from digitnet.checks import checked_integer, describe_range
 from digitnet.data.folders import missing_mnist_files
 from digitnet.errors import DataError
 
-__all__ = ["Parser", "conv_stages", "data_folder", "hidden_sizes", "integer", "output_folder", "show_value"]
+__all__ = [
+    "Parser",
+    "add_data_option",
+    "conv_stages",
+    "data_folder",
+    "hidden_sizes",
+    "integer",
+    "output_folder",
+    "show_value",
+]
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -111,6 +120,16 @@ def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str],
 
     parse.__name__ = flag.lstrip("-").replace("-", "_")  # what argparse calls the type in its messages
     return parse
+
+
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """``--data DIR``, as every command that reads MNIST takes it: checked to hold the four files."""
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        type=data_folder(),
+        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
+    )
 
 
 def output_folder(text: str) -> str:

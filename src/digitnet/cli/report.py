@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, bundled_name, resolve_model
-from digitnet.cli.options import data_folder, output_folder
+from digitnet.cli.options import add_data_option, output_folder
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
 from digitnet.data import find_mnist_dir
@@ -28,10 +28,7 @@ def add_parser(commands) -> None:
         help="output folder (default: a folder named report beside MODEL; runs/reports/NAME for a "
         "bundled model)",
     )  # fmt: skip
-    p.add_argument(
-        "--data", metavar="DIR", type=data_folder(),
-        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
-    )  # fmt: skip
+    add_data_option(p)
     p.add_argument("--json", action="store_true", help="print report.json's contents on stdout")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
     p.set_defaults(run=run)

@@ -11,7 +11,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet.cli.modelpath import resolve_model
-from digitnet.cli.options import conv_stages, data_folder, hidden_sizes, integer, output_folder, show_value
+from digitnet.cli.options import (
+    add_data_option,
+    conv_stages,
+    hidden_sizes,
+    integer,
+    output_folder,
+    show_value,
+)
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
 from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
@@ -111,10 +118,7 @@ def add_parser(commands) -> None:
         metavar="N",
         help="use only the first N training images",
     )
-    dat.add_argument(
-        "--data", metavar="DIR", type=data_folder(),
-        help="folder holding the four MNIST files (default: $DIGITNET_DATA if set, else the per-user cache)",
-    )  # fmt: skip
+    add_data_option(dat)
     dat.add_argument(
         "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)"
     )

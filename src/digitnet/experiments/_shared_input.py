@@ -200,5 +200,18 @@ def nines_axis(ax, *, top: int = NINES_CAP) -> None:
     ax.set_xlabel("confidence = top softmax probability (scale: 0.9, 0.99, 0.999, ... equally spaced)")
 
 
+def confidence_histograms(ax, groups, *, line: float, line_label: str, line_width: float = 1.0) -> None:
+    """Step histograms, on the :func:`nines` axis with a log count scale, of each ``(confidences,
+    label)`` in ``groups``, and a dashed vertical line at confidence ``line``. Shape: each (n_g,)."""
+    top = nines_top(*(confidences for confidences, _ in groups))
+    bins = np.linspace(0, top + 0.05, 8 * top + 1)
+    for confidences, label in groups:
+        ax.hist(nines(confidences), bins=bins, histtype="step", lw=1.8, label=label)
+    ax.axvline(nines(line), color="k", ls="--", lw=line_width, label=line_label)
+    ax.set_yscale("log")
+    nines_axis(ax, top=top)
+    ax.set_ylabel("number of images (log scale)")
+
+
 def _superscript(k: int) -> str:
     return str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))

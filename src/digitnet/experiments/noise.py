@@ -28,10 +28,8 @@ import numpy as np
 
 from digitnet.experiments._shared_input import (
     confidence,
+    confidence_histograms,
     fool,
-    nines,
-    nines_axis,
-    nines_top,
     train_network,
     uniform_noise,
 )
@@ -124,18 +122,11 @@ def run(lab: Lab) -> None:
 def _histogram(conf_digits: np.ndarray, conf_noise: np.ndarray):
     """Overlaid confidence histograms of test digits and noise, on the 'nines' axis."""
     fig, ax = new_figure(7.5, 4.2)
-    top = nines_top(conf_digits, conf_noise)
-    bins = np.linspace(0, top + 0.05, 8 * top + 1)
-    ax.hist(
-        nines(conf_digits), bins=bins, histtype="step", lw=1.8, label=f"test digits ({len(conf_digits):,})"
-    )
-    ax.hist(
-        nines(conf_noise), bins=bins, histtype="step", lw=1.8, label=f"uniform noise ({len(conf_noise):,})"
-    )
-    ax.axvline(nines(HIGH), color="k", ls="--", lw=1, label=f"{HIGH:.0%} confidence")
-    ax.set_yscale("log")
-    nines_axis(ax, top=top)
-    ax.set_ylabel("number of images (log scale)")
+    groups = [
+        (conf_digits, f"test digits ({len(conf_digits):,})"),
+        (conf_noise, f"uniform noise ({len(conf_noise):,})"),
+    ]
+    confidence_histograms(ax, groups, line=HIGH, line_label=f"{HIGH:.0%} confidence")
     ax.set_title("How sure the network is: digits vs random noise")
     ax.legend(loc="upper right")
     return fig

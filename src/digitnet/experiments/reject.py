@@ -30,9 +30,8 @@ import numpy as np
 
 from digitnet.experiments._shared_input import (
     confidence,
+    confidence_histograms,
     nines,
-    nines_axis,
-    nines_top,
     train_network,
     uniform_noise,
 )
@@ -183,29 +182,13 @@ def _curve_figure(conf_val, correct_val, conf_test, correct_test, t: float):
 def _histogram(conf_test, correct, conf_noise, t: float):
     """Confidence histograms of right and wrong test digits and of noise, with the threshold line."""
     fig, ax = new_figure(7.5, 4.4)
-    top = nines_top(conf_test, conf_noise)
-    bins = np.linspace(0, top + 0.05, 8 * top + 1)
-    ax.hist(
-        nines(conf_test[correct]),
-        bins=bins,
-        histtype="step",
-        lw=1.8,
-        label=f"test digits, right ({correct.sum():,})",
-    )
-    ax.hist(
-        nines(conf_test[~correct]),
-        bins=bins,
-        histtype="step",
-        lw=1.8,
-        label=f"test digits, wrong ({(~correct).sum():,})",
-    )
-    ax.hist(
-        nines(conf_noise), bins=bins, histtype="step", lw=1.8, label=f"uniform noise ({len(conf_noise):,})"
-    )
-    ax.axvline(nines(t), color="k", ls="--", lw=1.2, label=f"threshold t = {t:.4f}: reject left of it")
-    ax.set_yscale("log")
-    nines_axis(ax, top=top)
-    ax.set_ylabel("number of images (log scale)")
+    groups = [
+        (conf_test[correct], f"test digits, right ({correct.sum():,})"),
+        (conf_test[~correct], f"test digits, wrong ({(~correct).sum():,})"),
+        (conf_noise, f"uniform noise ({len(conf_noise):,})"),
+    ]
+    line_label = f"threshold t = {t:.4f}: reject left of it"
+    confidence_histograms(ax, groups, line=t, line_label=line_label, line_width=1.2)
     ax.set_title("Confidence of right and wrong digits and of noise, with the reject threshold")
     ax.legend(loc="upper right", fontsize=8)
     return fig

@@ -22,17 +22,25 @@ __all__ = ["AvgPool2D", "MaxPool2D"]
 
 
 class _Pool2D(Layer):
-    """What the two pooling layers share: arguments, shapes and the taps of the windows."""
+    """What the two pooling layers share: arguments, shapes and the taps of the windows.
+
+    Parameters
+    ----------
+    pool_size : int
+        K: windows are K x K.
+    stride : int or None
+        s, the step between windows; None means K (non-overlapping windows).
+
+    Shape
+    -----
+    x: (N, C, H, W) -> y: (N, C, OH, OW) with OH = (H - K) // s + 1, likewise OW.
+    """
 
     def __init__(self, pool_size: int = 2, stride: int | None = None):
         super().__init__()
         name = type(self).__name__
-        for what, value in (("pool_size", pool_size), ("stride", stride)):
-            if value is None and what == "stride":
-                continue
-            checked_integer(f"{name} {what}", value)
-        self.pool_size = int(pool_size)
-        self.stride = None if stride is None else int(stride)
+        self.pool_size = checked_integer(f"{name} pool_size", pool_size)
+        self.stride = None if stride is None else checked_integer(f"{name} stride", stride)
 
     @property
     def step(self) -> int:
@@ -99,15 +107,7 @@ class MaxPool2D(_Pool2D):
     tap by tap, a window's gradient goes to the first tap equal to its maximum (an exact comparison, since
     y is one of the window's own values), which is cheaper than tracking the arg-max during forward.
 
-    Parameters
-    ----------
-    pool_size : int
-        K: windows are K x K.
-    stride : int or None
-        s, the step between windows; None means K (non-overlapping windows).
-
-    Shape
-    -----
+    ``pool_size`` K and ``stride`` s (None: K) as for every pooling layer (``_Pool2D``);
     x: (N, C, H, W) -> y: (N, C, OH, OW) with OH = (H - K) // s + 1, likewise OW.
     """
 
@@ -146,15 +146,7 @@ class AvgPool2D(_Pool2D):
         y[n, c, oh, ow] = (1/K²) Σ_{i,j} x[n, c, s·oh + i, s·ow + j]
         dL/dx[n, c, s·oh + i, s·ow + j] += dL/dy[n, c, oh, ow] / K²   for every tap (i, j)
 
-    Parameters
-    ----------
-    pool_size : int
-        K: windows are K x K.
-    stride : int or None
-        s, the step between windows; None means K (non-overlapping windows).
-
-    Shape
-    -----
+    ``pool_size`` K and ``stride`` s (None: K) as for every pooling layer (``_Pool2D``);
     x: (N, C, H, W) -> y: (N, C, OH, OW) with OH = (H - K) // s + 1, likewise OW.
     """
 

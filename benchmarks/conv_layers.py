@@ -1,4 +1,4 @@
-"""Training-step speed of a LeNet-5-style network, digitnet against PyTorch on the CPU, and where the time goes.
+"""Training-step speed of a LeNet-5-style network, digitnet against PyTorch on CPU, and where the time goes.
 
 The network: Conv2D(6, 5x5) - ReLU - MaxPool(2) - Conv2D(16, 5x5) - ReLU - MaxPool(2) - Flatten -
 Dense(120) - ReLU - Dense(84) - ReLU - Dense(10), on 28x28 digits, cross-entropy, Adam. One step is what
@@ -27,8 +27,20 @@ from digitnet.nn.reshape import Flatten
 
 
 def lenet5() -> Sequential:
-    layers = [Conv2D(6, 5), ReLU(), MaxPool2D(2), Conv2D(16, 5), ReLU(), MaxPool2D(2), Flatten(),
-              Dense(120), ReLU(), Dense(84), ReLU(), Dense(10)]  # fmt: skip
+    layers = [
+        Conv2D(6, 5),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(16, 5),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(120),
+        ReLU(),
+        Dense(84),
+        ReLU(),
+        Dense(10),
+    ]
     return Sequential(layers, input_shape=(1, 28, 28), rng=0)
 
 
@@ -53,9 +65,20 @@ def digitnet_steps(x, y, steps: int) -> float:
 
 def torch_steps(torch, x, y, steps: int) -> float:
     nn = torch.nn
-    net = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
-                        nn.ReLU(), nn.Linear(84, 10))  # fmt: skip
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
 
@@ -87,8 +110,10 @@ def per_layer(x, y, steps: int) -> list[tuple[str, float, float]]:
             start = time.perf_counter()
             g = model.layers[i].backward(g, need_input_grad=False) if i == 0 else model.layers[i].backward(g)
             times[i][1].append(time.perf_counter() - start)
-    return [(layer.describe(), 1e3 * statistics.median(f), 1e3 * statistics.median(b))
-            for layer, (f, b) in zip(model.layers, times)]  # fmt: skip
+    return [
+        (layer.describe(), 1e3 * statistics.median(f), 1e3 * statistics.median(b))
+        for layer, (f, b) in zip(model.layers, times)
+    ]
 
 
 def main() -> None:
@@ -113,8 +138,10 @@ def main() -> None:
     print(f"  digitnet  {statistics.median(ours):8,.0f} samples/s")
     if theirs:
         t = statistics.median(theirs)
-        print(f"  PyTorch   {t:8,.0f} samples/s   (digitnet/PyTorch {statistics.median(ours) / t:.2f}x, "
-              f"{torch.get_num_threads()} threads)")  # fmt: skip
+        print(
+            f"  PyTorch   {t:8,.0f} samples/s   (digitnet/PyTorch {statistics.median(ours) / t:.2f}x, "
+            f"{torch.get_num_threads()} threads)"
+        )
     print("\ndigitnet per layer (ms per batch, median):")
     for name, f, b in per_layer(x, y, args.steps):
         print(f"  {name:<50} forward {f:6.3f}   backward {b:6.3f}")

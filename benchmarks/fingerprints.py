@@ -78,7 +78,9 @@ def main() -> None:
         data = load_mnist(validation_size=config.validation_size, train_size=config.train_size)
         FITTED.clear()
         result = train(config, data)
-        print(f"preset {name}: weights {' '.join(FITTED)} test_loss {result.metrics['test_loss']!r}", flush=True)
+        print(
+            f"preset {name}: weights {' '.join(FITTED)} test_loss {result.metrics['test_loss']!r}", flush=True
+        )
     for name in sorted(EXPERIMENTS):
         if wanted is not None and name not in wanted:
             continue

@@ -190,8 +190,9 @@ def api_under_attack(files: dict[str, bytes], seconds: float = 2.0) -> None:
         port = s.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.time() + 30
         while True:
@@ -205,7 +206,8 @@ def api_under_attack(files: dict[str, bytes], seconds: float = 2.0) -> None:
                     raise SystemExit("digitnet serve did not answer within 30 s") from None
                 time.sleep(0.1)
         print(
-            f"\n{'API: file':26s} {'status':>6s} {'requests':>8s} {'median':>9s}   {'slowest /api/health':>19s}"
+            f"\n{'API: file':26s} {'status':>6s} {'requests':>8s} {'median':>9s}   "
+            f"{'slowest /api/health':>19s}"
         )
         for name, data in files.items():
             stop, times, statuses = time.perf_counter() + seconds, [], set()
@@ -221,8 +223,10 @@ def api_under_attack(files: dict[str, bytes], seconds: float = 2.0) -> None:
                 time.sleep(0.01)
             attacker.join()
             status = ",".join(map(str, sorted(statuses)))
-            print(f"{name:26s} {status:>6s} {len(times):8d} {statistics.median(times) * 1000:6.1f} ms"
-                  f"   {slowest * 1000:16.1f} ms")  # fmt: skip
+            print(
+                f"{name:26s} {status:>6s} {len(times):8d} {statistics.median(times) * 1000:6.1f} ms"
+                f"   {slowest * 1000:16.1f} ms"
+            )
         status = Path(f"/proc/{server.pid}/status").read_text()
         peak = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
         print(f"server's peak resident memory over all of it: {int(peak) / 1e3:.0f} MB")
@@ -253,8 +257,10 @@ def main() -> None:
     floor = child(["true"])[1]
     print(f"peak memory of an empty child (the launcher's floor): {mb(floor).strip()}")
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{'file':26s} {'bytes':>9s}  open_image: {'time':>7s} {'traced':>10s} {'rss rise':>10s}"
-              f"   predict: {'time':>7s} {'peak rss':>10s}")  # fmt: skip
+        print(
+            f"{'file':26s} {'bytes':>9s}  open_image: {'time':>7s} {'traced':>10s} {'rss rise':>10s}"
+            f"   predict: {'time':>7s} {'peak rss':>10s}"
+        )
         outcomes = {}
         for name, data in files.items():
             path = Path(folder) / name.split()[0]
@@ -265,8 +271,10 @@ def main() -> None:
                 [sys.executable, "-m", "digitnet", "predict", str(DEFAULT_MODEL), str(path)]
             )
             ms = measured["seconds"] * 1000
-            print(f"{name:26s} {len(data):9,d}  {ms:9.1f} ms {mb(measured['traced'])} "
-                  f"{mb(measured['rss_rise'])}   {predict_s:9.2f} s {mb(predict_rss)}")  # fmt: skip
+            print(
+                f"{name:26s} {len(data):9,d}  {ms:9.1f} ms {mb(measured['traced'])} "
+                f"{mb(measured['rss_rise'])}   {predict_s:9.2f} s {mb(predict_rss)}"
+            )
             outcomes[name] = (measured["outcome"], line)
             if args.pillow and name.startswith("png"):
                 seconds, rss, _ = child([sys.executable, "-c", PILLOW, str(path)])

@@ -84,8 +84,11 @@ def main() -> int:
     if url is None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_until_up(url)
         body = a_digit()
@@ -93,8 +96,10 @@ def main() -> int:
         latencies: list[float] = []
         errors: list[str] = []
         stop = time.perf_counter() + args.seconds
-        threads = [threading.Thread(target=client, args=(url, body, stop, latencies, errors))
-                   for _ in range(args.clients)]  # fmt: skip
+        threads = [
+            threading.Thread(target=client, args=(url, body, stop, latencies, errors))
+            for _ in range(args.clients)
+        ]
         started = time.perf_counter()
         for t in threads:
             t.start()
@@ -106,16 +111,24 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=10)
     ms = np.array(latencies) * 1000
-    figures = {"clients": args.clients, "seconds": round(elapsed, 1), "requests": len(latencies),
-               "errors": len(errors), "requests_per_second": round(len(latencies) / elapsed, 1),
-               "p50_ms": round(float(np.percentile(ms, 50)), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
-               "p99_ms": round(float(np.percentile(ms, 99)), 2)}  # fmt: skip
+    figures = {
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p90_ms": round(float(np.percentile(ms, 90)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+    }
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"{figures['requests']:,} predictions in {figures['seconds']} s with {args.clients} clients: "
-              f"{figures['requests_per_second']:,} per second; latency p50 {figures['p50_ms']} ms, "
-              f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms; {len(errors)} errors")  # fmt: skip
+        print(
+            f"{figures['requests']:,} predictions in {figures['seconds']} s with {args.clients} clients: "
+            f"{figures['requests_per_second']:,} per second; latency p50 {figures['p50_ms']} ms, "
+            f"p90 {figures['p90_ms']} ms, p99 {figures['p99_ms']} ms; {len(errors)} errors"
+        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Training and inference speed: digitnet against PyTorch (and scikit-learn, and a per-example loop) on the CPU.
+"""Training and inference speed: digitnet against PyTorch (and scikit-learn, and a per-example loop) on CPU.
 
 For each network below, digitnet and PyTorch train one epoch of the 60,000 MNIST training images with the
 same architecture, batch size, optimiser, data and initial weights (PyTorch's layers get copies of
@@ -56,19 +56,49 @@ class Benchmark:
 
 
 BENCHMARKS = [
-    Benchmark("784-16-16-10 sigmoid, quadratic, SGD", TrainConfig(hidden=(16, 16), activation="sigmoid",
-              cost="quadratic", optimizer="sgd", lr=3.0, batch_size=10, l2=0.0), ("per-example loop",)),
+    Benchmark(
+        "784-16-16-10 sigmoid, quadratic, SGD",
+        TrainConfig(
+            hidden=(16, 16),
+            activation="sigmoid",
+            cost="quadratic",
+            optimizer="sgd",
+            lr=3.0,
+            batch_size=10,
+            l2=0.0,
+        ),
+        ("per-example loop",),
+    ),
     Benchmark("784-16-16-10 ReLU, cross-entropy, Adam", TrainConfig(hidden=(16, 16), batch_size=64, l2=0.0)),
-    Benchmark("784-100-10 ReLU, cross-entropy, Adam", TrainConfig(hidden=(100,), batch_size=128, l2=0.0),
-              ("scikit-learn",)),
-    Benchmark("784-800-800-10 ReLU, dropout, Adam", TrainConfig(hidden=(800, 800), batch_size=128,
-                                                                dropout=0.5, l2=0.0)),
-    Benchmark("784-800-800-10 ReLU, dropout, Nesterov", TrainConfig(hidden=(800, 800), batch_size=128,
-              dropout=0.5, l2=0.0, optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True)),
+    Benchmark(
+        "784-100-10 ReLU, cross-entropy, Adam",
+        TrainConfig(hidden=(100,), batch_size=128, l2=0.0),
+        ("scikit-learn",),
+    ),
+    Benchmark(
+        "784-800-800-10 ReLU, dropout, Adam",
+        TrainConfig(hidden=(800, 800), batch_size=128, dropout=0.5, l2=0.0),
+    ),
+    Benchmark(
+        "784-800-800-10 ReLU, dropout, Nesterov",
+        TrainConfig(
+            hidden=(800, 800),
+            batch_size=128,
+            dropout=0.5,
+            l2=0.0,
+            optimizer="sgd",
+            lr=0.05,
+            momentum=0.9,
+            nesterov=True,
+        ),
+    ),
     Benchmark("LeNet-5 style CNN, Adam", get_preset("lenet5").replace(l2=0.0), ("digitnet, 1 worker",)),
-    Benchmark("best CNN (BatchNorm, dropout), Adam", get_preset("cnn").replace(l2=0.0, augment=None),
-              ("digitnet, 1 worker",)),
-]  # fmt: skip
+    Benchmark(
+        "best CNN (BatchNorm, dropout), Adam",
+        get_preset("cnn").replace(l2=0.0, augment=None),
+        ("digitnet, 1 worker",),
+    ),
+]
 """The issue's four MLP configurations; the ``large`` preset's optimiser (SGD with Nesterov momentum),
 whose update reads and writes less memory per step than Adam's; and the two convolutional presets
 (without augmentation, which prepares data rather than trains). Those train with 2 workers, as their
@@ -111,8 +141,16 @@ def _vmhwm_mb(status: Path) -> float:
 def digitnet_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> float:
     def run(xs, ys):
         model = build_model(config)
-        history = model.fit(xs, ys, optimizer=make_optimizer(config), epochs=1, batch_size=config.batch_size,
-                            rng=0, workers=config.workers, callbacks=[WorkerMemory()])  # fmt: skip
+        history = model.fit(
+            xs,
+            ys,
+            optimizer=make_optimizer(config),
+            epochs=1,
+            batch_size=config.batch_size,
+            rng=0,
+            workers=config.workers,
+            callbacks=[WorkerMemory()],
+        )
         # The epoch's own time, as fit measures it: with workers, starting their processes (about 0.2 s,
         # once per training, not per epoch) comes before it, as building the network does for PyTorch.
         return history.epochs[-1]["seconds"]
@@ -174,8 +212,9 @@ def torch_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray, threads: int)
     def run(xs, ys):
         net = torch_network(torch, config)
         if config.optimizer == "sgd":
-            opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
-                                  nesterov=config.nesterov)  # fmt: skip
+            opt = torch.optim.SGD(
+                net.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov
+            )
         else:
             opt = torch.optim.Adam(net.parameters(), lr=config.lr)
         xt, yt = (
@@ -211,9 +250,17 @@ def sklearn_epoch(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> float:
     warnings.simplefilter("ignore", ConvergenceWarning)  # one epoch is deliberately not converged
 
     def run(xs, ys):
-        clf = MLPClassifier(hidden_layer_sizes=config.hidden, activation=config.activation, solver="adam",
-                            batch_size=config.batch_size, learning_rate_init=config.lr, alpha=config.l2,
-                            max_iter=1, shuffle=True, random_state=0)  # fmt: skip
+        clf = MLPClassifier(
+            hidden_layer_sizes=config.hidden,
+            activation=config.activation,
+            solver="adam",
+            batch_size=config.batch_size,
+            learning_rate_init=config.lr,
+            alpha=config.l2,
+            max_iter=1,
+            shuffle=True,
+            random_state=0,
+        )
         start = time.perf_counter()
         clf.fit(xs, ys)  # float32 in, float32 throughout (scikit-learn keeps the input's dtype)
         return time.perf_counter() - start
@@ -296,8 +343,10 @@ def peak_memory_mb() -> float:
 def measure(framework: str, index: int, threads: int) -> dict:
     result = subprocess.run(
         [sys.executable, __file__, "--worker", framework, str(index), "--threads", str(threads)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode:
         raise SystemExit(f"the {framework} run of {BENCHMARKS[index].name} failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -358,8 +407,12 @@ def inference(threads: int, torch_available: bool) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="epochs per framework and network (median)")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
-                        help="PyTorch's threads; NumPy's BLAS uses every core by default")  # fmt: skip
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="PyTorch's threads; NumPy's BLAS uses every core by default",
+    )
     parser.add_argument("--only", type=int, nargs="*", help="indices of the networks to run (0-based)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "INDEX"), help=argparse.SUPPRESS)
@@ -376,10 +429,14 @@ def main() -> int:
     load_mnist(validation_size=0, progress=False)  # fail here, once, if the data is missing
 
     peak = matmul_peak()
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
-          f"PyTorch {torch.__version__} ({args.threads} threads); float32 matmul peak {peak:.0f} GFLOP/s\n")  # fmt: skip
-    header = (f"{'network':40} {'batch':>5} {'framework':>17} {'samples/s':>10} {'s/epoch':>8} {'peak MB':>8} "
-              f"{'vs PyTorch':>10} {'of peak':>8}")  # fmt: skip
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
+        f"PyTorch {torch.__version__} ({args.threads} threads); float32 matmul peak {peak:.0f} GFLOP/s\n"
+    )
+    header = (
+        f"{'network':40} {'batch':>5} {'framework':>17} {'samples/s':>10} {'s/epoch':>8} {'peak MB':>8} "
+        f"{'vs PyTorch':>10} {'of peak':>8}"
+    )
     print(header)
     rows = []
     indices = args.only if args.only is not None else range(len(BENCHMARKS))
@@ -395,27 +452,53 @@ def main() -> int:
         for f in frameworks:
             seconds = statistics.median(r["seconds"] for r in runs[f])
             row = {
-                "network": bench.name, "batch": bench.config.batch_size, "framework": f,
-                "samples_per_s": 60_000 / seconds, "s_per_epoch": seconds,
-                "peak_mb": max(r["peak_mb"] for r in runs[f]), "vs_pytorch": torch_seconds / seconds,
-                "share_of_matmul_peak": flops * 60_000 / seconds / 1e9 / peak, "epochs": runs[f],
-            }  # fmt: skip
+                "network": bench.name,
+                "batch": bench.config.batch_size,
+                "framework": f,
+                "samples_per_s": 60_000 / seconds,
+                "s_per_epoch": seconds,
+                "peak_mb": max(r["peak_mb"] for r in runs[f]),
+                "vs_pytorch": torch_seconds / seconds,
+                "share_of_matmul_peak": flops * 60_000 / seconds / 1e9 / peak,
+                "epochs": runs[f],
+            }
             rows.append(row)
-            print(f"{bench.name if f == 'digitnet' else '':40} {bench.config.batch_size if f == 'digitnet' else '':>5} "
-                  f"{f:>17} {row['samples_per_s']:>10,.0f} {seconds:>8.2f} {row['peak_mb']:>8.0f} "
-                  f"{row['vs_pytorch']:>9.2f}x {100 * row['share_of_matmul_peak']:>7.0f}%", flush=True)  # fmt: skip
+            print(
+                f"{bench.name if f == 'digitnet' else '':40} "
+                f"{bench.config.batch_size if f == 'digitnet' else '':>5} "
+                f"{f:>17} {row['samples_per_s']:>10,.0f} {seconds:>8.2f} {row['peak_mb']:>8.0f} "
+                f"{row['vs_pytorch']:>9.2f}x {100 * row['share_of_matmul_peak']:>7.0f}%",
+                flush=True,
+            )
 
     inf = inference(args.threads, torch_available=True)
     single, whole = inf["single_image_forward_us"], inf["test_set_images_per_s"]
-    print(f"\nsingle-image forward, 784-100-10: digitnet {single['digitnet']:.1f} us, "
-          f"PyTorch {single['PyTorch']:.1f} us")  # fmt: skip
-    print(f"whole test set, 784-16-16-10: digitnet {whole['digitnet']:,.0f} images/s, "
-          f"PyTorch {whole['PyTorch']:,.0f} images/s")  # fmt: skip
+    print(
+        f"\nsingle-image forward, 784-100-10: digitnet {single['digitnet']:.1f} us, "
+        f"PyTorch {single['PyTorch']:.1f} us"
+    )
+    print(
+        f"whole test set, 784-16-16-10: digitnet {whole['digitnet']:,.0f} images/s, "
+        f"PyTorch {whole['PyTorch']:,.0f} images/s"
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": {"processor": platform.processor(), "cores": os.cpu_count(),
-                                   "numpy": np.__version__, "torch": torch.__version__, "threads": args.threads},
-                       "matmul_peak_gflops": peak, "training": rows, **inf}, f, indent=1)  # fmt: skip
+            json.dump(
+                {
+                    "machine": {
+                        "processor": platform.processor(),
+                        "cores": os.cpu_count(),
+                        "numpy": np.__version__,
+                        "torch": torch.__version__,
+                        "threads": args.threads,
+                    },
+                    "matmul_peak_gflops": peak,
+                    "training": rows,
+                    **inf,
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

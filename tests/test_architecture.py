@@ -14,19 +14,33 @@ PACKAGE = SRC / "digitnet"
 
 LAYERS = {
     # the foundations: no digitnet imports but each other
-    "errors": 0, "checks": 0, "version": 0, "jsonable": 0, "atomic": 0,
+    "errors": 0,
+    "checks": 0,
+    "version": 0,
+    "jsonable": 0,
+    "atomic": 0,
     # the engine
     "nn": 1,
     # the library: data, pixels, model files, configurations, the one training path, plots
-    "data": 2, "imaging": 2, "modelfile": 2, "config": 2, "presets": 2, "runs": 2, "progress": 2,
-    "plots": 2, "metrics": 2, "models": 2,
+    "data": 2,
+    "imaging": 2,
+    "modelfile": 2,
+    "config": 2,
+    "presets": 2,
+    "runs": 2,
+    "progress": 2,
+    "plots": 2,
+    "metrics": 2,
+    "models": 2,
     # what is built on the library
-    "report": 3, "experiments": 3,
+    "report": 3,
+    "experiments": 3,
     "serve": 4,
     "cli": 5,
     # the package's face and ``python -m digitnet``
-    "__init__": 6, "__main__": 6,
-}  # fmt: skip
+    "__init__": 6,
+    "__main__": 6,
+}
 """Each top-level module or subpackage of digitnet and its layer: a module imports only from its own
 layer or those below."""
 

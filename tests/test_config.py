@@ -145,8 +145,16 @@ def test_good_values_are_accepted_and_kept(changes):
     assert config.validate() is None
 
 
-@pytest.mark.parametrize("table, name", [(COSTS, "cost"), (OPTIMIZERS, "optimizer"), (SCHEDULES, "schedule"),
-                                         (INITIALIZERS, "init"), (ACTIVATIONS, "output_activation")])  # fmt: skip
+@pytest.mark.parametrize(
+    "table, name",
+    [
+        (COSTS, "cost"),
+        (OPTIMIZERS, "optimizer"),
+        (SCHEDULES, "schedule"),
+        (INITIALIZERS, "init"),
+        (ACTIVATIONS, "output_activation"),
+    ],
+)
 def test_every_name_in_the_tables_is_accepted(table, name):
     for value in table:
         assert getattr(TrainConfig(**{name: value}), name) == value

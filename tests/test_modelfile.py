@@ -35,8 +35,13 @@ def read_header(path):
 def test_round_trip_gives_identical_predictions_and_records(tmp_path):
     model = make_model()
     x = np.random.default_rng(0).random((50, 784), dtype=np.float32)
-    path = save_model(tmp_path / "m.safetensors", model, training={"epochs": 3}, metrics={"test_accuracy": 0.97},
-                      history={"epochs": [{"epoch": 1, "loss": 0.5}]})  # fmt: skip
+    path = save_model(
+        tmp_path / "m.safetensors",
+        model,
+        training={"epochs": 3},
+        metrics={"test_accuracy": 0.97},
+        history={"epochs": [{"epoch": 1, "loss": 0.5}]},
+    )
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.model.predict_proba(x), model.predict_proba(x))
     assert loaded.model.config() == model.config()
@@ -184,9 +189,11 @@ def test_bundled_models_load(name):
 
 @pytest.mark.parametrize(
     "units, reason",
-    [(10**6, r"tensor layers\.0\.W has shape \(784, 100\).*layer 0 \(Dense\).*\(784, 1000000\)"),
-     (10**12, r"layer 0 \(Dense\) units is 1000000000000, beyond digitnet's limit")],
-)  # fmt: skip
+    [
+        (10**6, r"tensor layers\.0\.W has shape \(784, 100\).*layer 0 \(Dense\).*\(784, 1000000\)"),
+        (10**12, r"layer 0 \(Dense\) units is 1000000000000, beyond digitnet's limit"),
+    ],
+)
 def test_huge_layers_are_refused_at_once(tmp_path, units, reason):
     """A 330 kB file declaring Dense(10**6) used to cost 37 s and 9.3 GB before its error."""
 
@@ -216,10 +223,15 @@ def test_deep_nesting_is_refused_without_recursion(tmp_path, where):
 
 @pytest.mark.parametrize(
     "version, reason",
-    [("1", "'1' is not a valid format version"), (True, "True is not a valid format version"),
-     (0, "0 is not a valid format version"), (1.0, "1.0 is not a valid format version"),
-     (None, "None is not a valid format version"), (2, "format version 2 is newer.*upgrade digitnet")],
-)  # fmt: skip
+    [
+        ("1", "'1' is not a valid format version"),
+        (True, "True is not a valid format version"),
+        (0, "0 is not a valid format version"),
+        (1.0, "1.0 is not a valid format version"),
+        (None, "None is not a valid format version"),
+        (2, "format version 2 is newer.*upgrade digitnet"),
+    ],
+)
 def test_format_version_must_be_a_known_integer(tmp_path, version, reason):
     path = save_model(tmp_path / "m.safetensors", make_model())
     resaved(path, path, lambda header: header.update(format_version=version))
@@ -231,9 +243,12 @@ def test_format_version_must_be_a_known_integer(tmp_path, version, reason):
 WRONG_FIELDS = [
     ("history", [1, 2], "history must be a JSON object, got a list"),
     ("history", {"epochs": {"1": 0.5}}, "history.epochs must be a list"),
-    ("history", {"epochs": [{"epoch": 1, "loss": "low"}]}, r"history.epochs\[0\].loss must be a finite number"),
-    ("history", {"epochs": [{"epoch": 1, "loss": None}]}, r"history.epochs\[0\].loss must be a finite number"),
-    ("history", {"epochs": [{"epoch": 1, "loss": math.nan}]}, r"history.epochs\[0\].loss must be a finite number"),
+    ("history", {"epochs": [{"epoch": 1, "loss": "low"}]},
+     r"history.epochs\[0\].loss must be a finite number"),
+    ("history", {"epochs": [{"epoch": 1, "loss": None}]},
+     r"history.epochs\[0\].loss must be a finite number"),
+    ("history", {"epochs": [{"epoch": 1, "loss": math.nan}]},
+     r"history.epochs\[0\].loss must be a finite number"),
     ("history", {"epochs": [{"loss": 0.5}]}, r"history.epochs\[0\].epoch must be the epoch's number"),
     ("history", {"epochs": [{"epoch": 1, "loss": 1}, {"epoch": 2}]}, r"history.epochs\[1\] records other"),
     ("history", {"best_epoch": "3"}, "history.best_epoch must be an epoch number"),
@@ -244,7 +259,8 @@ WRONG_FIELDS = [
     ("metrics", {"architecture": {"layers": []}}, "metrics.architecture must be a string"),
     ("metrics", {"note": [1, 2]}, "metrics.note must be a finite number, a string, true/false or null"),
     ("training", [100], "training must be a JSON object, got a list"),
-    ("training", {"hidden": [[1]]}, r"training.hidden is \[\[1\]\], but the setting takes a list of integers"),
+    ("training", {"hidden": [[1]]},
+     r"training.hidden is \[\[1\]\], but the setting takes a list of integers"),
     ("training", {"hidden": 100}, "training.hidden is 100, but the setting takes a list of integers"),
     ("training", {"lr": "fast"}, "training.lr is 'fast', but the setting takes a number"),
     ("training", {"lr": math.inf}, "training.lr is inf, but the setting takes a number"),
@@ -254,7 +270,8 @@ WRONG_FIELDS = [
     ("digitnet_version", 1, "digitnet_version must be a string"),
     ("created", None, "created must be a string"),
     ("architecture", [], "the architecture is a JSON array, not an object"),
-    ("architecture", {"input_shape": [784], "cost": "cross-entropy"}, "must hold exactly input_shape, cost and layers"),
+    ("architecture", {"input_shape": [784], "cost": "cross-entropy"},
+     "must hold exactly input_shape, cost and layers"),
 ]
 # fmt: on
 
@@ -274,25 +291,45 @@ def mlp_architecture():
 
 @pytest.mark.parametrize(
     "edit, reason",
-    [(lambda a: a.update(input_shape=[784, 0]), "input_shape must be a list of 1 to 8 integers from 1"),
-     (lambda a: a.update(input_shape=["784"]), "input_shape must be a list"),
-     (lambda a: a.update(cost="hinge"), "architecture.cost must be one of"),
-     (lambda a: a.update(cost=["quadratic"]), "architecture.cost must be one of"),
-     (lambda a: a.update(layers=[]), "architecture.layers must be a list of 1 to 1,000 layers"),
-     (lambda a: a["layers"].__setitem__(1, {"type": "Exec"}), "layer 1 has type 'Exec'; known types are"),
-     (lambda a: a["layers"].__setitem__(1, {"type": ["Tanh"]}), r"layer 1 has type \['Tanh'\]"),
-     (lambda a: a["layers"][0].update(units="12"), r"layer 0 \(Dense\): Dense units must be a positive integer"),
-     (lambda a: a["layers"][0].update(init=["he"]), r"layer 0 \(Dense\) init is a JSON array"),
-     (lambda a: a["layers"][0].update(init="zeros"), r"layer 0 \(Dense\): unknown initialiser 'zeros'"),
-     (lambda a: a["layers"][0].update(bias=False), r"layer 0 \(Dense\) has unknown arguments 'bias'; it takes \['units', 'init'\]"),
-     (lambda a: a["layers"][2].update(rate=2.0), r"layer 2 \(Dropout\): dropout rate must be in"),
-     (lambda a: a["layers"][3].update(units=13), r"tensor layers.3.W has shape \(12, 10\) in the file, but layer 3 \(Dense\)"),
-     (lambda a: a["layers"].insert(0, {"type": "Flatten"}), "the file lacks tensors 'layers.1.W', .* and holds"),
-     (lambda a: a["layers"].insert(1, {"type": "Dense", "units": 5}), r"layer 0|layers.1.W"),
-     (lambda a: a["layers"].append({"type": "Conv2D", "filters": 2, "kernel_size": 3}), r"layer 5 \(Conv2D\) cannot follow"),
-     (lambda a: a["layers"].__setitem__(3, {"type": "Flatten"}), "file holds tensors 'layers.3.W', 'layers.3.b'"),
-     (lambda a: a.update(input_shape=[1, 28, 28]), r"layer 0 \(Dense\) cannot follow the layer before it")],
-)  # fmt: skip
+    [
+        (lambda a: a.update(input_shape=[784, 0]), "input_shape must be a list of 1 to 8 integers from 1"),
+        (lambda a: a.update(input_shape=["784"]), "input_shape must be a list"),
+        (lambda a: a.update(cost="hinge"), "architecture.cost must be one of"),
+        (lambda a: a.update(cost=["quadratic"]), "architecture.cost must be one of"),
+        (lambda a: a.update(layers=[]), "architecture.layers must be a list of 1 to 1,000 layers"),
+        (lambda a: a["layers"].__setitem__(1, {"type": "Exec"}), "layer 1 has type 'Exec'; known types are"),
+        (lambda a: a["layers"].__setitem__(1, {"type": ["Tanh"]}), r"layer 1 has type \['Tanh'\]"),
+        (
+            lambda a: a["layers"][0].update(units="12"),
+            r"layer 0 \(Dense\): Dense units must be a positive integer",
+        ),
+        (lambda a: a["layers"][0].update(init=["he"]), r"layer 0 \(Dense\) init is a JSON array"),
+        (lambda a: a["layers"][0].update(init="zeros"), r"layer 0 \(Dense\): unknown initialiser 'zeros'"),
+        (
+            lambda a: a["layers"][0].update(bias=False),
+            r"layer 0 \(Dense\) has unknown arguments 'bias'; it takes \['units', 'init'\]",
+        ),
+        (lambda a: a["layers"][2].update(rate=2.0), r"layer 2 \(Dropout\): dropout rate must be in"),
+        (
+            lambda a: a["layers"][3].update(units=13),
+            r"tensor layers.3.W has shape \(12, 10\) in the file, but layer 3 \(Dense\)",
+        ),
+        (
+            lambda a: a["layers"].insert(0, {"type": "Flatten"}),
+            "the file lacks tensors 'layers.1.W', .* and holds",
+        ),
+        (lambda a: a["layers"].insert(1, {"type": "Dense", "units": 5}), r"layer 0|layers.1.W"),
+        (
+            lambda a: a["layers"].append({"type": "Conv2D", "filters": 2, "kernel_size": 3}),
+            r"layer 5 \(Conv2D\) cannot follow",
+        ),
+        (
+            lambda a: a["layers"].__setitem__(3, {"type": "Flatten"}),
+            "file holds tensors 'layers.3.W', 'layers.3.b'",
+        ),
+        (lambda a: a.update(input_shape=[1, 28, 28]), r"layer 0 \(Dense\) cannot follow the layer before it"),
+    ],
+)
 def test_the_architecture_is_checked_before_anything_is_allocated(tmp_path, edit, reason):
     path = save_model(tmp_path / "m.safetensors", make_model())
     resaved(path, path, lambda header: edit(header["architecture"]))
@@ -327,14 +364,25 @@ def test_negative_batch_norm_variances_are_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "edit, reason",
-    [(lambda h: h["layers.0.W"].update(dtype="F64"), "has dtype 'F64'; digitnet writes only F32"),
-     (lambda h: h["layers.0.W"].update(shape=[784, -12]), "is not a list of at most 8 integers >= 0"),
-     (lambda h: h["layers.0.W"].update(shape=[10**12, 10**12]), "needs 4,000,000,000,000,000,000,000,000 bytes"),
-     (lambda h: h["layers.0.W"].update(data_offsets=[0, 4 * 10**12]), "data_offsets span 4,000,000,000,000"),
-     (lambda h: h["layers.0.b"].update(data_offsets=[8, 56]), "overlaps the tensor stored before it"),
-     (lambda h: h.update(extra={"dtype": "F32", "shape": [10**9], "data_offsets": [0, 4 * 10**9]}), "overlaps"),
-     (lambda h: h["__metadata__"].update(digitnet=7), "__metadata__.*must map names to strings")],
-)  # fmt: skip
+    [
+        (lambda h: h["layers.0.W"].update(dtype="F64"), "has dtype 'F64'; digitnet writes only F32"),
+        (lambda h: h["layers.0.W"].update(shape=[784, -12]), "is not a list of at most 8 integers >= 0"),
+        (
+            lambda h: h["layers.0.W"].update(shape=[10**12, 10**12]),
+            "needs 4,000,000,000,000,000,000,000,000 bytes",
+        ),
+        (
+            lambda h: h["layers.0.W"].update(data_offsets=[0, 4 * 10**12]),
+            "data_offsets span 4,000,000,000,000",
+        ),
+        (lambda h: h["layers.0.b"].update(data_offsets=[8, 56]), "overlaps the tensor stored before it"),
+        (
+            lambda h: h.update(extra={"dtype": "F32", "shape": [10**9], "data_offsets": [0, 4 * 10**9]}),
+            "overlaps",
+        ),
+        (lambda h: h["__metadata__"].update(digitnet=7), "__metadata__.*must map names to strings"),
+    ],
+)
 def test_the_tensor_table_is_checked_against_the_file(tmp_path, edit, reason):
     path = save_model(tmp_path / "m.safetensors", make_model())
     data, n, header = read_header(path)
@@ -360,10 +408,24 @@ def test_state_shapes_agree_with_build_for_every_layer_type():
 
     models = [
         make_model(),
-        Sequential([Conv2D(3, 5, stride=2, padding=1), BatchNorm(), ReLU(), MaxPool2D(2, stride=1),
-                    Conv2D(4, 3, padding="same"), AvgPool2D(3), Flatten(), BatchNorm(), Identity(),
-                    Dense(10), Softmax()], cost="quadratic", input_shape=(2, 13, 11)),
-    ]  # fmt: skip
+        Sequential(
+            [
+                Conv2D(3, 5, stride=2, padding=1),
+                BatchNorm(),
+                ReLU(),
+                MaxPool2D(2, stride=1),
+                Conv2D(4, 3, padding="same"),
+                AvgPool2D(3),
+                Flatten(),
+                BatchNorm(),
+                Identity(),
+                Dense(10),
+                Softmax(),
+            ],
+            cost="quadratic",
+            input_shape=(2, 13, 11),
+        ),
+    ]
     covered = set()
     for model in models:
         shape = model.input_shape
@@ -377,11 +439,13 @@ def test_state_shapes_agree_with_build_for_every_layer_type():
 
 @pytest.mark.parametrize(
     "metrics, reason",
-    [({"test_accuracy": 5.0}, r"metrics.test_accuracy must be a share from 0 to 1, got 5.0"),
-     ({"val_accuracy": -1e300}, r"metrics.val_accuracy must be a share from 0 to 1"),
-     ({"train_seconds": -3}, r"metrics.train_seconds must be >= 0, got -3"),
-     ({"test_accuracy": 10**400}, r"metrics.test_accuracy must be a finite number")],
-)  # fmt: skip
+    [
+        ({"test_accuracy": 5.0}, r"metrics.test_accuracy must be a share from 0 to 1, got 5.0"),
+        ({"val_accuracy": -1e300}, r"metrics.val_accuracy must be a share from 0 to 1"),
+        ({"train_seconds": -3}, r"metrics.train_seconds must be >= 0, got -3"),
+        ({"test_accuracy": 10**400}, r"metrics.test_accuracy must be a finite number"),
+    ],
+)
 def test_recorded_scores_must_be_in_range(tmp_path, metrics, reason):
     path = save_model(tmp_path / "m.safetensors", make_model(), metrics=metrics)
     with pytest.raises(ModelFileError, match=reason):

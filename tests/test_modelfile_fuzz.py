@@ -67,27 +67,60 @@ JSON_VALUES = st.recursive(
 
 
 def make_mlp():
-    return Sequential([Dense(12), Tanh(), Dropout(0.3), BatchNorm(), Dense(10), Sigmoid()],
-                      cost="quadratic", input_shape=(20,), rng=0)  # fmt: skip
+    return Sequential(
+        [Dense(12), Tanh(), Dropout(0.3), BatchNorm(), Dense(10), Sigmoid()],
+        cost="quadratic",
+        input_shape=(20,),
+        rng=0,
+    )
 
 
 def make_cnn():
-    layers = [Conv2D(3, 3, padding="same"), BatchNorm(), ReLU(), MaxPool2D(2), Conv2D(4, 3, padding=1),
-              Identity(), AvgPool2D(2, stride=1), Flatten(), Dense(10), Softmax()]  # fmt: skip
+    layers = [
+        Conv2D(3, 3, padding="same"),
+        BatchNorm(),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(4, 3, padding=1),
+        Identity(),
+        AvgPool2D(2, stride=1),
+        Flatten(),
+        Dense(10),
+        Softmax(),
+    ]
     return Sequential(layers, cost="quadratic", input_shape=(1, 8, 8), rng=1)
 
 
 def records(model):
     """What ``digitnet train`` keeps beside the weights: settings, a 3-epoch history, scores."""
-    epochs = [{"epoch": e, "loss": 1.0 / e, "accuracy": 0.8 + e / 100, "lr": 1e-3, "seconds": 0.5,
-               "val_loss": 1.1 / e, "val_accuracy": 0.79 + e / 100} for e in (1, 2, 3)]  # fmt: skip
+    epochs = [
+        {
+            "epoch": e,
+            "loss": 1.0 / e,
+            "accuracy": 0.8 + e / 100,
+            "lr": 1e-3,
+            "seconds": 0.5,
+            "val_loss": 1.1 / e,
+            "val_accuracy": 0.79 + e / 100,
+        }
+        for e in (1, 2, 3)
+    ]
     return {
         "training": TrainConfig(conv=((3,),), batch_norm=True).to_dict(),
         "history": {"epochs": epochs, "best_epoch": 3, "stopped_early": False},
-        "metrics": {"preset": "fuzz", "architecture": "small", "parameters": model.n_params, "epochs_trained": 3,
-                    "train_examples": 100, "train_seconds": 1.5, "train_loss": 0.3, "train_accuracy": 0.83,
-                    "test_loss": 0.4, "test_accuracy": 0.82},
-    }  # fmt: skip
+        "metrics": {
+            "preset": "fuzz",
+            "architecture": "small",
+            "parameters": model.n_params,
+            "epochs_trained": 3,
+            "train_examples": 100,
+            "train_seconds": 1.5,
+            "train_loss": 0.3,
+            "train_accuracy": 0.83,
+            "test_loss": 0.4,
+            "test_accuracy": 0.82,
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -288,8 +321,12 @@ def test_any_field_set_to_anything(originals, target, name, data):
 def test_hostile_layer_sizes_are_refused_quickly(originals, target, name, data):
     content = originals[name]
     header = json.loads(split(content)[0]["__metadata__"]["digitnet"])
-    sized = [(i, k) for i, spec in enumerate(header["architecture"]["layers"])
-             for k in ("units", "filters", "kernel_size", "stride", "padding", "pool_size") if k in spec]  # fmt: skip
+    sized = [
+        (i, k)
+        for i, spec in enumerate(header["architecture"]["layers"])
+        for k in ("units", "filters", "kernel_size", "stride", "padding", "pool_size")
+        if k in spec
+    ]
     i, key = data.draw(st.sampled_from(sized))
     value = data.draw(st.sampled_from(HUGE) | st.integers(2, 10**7))
 

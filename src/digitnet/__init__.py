@@ -1,12 +1,16 @@
 """digitnet: the handwritten-digit network from the explainers, built from first principles in NumPy.
 
-The package's folders follow the architecture:
+The package's folders follow the architecture, from the bottom up (``tests/test_architecture.py``
+keeps every import pointing down):
 
-* ``digitnet.nn``: the engine (layers, activations, costs, optimisers, schedules, ``Sequential``);
-* ``digitnet.data``: MNIST's IDX files, the loader and the verified downloader;
-* ``digitnet.imaging``: MNIST-style preprocessing of photos and drawings of digits;
+* ``digitnet.nn``: the engine (layers, costs, optimisers, ``Sequential``, the training loop); start
+  reading at ``docs/reading-guide.md``;
+* ``digitnet.data``: MNIST's files -> arrays -> splits (IDX files, the loader, the verified downloader);
+* ``digitnet.imaging``: everything that moves pixels: decoding untrusted images, MNIST-style
+  preprocessing, the warper, the blur and augmentation;
 * ``digitnet.modelfile``: safe model files; ``digitnet.config``, ``digitnet.presets`` and
   ``digitnet.runs``: training configurations and the one training path;
+* ``digitnet.report``, ``digitnet.experiments``, ``digitnet.serve``: what is built on the library;
 * ``digitnet.cli``: the ``digitnet`` command.
 """
 

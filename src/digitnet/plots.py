@@ -20,17 +20,19 @@ __all__ = ["DIVERGING", "digit_grid", "new_figure", "plt", "save_figure"]
 DIVERGING = "RdBu_r"
 """Colour map for signed weights: blue negative, white zero, red positive."""
 
-plt.rcParams.update({
-    "figure.dpi": 100,
-    "savefig.dpi": 110,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "legend.frameon": False,
-})  # fmt: skip
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "savefig.dpi": 110,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "legend.frameon": False,
+    }
+)
 
 
 def new_figure(width: float = 6.4, height: float = 4.0, **subplots):
@@ -62,11 +64,12 @@ def digit_grid(
 
     ``symmetric`` centres the colour scale on zero (for weights, with a diverging map).
     Shape: images (K, 28, 28) or (K, 784).
-    """  # fmt: skip
+    """
     images = np.asarray(images).reshape(len(images), 28, 28)
     rows = max(1, -(-len(images) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1.0)),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(columns * size, rows * size * (1.25 if titles else 1.0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):

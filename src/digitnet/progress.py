@@ -26,10 +26,17 @@ class ProgressBars(Callback):
         self.loss_sum, self.seen, self.last_refresh = 0.0, 0, 0.0
         width = len(str(self.epochs))
         self.bar = tqdm(
-            total=self.batches, desc=f"epoch {epoch:>{width}}/{self.epochs}", unit="batch",
-            file=sys.stderr, disable=not self.enabled, leave=True, dynamic_ncols=True,
-            bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
-        )  # fmt: skip
+            total=self.batches,
+            desc=f"epoch {epoch:>{width}}/{self.epochs}",
+            unit="batch",
+            file=sys.stderr,
+            disable=not self.enabled,
+            leave=True,
+            dynamic_ncols=True,
+            bar_format=(
+                "{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+            ),
+        )
 
     def on_batch_end(self, epoch, batch, loss):
         self.loss_sum += loss

@@ -32,10 +32,16 @@ def build_model(config: TrainConfig) -> Sequential:
     """
     output = config.output_activation or ("sigmoid" if config.cost == "quadratic" else "identity")
     layers = network_layers(
-        hidden=config.hidden, activation=config.activation, conv=config.conv, kernel_size=config.kernel_size,
-        batch_norm=config.batch_norm, dropout=config.dropout, input_dropout=config.input_dropout,
-        init=config.init, output=output,
-    )  # fmt: skip
+        hidden=config.hidden,
+        activation=config.activation,
+        conv=config.conv,
+        kernel_size=config.kernel_size,
+        batch_norm=config.batch_norm,
+        dropout=config.dropout,
+        input_dropout=config.input_dropout,
+        init=config.init,
+        output=output,
+    )
     input_shape = (1, 28, 28) if config.conv else (784,)
     return Sequential(
         layers, cost=config.cost, input_shape=input_shape, rng=np.random.default_rng(config.seed)

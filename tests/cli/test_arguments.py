@@ -37,14 +37,17 @@ def usage_error(capsys, *argv) -> str:
         (["train", "--threads", "0"], "--threads must be a positive integer, got 0"),
         (["train", "--patience", "0"], "--patience must be a positive integer, got 0"),
         (["train", "--train-size", "-5"], "--train-size must be a positive integer, got -5"),
-        (["train", "--validation-size", "60000"], "--validation-size must be an integer from 0 to 59999, got 60000"),
+        (
+            ["train", "--validation-size", "60000"],
+            "--validation-size must be an integer from 0 to 59999, got 60000",
+        ),
         (["train", "--kernel-size", "2.5"], "--kernel-size must be a positive integer, got '2.5'"),
         (["gradcheck", "--classes", "1"], "--classes must be an integer of at least 2, got 1"),
         (["gradcheck", "--batch", "0"], "--batch must be a positive integer, got 0"),
         (["gradcheck", "--seed", "-3"], "--seed must be a non-negative integer, got -3"),
         (["experiment", "vanishing", "--seed", "-1"], "--seed must be a non-negative integer, got -1"),
     ],
-)  # fmt: skip
+)
 def test_integer_flags_are_refused_by_name(capsys, argv, message):
     err = usage_error(capsys, *argv)
     assert (

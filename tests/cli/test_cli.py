@@ -206,20 +206,52 @@ def test_installed_entry_point_runs():
 
 def test_config_from_a_previous_run_reproduces_it_bit_for_bit(trained, mnist_dir, tmp_path, capsys):
     again = tmp_path / "again"
-    code, out, err = run(capsys, "train", "--config", str(trained / "metrics.json"), "--data", str(mnist_dir),
-                         "--out", str(again), "--no-progress", "--json")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "train",
+        "--config",
+        str(trained / "metrics.json"),
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(again),
+        "--no-progress",
+        "--json",
+    )
     assert code == 0
     first = load_model(trained / "model.safetensors").model.named_params()
     second = load_model(again / "model.safetensors").model.named_params()
     for name in first:
         np.testing.assert_array_equal(first[name], second[name])
-    code, out, err = run(capsys, "train", "--config", str(trained / "model.safetensors"), "--epochs", "1",
-                         "--data", str(mnist_dir), "--out", str(tmp_path / "changed"), "--no-progress", "--json")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "train",
+        "--config",
+        str(trained / "model.safetensors"),
+        "--epochs",
+        "1",
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "changed"),
+        "--no-progress",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["epochs_trained"] == 1
 
 
-EXPERIMENT_NAMES = {"canon", "noise", "reject", "dream", "vanishing", "cost-lab", "lr-sweep", "overfit", "imbalance",
-                    "robustness"}  # fmt: skip
+EXPERIMENT_NAMES = {
+    "canon",
+    "noise",
+    "reject",
+    "dream",
+    "vanishing",
+    "cost-lab",
+    "lr-sweep",
+    "overfit",
+    "imbalance",
+    "robustness",
+}
 
 
 def test_experiment_list_and_unknown_name(capsys):
@@ -230,8 +262,18 @@ def test_experiment_list_and_unknown_name(capsys):
 
 
 def test_experiment_runs_from_the_command_line(mnist_dir, tmp_path, capsys):
-    code, out, err = run(capsys, "experiment", "vanishing", "--quick", "--out", str(tmp_path), "--data",
-                         str(mnist_dir), "--no-progress", "--json")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "experiment",
+        "vanishing",
+        "--quick",
+        "--out",
+        str(tmp_path),
+        "--data",
+        str(mnist_dir),
+        "--no-progress",
+        "--json",
+    )
     assert code == 0
     record = json.loads(out)
     assert record["experiment"] == "vanishing" and all(p.endswith(".png") for p in record["figures"])
@@ -240,9 +282,33 @@ def test_experiment_runs_from_the_command_line(mnist_dir, tmp_path, capsys):
 
 def test_a_convolutional_network_trains_saves_and_predicts(mnist_dir, mnist, tmp_path, capsys):
     out = tmp_path / "cnn"
-    code, stdout, err = run(capsys, "train", "--conv", "4/8", "--kernel-size", "3", "--batch-norm", "--hidden", "16",
-                            "--augment", "affine", "--epochs", "2", "--lr", "0.003", "--train-size", "3000", "--validation-size",
-                            "500", "--data", str(mnist_dir), "--out", str(out), "--json", "--no-progress")  # fmt: skip
+    code, stdout, err = run(
+        capsys,
+        "train",
+        "--conv",
+        "4/8",
+        "--kernel-size",
+        "3",
+        "--batch-norm",
+        "--hidden",
+        "16",
+        "--augment",
+        "affine",
+        "--epochs",
+        "2",
+        "--lr",
+        "0.003",
+        "--train-size",
+        "3000",
+        "--validation-size",
+        "500",
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(out),
+        "--json",
+        "--no-progress",
+    )
     assert code == 0, err
     metrics = json.loads(stdout)
     assert metrics["architecture"] == "28x28-c4-pool-c8-pool-16-10" and metrics["test_accuracy"] > 0.5

@@ -46,8 +46,13 @@ def copy_download(monkeypatch, mnist_dir):
 
 def test_data_flag_that_does_not_exist_is_refused_by_name(capsys, tmp_path, no_download, mnist_dir):
     typo = tmp_path / "mnsit"
-    for argv in (["train", *TINY], ["evaluate", "default"], ["report", "default"], ["experiment", "vanishing"],
-                 ["data"]):  # fmt: skip
+    for argv in (
+        ["train", *TINY],
+        ["evaluate", "default"],
+        ["report", "default"],
+        ["experiment", "vanishing"],
+        ["data"],
+    ):
         with pytest.raises(SystemExit) as info:
             main([*argv, "--data", str(typo)])
         err = capsys.readouterr().err
@@ -60,8 +65,10 @@ def test_data_flag_never_falls_back(capsys, tmp_path, no_download, mnist_dir, mo
     monkeypatch.setenv("DIGITNET_DATA", str(mnist_dir))  # a good folder that must not be used instead
     (tmp_path / "file").write_text("")
     (tmp_path / "empty").mkdir()
-    for folder, message in [(tmp_path / "file", "is a file, not a folder"),
-                            (tmp_path / "empty", "lacks train-images-idx3-ubyte.gz")]:  # fmt: skip
+    for folder, message in [
+        (tmp_path / "file", "is a file, not a folder"),
+        (tmp_path / "empty", "lacks train-images-idx3-ubyte.gz"),
+    ]:
         with pytest.raises(SystemExit):
             main(["train", *TINY, "--data", str(folder), "--out", str(tmp_path / "run")])
         err = capsys.readouterr().err
@@ -73,8 +80,13 @@ def test_data_flag_never_falls_back(capsys, tmp_path, no_download, mnist_dir, mo
 def test_a_mistyped_digitnet_data_is_an_error_not_a_download(capsys, tmp_path, no_download, monkeypatch):
     typo = tmp_path / "mnsit"
     monkeypatch.setenv("DIGITNET_DATA", str(typo))
-    for argv in (["train", *TINY, "--out", tmp_path / "run"], ["evaluate", "default"], ["data"], ["data", "--download"],
-                 ["report", "default", "--out", tmp_path / "report"]):  # fmt: skip
+    for argv in (
+        ["train", *TINY, "--out", tmp_path / "run"],
+        ["evaluate", "default"],
+        ["data"],
+        ["data", "--download"],
+        ["report", "default", "--out", tmp_path / "report"],
+    ):
         code, out, err = run(capsys, *argv)
         assert code == 1 and f"DIGITNET_DATA names {typo}, which does not exist" in err, argv
         assert "Traceback" not in err

@@ -44,12 +44,24 @@ def test_train_help_shows_the_default_presets_values():
     text = flat(parser.format_help())
     preset = get_preset("default")
     assert f"(default: {preset.epochs})" in text and f"(default: {preset.lr:g})" in text
-    for expected in ("hidden layer sizes, e.g. 16,16 (default: 100)", "(default: relu)", "(default: adam)",
-                     "(default: cosine)", "mini-batch size (default: 64)", "(default: 10000)",
-                     "use only the first N training images (default: all)", "(default: by activation",
-                     "(default: none: train every epoch)", "--preset PRESET a named recipe: default,"):  # fmt: skip
+    for expected in (
+        "hidden layer sizes, e.g. 16,16 (default: 100)",
+        "(default: relu)",
+        "(default: adam)",
+        "(default: cosine)",
+        "mini-batch size (default: 64)",
+        "(default: 10000)",
+        "use only the first N training images (default: all)",
+        "(default: by activation",
+        "(default: none: train every epoch)",
+        "--preset PRESET a named recipe: default,",
+    ):
         assert expected in text
-    shown = {a.dest for a in parser._actions if re.search(r"\(default: ", flat(parser._get_formatter()._expand_help(a)) if a.help else "")}  # fmt: skip
+    shown = {
+        a.dest
+        for a in parser._actions
+        if re.search(r"\(default: ", flat(parser._get_formatter()._expand_help(a)) if a.help else "")
+    }
     assert set(FLAG_FIELDS) <= shown  # every flag that overrides the preset shows the preset's value
 
 
@@ -66,6 +78,11 @@ def test_gradcheck_help_shows_its_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["gradcheck", "--help"])
     text = flat(capsys.readouterr().out)
-    for expected in ("hidden layer sizes (default: 8,6)", "(default: sigmoid)", "(default: cross-entropy)",
-                     "seed of the weights and of the checked batch (default: 0)", "(default: none)"):  # fmt: skip
+    for expected in (
+        "hidden layer sizes (default: 8,6)",
+        "(default: sigmoid)",
+        "(default: cross-entropy)",
+        "seed of the weights and of the checked batch (default: 0)",
+        "(default: none)",
+    ):
         assert expected in text

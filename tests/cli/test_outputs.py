@@ -177,8 +177,18 @@ def test_an_experiment_saves_into_a_rescue_folder(tmp_path, capsys, monkeypatch,
         return real_save_figure(fig, path)
 
     monkeypatch.setattr(digitnet.plots, "save_figure", disk_full_after_one_figure)
-    code, stdout, err = run(capsys, "experiment", "vanishing", "--quick", "--no-progress", "--data", mnist_dir,
-                            "--out", out, "--json")  # fmt: skip
+    code, stdout, err = run(
+        capsys,
+        "experiment",
+        "vanishing",
+        "--quick",
+        "--no-progress",
+        "--data",
+        mnist_dir,
+        "--out",
+        out,
+        "--json",
+    )
     assert code == 1 and "Traceback" not in err
     record = json.loads(stdout)
     rescue = Path(record["out"])
@@ -233,16 +243,34 @@ def test_a_kill_between_the_two_saves_never_pairs_the_new_model_with_old_metrics
     monkeypatch.setattr(run_files, "_write_record", write_record)
 
     # The old metrics name the old model's checksum: the pair is refused, with what to do instead.
-    code, _, err = run(capsys, "train", "--config", out / "metrics.json", *TINY, "--data", mnist_dir,
-                       "--out", tmp_path / "again")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "train",
+        "--config",
+        out / "metrics.json",
+        *TINY,
+        "--data",
+        mnist_dir,
+        "--out",
+        tmp_path / "again",
+    )
     assert code == 1 and "does not belong to the model beside it" in err and "whose checksum starts" in err
     assert f"--config {out / 'model.safetensors'}" in err and not (tmp_path / "again").exists()
     # A record from before checksums were recorded is compared by its settings and results.
     legacy = json.loads(old_record)
     del legacy["model_sha256"], legacy["model_file"]
     (out / "metrics.json").write_text(json.dumps(legacy))
-    code, _, err = run(capsys, "train", "--config", out / "metrics.json", *TINY, "--data", mnist_dir,
-                       "--out", tmp_path / "again")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "train",
+        "--config",
+        out / "metrics.json",
+        *TINY,
+        "--data",
+        mnist_dir,
+        "--out",
+        tmp_path / "again",
+    )
     assert code == 1 and "training settings or results differ" in err
 
 
@@ -251,8 +279,18 @@ def test_metrics_record_the_model_checksum_and_a_matching_pair_is_used(tmp_path,
     assert run(capsys, "train", *TINY, "--seed", "3", "--data", mnist_dir, "--out", out)[0] == 0
     record = json.loads((out / "metrics.json").read_text())
     assert record["model_sha256"] == read_header(out / "model.safetensors")["sha256"]
-    code, stdout, err = run(capsys, "train", "--config", out / "metrics.json", "--data", mnist_dir,
-                            "--out", tmp_path / "again", "--no-progress", "--json")  # fmt: skip
+    code, stdout, err = run(
+        capsys,
+        "train",
+        "--config",
+        out / "metrics.json",
+        "--data",
+        mnist_dir,
+        "--out",
+        tmp_path / "again",
+        "--no-progress",
+        "--json",
+    )
     assert code == 0, err
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
     assert again["config"] == record["config"] and again["config"]["seed"] == 3

@@ -219,8 +219,10 @@ def test_empty_cache_without_download_says_what_to_do(user_cache, monkeypatch):
 def test_sources_name_what_chose_each_folder(tmp_path, user_cache, monkeypatch):
     monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "env"))
     assert mnist_sources(tmp_path / "x") == [
-        ("data_dir", tmp_path / "x"), ("DIGITNET_DATA", tmp_path / "env"), ("cache", user_cache)
-    ]  # fmt: skip
+        ("data_dir", tmp_path / "x"),
+        ("DIGITNET_DATA", tmp_path / "env"),
+        ("cache", user_cache),
+    ]
     assert mnist_sources(tmp_path / "env")[0] == ("data_dir", tmp_path / "env")  # listed once, first name
 
 
@@ -230,8 +232,10 @@ def test_a_missing_named_folder_is_an_error_and_never_created(tmp_path, monkeypa
     monkeypatch.setattr(download, "download_mnist", _no_download)
     if via == "DIGITNET_DATA":
         monkeypatch.setenv("DIGITNET_DATA", str(typo))
-    for call in (lambda: find_mnist_dir(typo if via == "data_dir" else None),
-                 lambda: load_mnist(typo if via == "data_dir" else None, progress=False)):  # fmt: skip
+    for call in (
+        lambda: find_mnist_dir(typo if via == "data_dir" else None),
+        lambda: load_mnist(typo if via == "data_dir" else None, progress=False),
+    ):
         with pytest.raises(DataError, match=f"{via} names {re.escape(str(typo))}, which does not exist"):
             call()
     assert not typo.exists()

@@ -81,5 +81,10 @@ def test_robustness_table_accepts_any_model_with_predict():
     table = robustness_table(Oracle(images, labels), images.reshape(5, 784), labels)
     assert table["original"] == 1.0 and table["shift"][0] == 1.0 and table["rotation"][0] == 1.0
     assert table["shift"][1] == 0.0 and table["rotation"][30] == 0.0 and table["scale"][1.3] == 0.0
-    assert set(table["stroke"]) == {"original", "thinner (3×3 min)", "thinner (2×2 min)",
-                                    "thicker (2×2 max)", "thicker (3×3 max)"}  # fmt: skip
+    assert set(table["stroke"]) == {
+        "original",
+        "thinner (3×3 min)",
+        "thinner (2×2 min)",
+        "thicker (2×2 max)",
+        "thicker (3×3 max)",
+    }

@@ -56,8 +56,10 @@ def test_shape_and_dtype_are_kept(shape):
 
 def test_the_three_shapes_give_the_same_pixels():
     images = strokes(5)
-    outs = [Augment()(images.reshape(shape), np.random.default_rng(3)).reshape(5, 28, 28)
-            for shape in [(5, 784), (5, 28, 28), (5, 1, 28, 28)]]  # fmt: skip
+    outs = [
+        Augment()(images.reshape(shape), np.random.default_rng(3)).reshape(5, 28, 28)
+        for shape in [(5, 784), (5, 28, 28), (5, 1, 28, 28)]
+    ]
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])
 

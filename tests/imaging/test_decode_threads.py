@@ -185,7 +185,10 @@ def test_a_process_run_with_warnings_as_errors_decodes_them_quietly(tmp_path):
     for name, data in warned_files().items():
         paths.append(tmp_path / f"warned.{name}")
         paths[-1].write_bytes(data)
-    code = "import sys\nfrom digitnet.imaging import open_image\nfor p in sys.argv[1:]: print(open_image(p).size)"
+    code = (
+        "import sys\nfrom digitnet.imaging import open_image\n"
+        "for p in sys.argv[1:]: print(open_image(p).size)"
+    )
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", code, *map(str, paths)],
         capture_output=True,

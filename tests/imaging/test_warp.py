@@ -71,8 +71,12 @@ def test_shift_of_a_fraction_gives_the_bilinear_weights():
     # Output (i, j) reads source (i - 0.5, j - 0.25): a = 0.5 between rows i-1 and i, b = 0.75 between
     # columns j-1 and j; zero outside.
     src = np.pad(image[0].astype(np.float64), ((1, 0), (1, 0)))  # src[i, j] = image[i-1, j-1]
-    expected = (0.5 * 0.25 * src[:-1, :-1] + 0.5 * 0.75 * src[:-1, 1:]
-                + 0.5 * 0.25 * src[1:, :-1] + 0.5 * 0.75 * src[1:, 1:])  # fmt: skip
+    expected = (
+        0.5 * 0.25 * src[:-1, :-1]
+        + 0.5 * 0.75 * src[:-1, 1:]
+        + 0.5 * 0.25 * src[1:, :-1]
+        + 0.5 * 0.75 * src[1:, 1:]
+    )
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 

@@ -104,9 +104,14 @@ def assert_close(ours, theirs, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "filters, k, stride, padding, shape",
-    [(6, 5, 1, 0, (1, 12, 12)), (4, 3, 1, 1, (3, 7, 9)), (5, 3, 2, 1, (2, 9, 8)), (3, 4, 3, 2, (2, 10, 11)),
-     (2, 1, 1, 0, (4, 5, 5))],
-)  # fmt: skip
+    [
+        (6, 5, 1, 0, (1, 12, 12)),
+        (4, 3, 1, 1, (3, 7, 9)),
+        (5, 3, 2, 1, (2, 9, 8)),
+        (3, 4, 3, 2, (2, 10, 11)),
+        (2, 1, 1, 0, (4, 5, 5)),
+    ],
+)
 def test_conv2d_matches_pytorch(filters, k, stride, padding, shape, dtype):
     torch = pytest.importorskip("torch")
     conv = built(Conv2D(filters, k, stride=stride, padding=padding), shape, dtype=dtype)
@@ -189,11 +194,20 @@ def test_lenet_training_steps_match_pytorch():
     """Five SGD steps of conv-pool-conv-pool-dense on the same weights and batches give the same weights."""
     torch = pytest.importorskip("torch")
     ours = Sequential(
-        [Conv2D(3, 5), ReLU(), MaxPool2D(2), Conv2D(4, 3), BatchNorm(), ReLU(), AvgPool2D(2), Flatten(),
-         Dense(10)],
+        [
+            Conv2D(3, 5),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(4, 3),
+            BatchNorm(),
+            ReLU(),
+            AvgPool2D(2),
+            Flatten(),
+            Dense(10),
+        ],
         input_shape=(1, 16, 16),
         rng=0,
-    )  # fmt: skip
+    )
     modules = []
     for layer in ours.layers:
         if isinstance(layer, Conv2D):
@@ -205,8 +219,13 @@ def test_lenet_training_steps_match_pytorch():
             m.weight.data.copy_(torch.from_numpy(layer.params["W"].T.copy()))
             m.bias.data.copy_(torch.from_numpy(layer.params["b"]))
         else:
-            m = {ReLU: torch.nn.ReLU, MaxPool2D: lambda: torch.nn.MaxPool2d(2), BatchNorm: lambda: torch.nn.BatchNorm2d(4),
-                 AvgPool2D: lambda: torch.nn.AvgPool2d(2), Flatten: torch.nn.Flatten}[type(layer)]()  # fmt: skip
+            m = {
+                ReLU: torch.nn.ReLU,
+                MaxPool2D: lambda: torch.nn.MaxPool2d(2),
+                BatchNorm: lambda: torch.nn.BatchNorm2d(4),
+                AvgPool2D: lambda: torch.nn.AvgPool2d(2),
+                Flatten: torch.nn.Flatten,
+            }[type(layer)]()
         modules.append(m)
     theirs = torch.nn.Sequential(*modules)
     params, grads = map(list, zip(*ours.parameters.arrays.values()))

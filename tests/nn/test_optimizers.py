@@ -51,9 +51,16 @@ def test_adam_first_step_is_about_lr_whatever_the_gradient_scale():
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: SGD(lr=0), lambda: SGD(lr=-1), lambda: SGD(momentum=1.0), lambda: SGD(nesterov=True),
-     lambda: Adam(lr=float("nan")), lambda: Adam(beta1=1.0), lambda: Adam(eps=0)],
-)  # fmt: skip
+    [
+        lambda: SGD(lr=0),
+        lambda: SGD(lr=-1),
+        lambda: SGD(momentum=1.0),
+        lambda: SGD(nesterov=True),
+        lambda: Adam(lr=float("nan")),
+        lambda: Adam(beta1=1.0),
+        lambda: Adam(eps=0),
+    ],
+)
 def test_bad_hyperparameters_are_rejected(make):
     with pytest.raises(ValueError):
         make()

@@ -122,9 +122,13 @@ def test_callbacks_see_every_batch_and_epoch():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"l2": -1.0}, "l2"),
-     ({"patience": 3}, "validation")],
-)  # fmt: skip
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"l2": -1.0}, "l2"),
+        ({"patience": 3}, "validation"),
+    ],
+)
 def test_bad_training_arguments(kwargs, match):
     x, y = toy_data(n=20)
     with pytest.raises(ValueError, match=match):
@@ -246,8 +250,9 @@ def test_augmentation_applies_to_training_batches_only_and_leaves_other_runs_unc
     runs = []
     for aug in (None, None, augment):
         net = toy_net(dropout=0)
-        net.fit(x, y, optimizer=SGD(0.1), epochs=2, batch_size=50, rng=4, augment=aug,
-                validation=(x[:20], y[:20]))  # fmt: skip
+        net.fit(
+            x, y, optimizer=SGD(0.1), epochs=2, batch_size=50, rng=4, augment=aug, validation=(x[:20], y[:20])
+        )
         runs.append(net.parameters.values.copy())
     np.testing.assert_array_equal(runs[0], runs[1])  # without augmentation: the usual stream
     assert not np.array_equal(runs[0], runs[2])

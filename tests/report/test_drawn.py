@@ -36,8 +36,13 @@ def test_a_small_network_draws_every_neuron_and_its_positive_contributions():
     assert network[1]["shown"].tolist() == [0, 1, 2] and network[2]["shown"].tolist() == list(range(10))
     assert all(isinstance(link, Link) for link in connections)
     # only contributions above 0: neuron 2 (pushed down by pixel 3, then inactive) sends and gets nothing
-    assert sorted(connections) == [(0, 0, 1, 0, 1.0), (0, 1, 1, 0, 2.0), (0, 2, 1, 1, 1.0),
-                                   (1, 0, 2, 5, 3.0), (1, 1, 2, 5, 4.0)]  # fmt: skip
+    assert sorted(connections) == [
+        (0, 0, 1, 0, 1.0),
+        (0, 1, 1, 0, 2.0),
+        (0, 2, 1, 1, 1.0),
+        (1, 0, 2, 5, 3.0),
+        (1, 1, 2, 5, 4.0),
+    ]
     assert [(a["index"], a.get("column", False)) for a in activations] == [(0, False), (1, True), (2, False)]
     np.testing.assert_array_equal(activations[1]["values"], [3, 1, 0])
 
@@ -60,8 +65,11 @@ def test_a_wide_layer_shows_its_most_active_neurons_and_their_strongest_links():
 
 
 def test_a_convolutional_network_draws_channel_means_and_no_links_from_the_image():
-    model = Sequential([Conv2D(2, 3), ReLU(), AvgPool2D(), Flatten(), Dense(5), ReLU(), Dense(10)],
-                       input_shape=(1, 28, 28), rng=0)  # fmt: skip
+    model = Sequential(
+        [Conv2D(2, 3), ReLU(), AvgPool2D(), Flatten(), Dense(5), ReLU(), Dense(10)],
+        input_shape=(1, 28, 28),
+        rng=0,
+    )
     x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
     network, connections, activations = drawn(model, x)
     assert [c["size"] for c in network] == [784, 5, 10]

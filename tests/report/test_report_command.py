@@ -30,8 +30,13 @@ def small_data(mnist, config: TrainConfig) -> MNIST:
 
 def train_and_save(path, mnist, config, *, history=True):
     result = train(config, small_data(mnist, config))
-    save_model(path, result.model, training=config.to_dict(),
-               history=result.history.to_dict() if history else None, metrics=result.metrics)  # fmt: skip
+    save_model(
+        path,
+        result.model,
+        training=config.to_dict(),
+        history=result.history.to_dict() if history else None,
+        metrics=result.metrics,
+    )
     return result
 
 
@@ -68,8 +73,16 @@ def test_report_writes_page_json_and_figures(relu_report):
     _, report, out = relu_report
     page = (out / "index.html").read_text()
     assert json.loads((out / "report.json").read_text())["test"] == report["test"]
-    expected = {"training_curves", "confusion_matrix", "misclassified", "probabilities", "neuron_weights",
-                "neuron_top_digits", "neuron_importance", "reliability"}  # fmt: skip
+    expected = {
+        "training_curves",
+        "confusion_matrix",
+        "misclassified",
+        "probabilities",
+        "neuron_weights",
+        "neuron_top_digits",
+        "neuron_importance",
+        "reliability",
+    }
     assert set(report["figures"]) == expected
     for name, file in report["figures"].items():
         with Image.open(out / file) as image:
@@ -122,8 +135,13 @@ def test_report_of_a_model_without_hidden_layer_or_validation(linear_report, mni
     page = (out / "index.html").read_text()
     assert "no hidden layer" in page and "without a validation split" in page
     # a model file with no recorded history, training settings or results says so instead of plotting
-    bare = {**report, "history": {"epochs": [], "has_validation": False}, "training": {}, "recorded_metrics": {},
-            "figures": {k: v for k, v in report["figures"].items() if k != "training_curves"}}  # fmt: skip
+    bare = {
+        **report,
+        "history": {"epochs": [], "has_validation": False},
+        "training": {},
+        "recorded_metrics": {},
+        "figures": {k: v for k, v in report["figures"].items() if k != "training_curves"},
+    }
     page = render_page(bare)
     assert "records no training history" in page and "records no training settings" in page
     assert "training_curves.png" not in page

@@ -175,7 +175,7 @@ json_values = st.recursive(
         st.builds(
             lambda v: {"pixels": v},
             st.lists(st.lists(st.floats(-1, 2), min_size=28, max_size=28), min_size=27, max_size=29),
-        ),  # fmt: skip
+        ),
         st.builds(lambda v: {"pixels": v}, nested_pixels | ragged_rows),
         json_values,
     )
@@ -188,10 +188,19 @@ def test_fuzzed_bodies_never_cause_a_server_error(client, body):
 
 
 content_types = st.sampled_from(
-    ["application/json", "APPLICATION/JSON; charset=utf-16", "multipart/form-data", "image/png", "",
-     "multipart/form-data; boundary=b", "application/x-www-form-urlencoded", "text/plain", ";;",
-     "multipart/mixed; boundary=b"]
-)  # fmt: skip
+    [
+        "application/json",
+        "APPLICATION/JSON; charset=utf-16",
+        "multipart/form-data",
+        "image/png",
+        "",
+        "multipart/form-data; boundary=b",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        ";;",
+        "multipart/mixed; boundary=b",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -227,8 +236,11 @@ def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, start_serve
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGITNET_DATA": str(tmp_path / "no-data-here")}
     with start_server(env) as (url, process):
         drawing = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0] * 28] * 8
-        request = urllib.request.Request(url + "/api/predict", data=json.dumps({"pixels": drawing}).encode(),
-                                         headers={"content-type": "application/json"})  # fmt: skip
+        request = urllib.request.Request(
+            url + "/api/predict",
+            data=json.dumps({"pixels": drawing}).encode(),
+            headers={"content-type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as reply:
             assert 0 <= json.loads(reply.read())["digit"] <= 9
     assert url in process.stdout.read()
@@ -277,7 +289,9 @@ def test_a_convolutional_model_answers_with_channel_summaries(mnist):
 
 
 def png_header(width: int, height: int) -> bytes:
-    """A PNG declaring ``width`` x ``height`` 8-bit grey pixels, with 16 bytes of compressed zeros as its data."""
+    """A PNG declaring ``width`` x ``height`` 8-bit grey pixels,
+    with 16 bytes of compressed zeros as its data.
+    """
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -95,9 +95,20 @@ def test_parse_origin(url, origin):
 
 
 @pytest.mark.parametrize(
-    "url", ["not-a-url", "localhost:3000", "ftp://x.example", "http://x.example/app", "http://x.example?q=1",
-            "http://user@x.example", "http://x.example:99999", "http://", " http://x.example", "null"],
-)  # fmt: skip
+    "url",
+    [
+        "not-a-url",
+        "localhost:3000",
+        "ftp://x.example",
+        "http://x.example/app",
+        "http://x.example?q=1",
+        "http://user@x.example",
+        "http://x.example:99999",
+        "http://",
+        " http://x.example",
+        "null",
+    ],
+)
 def test_parse_origin_refuses_what_is_no_origin(url):
     with pytest.raises(ValueError, match="expected an origin like http://localhost:3000"):
         parse_origin(url)
@@ -171,9 +182,12 @@ def test_an_allowed_page_gets_cors_answers_and_others_none():
     app = client(allowed=["http://localhost:3000"])
     preflight = app.options(
         "/api/predict",
-        headers={"origin": "http://localhost:3000", "access-control-request-method": "POST",
-                 "access-control-request-headers": "content-type"},
-    )  # fmt: skip
+        headers={
+            "origin": "http://localhost:3000",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "POST" in preflight.headers["access-control-allow-methods"]

@@ -34,9 +34,18 @@ def server(start_server):
 
 
 def launch(p):
-    return p.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])  # fmt: skip
+    return p.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
 
 
 @pytest.fixture
@@ -189,8 +198,10 @@ def test_model_names_and_architectures_are_shown_as_text_never_run(start_app):
         tab = browser.new_page()
         tab.goto(url + "/")
         tab.wait_for_function("document.querySelector('#model').options.length > 0")
-        shown = tab.evaluate("[document.title, document.querySelector('#model').options[0].text,"
-                             " document.querySelector('#model').value, document.querySelectorAll('img').length]")  # fmt: skip
+        shown = tab.evaluate(
+            "[document.title, document.querySelector('#model').options[0].text,"
+            " document.querySelector('#model').value, document.querySelectorAll('img').length]"
+        )
         browser.close()
     title, text, value, images = shown
     assert title != "ran" and images == 0

@@ -46,8 +46,13 @@ def test_the_api_answers_as_its_schema_says(operation, mode):
     statuses = Counter()
 
     # no shrinking: a failing case is reported as found (shrinking a body of 784 numbers takes minutes)
-    @settings(max_examples=EXAMPLES.get(operation.label, 150), deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES.get(operation.label, 150),
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def fuzz(case):
         response = case.call()  # an exception in the app is raised here, not turned into a 500

@@ -24,9 +24,11 @@ def add_parser(commands) -> None:
         "folder, verifying their checksums; only the per-user cache is created if needed.",
     )
     p.add_argument(
-        "--data", metavar="DIR", type=data_folder(require_files=False),
+        "--data",
+        metavar="DIR",
+        type=data_folder(require_files=False),
         help="an existing folder to use instead of $DIGITNET_DATA and the per-user cache",
-    )  # fmt: skip
+    )
     p.add_argument("--download", action="store_true", help="download the files the folder lacks")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     p.set_defaults(run=run)
@@ -57,15 +59,24 @@ def run(args) -> int:
         )
     found = str(folder) if missing == [] else None
     if args.json:
-        print_json({"found": found, "used": str(folder), "error": str(problem) if problem else None,
-                    "searched": [{"folder": r[0], "named_by": r[1], "files": r[2] if r[2] != "?" else None}
-                                 for r in rows]})  # fmt: skip
+        print_json(
+            {
+                "found": found,
+                "used": str(folder),
+                "error": str(problem) if problem else None,
+                "searched": [
+                    {"folder": r[0], "named_by": r[1], "files": r[2] if r[2] != "?" else None} for r in rows
+                ],
+            }
+        )
     else:
         print(format_table(("folder", "named by", "MNIST files", ""), rows, align="<<><"))
         if missing:
             fetch = "digitnet data --download" + (f" --data {args.data}" if args.data else "")
-            print(f"\n{folder} lacks {', '.join(missing)}.\nRun `{fetch}`, or put the four files there"
-                  + ("." if args.data else ", or set DIGITNET_DATA to a folder that holds them."))  # fmt: skip
+            print(
+                f"\n{folder} lacks {', '.join(missing)}.\nRun `{fetch}`, or put the four files there"
+                + ("." if args.data else ", or set DIGITNET_DATA to a folder that holds them.")
+            )
     if problem is not None:
         print(f"digitnet data: error: {problem}", file=sys.stderr)
     return 0 if found else 1

@@ -35,8 +35,10 @@ def run(args) -> int:
     if args.json:
         print_json(report)
         return 0
-    print(f"{args.model}: test accuracy {percent(report['accuracy'])} "
-          f"({report['errors']:,} of {len(test):,} wrong), mean cost {report['loss']:.4f}\n")  # fmt: skip
+    print(
+        f"{args.model}: test accuracy {percent(report['accuracy'])} "
+        f"({report['errors']:,} of {len(test):,} wrong), mean cost {report['loss']:.4f}\n"
+    )
     rows = [
         (c["class"], percent(c["precision"]), percent(c["recall"]), c["support"]) for c in report["per_class"]
     ]

@@ -47,26 +47,42 @@ def run(args) -> int:
         print(table)
         return 0
     if not args.name:
-        print("digitnet experiment: error: name the experiment to run, e.g. `digitnet experiment vanishing "
-              f"--quick`. The experiments:\n\n{table}", file=sys.stderr)  # fmt: skip
+        print(
+            "digitnet experiment: error: name the experiment to run, e.g. `digitnet experiment vanishing "
+            f"--quick`. The experiments:\n\n{table}",
+            file=sys.stderr,
+        )
         return 2
     if args.name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {args.name!r}; choose one of {', '.join(sorted(EXPERIMENTS))}")
     find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
     out = Path(args.out) if args.out else Path("runs") / "experiments" / args.name
     with claimed_output_dir(out):  # a failed experiment leaves no empty folder behind
-        lab = Lab(args.name, out, quick=args.quick, seed=args.seed, data_dir=args.data,
-                  progress=not args.no_progress, rescue=lambda: rescue_dir("experiment"))  # fmt: skip
+        lab = Lab(
+            args.name,
+            out,
+            quick=args.quick,
+            seed=args.seed,
+            data_dir=args.data,
+            progress=not args.no_progress,
+            rescue=lambda: rescue_dir("experiment"),
+        )
         run_experiment(args.name, lab)
         if args.json:
-            print_json({"experiment": args.name, "out": str(lab.out), "results": lab.results,
-                        "figures": [str(p) for p in lab.figures]})  # fmt: skip
+            print_json(
+                {
+                    "experiment": args.name,
+                    "out": str(lab.out),
+                    "results": lab.results,
+                    "figures": [str(p) for p in lab.figures],
+                }
+            )
         else:
             print("\n".join(lab.lines))
             print(f"\nfigures, results.json and summary.txt in {lab.out}")
         if lab.rescued_from is not None:
             raise OutputError(
-                f"could not write in {lab.rescued_from} ({lab.rescue_reason}); wrote the figures, results.json "
-                f"and summary.txt in {lab.out} instead: move them where you want them"
+                f"could not write in {lab.rescued_from} ({lab.rescue_reason}); wrote the figures, "
+                f"results.json and summary.txt in {lab.out} instead: move them where you want them"
             )
     return 0

@@ -27,14 +27,20 @@ def add_parser(commands) -> None:
         "--inputs", type=integer("--inputs", 1), default=12, metavar="N", help="input features (of an MLP)"
     )
     p.add_argument(
-        "--conv", type=conv_stages, default=(), metavar="STAGES",
+        "--conv",
+        type=conv_stages,
+        default=(),
+        metavar="STAGES",
         help="convolutional stages before the dense layers, e.g. 2/3: filters per same-padded convolution, "
         "'/' where 2x2 max-pooling halves the image",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--image", type=integer("--image", 1), default=8, metavar="N",
+        "--image",
+        type=integer("--image", 1),
+        default=8,
+        metavar="N",
         help="side of the square one-channel input (with --conv)",
-    )  # fmt: skip
+    )
     p.add_argument(
         "--kernel-size",
         type=integer("--kernel-size", 1),
@@ -72,10 +78,15 @@ def run(args) -> int:
     if args.kernel_size % 2 == 0:
         raise ValueError(f"--kernel-size must be odd, got {args.kernel_size}")
     layers = network_layers(
-        hidden=args.hidden, activation=args.activation, classes=args.classes, conv=args.conv,
-        kernel_size=args.kernel_size, batch_norm=args.batch_norm, dropout=args.dropout,
+        hidden=args.hidden,
+        activation=args.activation,
+        classes=args.classes,
+        conv=args.conv,
+        kernel_size=args.kernel_size,
+        batch_norm=args.batch_norm,
+        dropout=args.dropout,
         output=args.activation if args.cost == "quadratic" else "identity",
-    )  # fmt: skip
+    )
     shape = (1, args.image, args.image) if args.conv else (args.inputs,)
     net = Sequential(layers, cost=args.cost, input_shape=shape, rng=args.seed)
     rng = np.random.default_rng(args.seed + 1)
@@ -92,14 +103,24 @@ def run(args) -> int:
     worst = max(errors.values())
     ok = worst <= args.tolerance
     if args.json:
-        print_json({"errors": errors, "max_error": worst, "tolerance": args.tolerance, "passed": ok,
-                    "network": net.config()})  # fmt: skip
+        print_json(
+            {
+                "errors": errors,
+                "max_error": worst,
+                "tolerance": args.tolerance,
+                "passed": ok,
+                "network": net.config(),
+            }
+        )
     else:
         print(net.summary() + "\n")
-        rows = [(name, "x".join(map(str, shapes[name])), f"{err:.2e}", "ok" if err <= args.tolerance else "FAIL")
-                for name, err in errors.items()]  # fmt: skip
+        rows = [
+            (name, "x".join(map(str, shapes[name])), f"{err:.2e}", "ok" if err <= args.tolerance else "FAIL")
+            for name, err in errors.items()
+        ]
         print(format_table(("gradient of", "shape", "relative error", ""), rows, align="<>><"))
         print(
-            f"\n{'passed' if ok else 'FAILED'}: largest relative error {worst:.2e} (tolerance {args.tolerance:g})"
+            f"\n{'passed' if ok else 'FAILED'}: largest relative error {worst:.2e} "
+            f"(tolerance {args.tolerance:g})"
         )
     return 0 if ok else 1

@@ -24,11 +24,18 @@ def run(args) -> int:
     model = loaded.model
     epochs = loaded.history.get("epochs", [])
     if args.json:
-        print_json({
-            "model": str(args.model), "digitnet_version": loaded.digitnet_version, "created": loaded.created,
-            "architecture": model.config(), "parameters": model.n_params, "training": loaded.training,
-            "metrics": loaded.metrics, "history": loaded.history,
-        })  # fmt: skip
+        print_json(
+            {
+                "model": str(args.model),
+                "digitnet_version": loaded.digitnet_version,
+                "created": loaded.created,
+                "architecture": model.config(),
+                "parameters": model.n_params,
+                "training": loaded.training,
+                "metrics": loaded.metrics,
+                "history": loaded.history,
+            }
+        )
         return 0
     print(printable(f"{args.model}  (digitnet {loaded.digitnet_version}, saved {loaded.created})") + "\n")
     print(model.summary())

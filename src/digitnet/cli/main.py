@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except MemoryError as exc:  # NumPy says how much it asked for: a network or batch too large for here
         detail = f" ({exc})" if str(exc) else ""
-        print(f"digitnet {args.command}: error: out of memory{detail}; use a smaller network, batch or image",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"digitnet {args.command}: error: out of memory{detail}; use a smaller network, batch or image",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt as exc:  # a command may say what it had done: KeyboardInterrupt("during ...")
         detail = f" {exc}" if str(exc) else ""

@@ -1,4 +1,6 @@
-"""What the commands print: plain tables, percentages and JSON (the progress bars: :mod:`digitnet.progress`)."""
+"""What the commands print: plain tables, percentages and JSON
+(the progress bars: :mod:`digitnet.progress`).
+"""
 
 from __future__ import annotations
 

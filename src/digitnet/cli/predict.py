@@ -44,8 +44,14 @@ def run(args) -> int:
             continue
         probs = model.predict_proba(prepared.input.reshape(1, -1))[0]  # (784,) -> (1, 784) -> (10,)
         digit = int(probs.argmax())
-        results.append({"file": path, "digit": digit, "confidence": float(probs[digit]),
-                        "probabilities": [round(float(p), 6) for p in probs]})  # fmt: skip
+        results.append(
+            {
+                "file": path,
+                "digit": digit,
+                "confidence": float(probs[digit]),
+                "probabilities": [round(float(p), 6) for p in probs],
+            }
+        )
         if not args.json:
             print(f"{path}: {digit} ({percent(probs[digit], 1)} sure)")
             print("   " + "  ".join(f"{d}:{100 * p:5.1f}%" for d, p in enumerate(probs)))

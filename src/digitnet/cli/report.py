@@ -24,10 +24,12 @@ def add_parser(commands) -> None:
     )
     p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
     p.add_argument(
-        "--out", type=output_folder, metavar="DIR",
+        "--out",
+        type=output_folder,
+        metavar="DIR",
         help="output folder (default: a folder named report beside MODEL; runs/reports/NAME for a "
         "bundled model)",
-    )  # fmt: skip
+    )
     add_data_option(p)
     p.add_argument("--json", action="store_true", help="print report.json's contents on stdout")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
@@ -78,6 +80,8 @@ def _summary(report: dict) -> str:
     ]
     text = format_table(("result", ""), rows, align="<<")
     if cal["validation_overlap_with_training"]:
-        text += (f"\n\nnote: the model was trained on {cal['validation_overlap_with_training']:,} of the validation "
-                 "images, so the fitted temperature is biased (see the report's calibration section)")  # fmt: skip
+        text += (
+            f"\n\nnote: the model was trained on {cal['validation_overlap_with_training']:,} of the "
+            "validation images, so the fitted temperature is biased (see the report's calibration section)"
+        )
     return text

@@ -23,23 +23,33 @@ def add_parser(commands) -> None:
         "one allowed with --allow-host.",
     )
     p.add_argument(
-        "models", metavar="MODEL", nargs="*",
+        "models",
+        metavar="MODEL",
+        nargs="*",
         help=f"{MODEL_HELP}; served beside the bundled ones, the last one given as the default",
-    )  # fmt: skip
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=integer("--port", 1, 65535), default=8000, help="port")
     p.add_argument(
-        "--allow-origin", type=origin, action="append", default=[], metavar="URL",
+        "--allow-origin",
+        type=origin,
+        action="append",
+        default=[],
+        metavar="URL",
         help="also answer requests from web pages at this origin, scheme://host[:port] such as "
         "http://localhost:3000; repeatable (default: only the server's own pages, and clients that are "
         "not browsers)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--allow-host", type=host, action="append", default=[], metavar="NAME",
+        "--allow-host",
+        type=host,
+        action="append",
+        default=[],
+        metavar="NAME",
         help="also answer requests addressed to this host name, such as this machine's name on the LAN "
         "with --host 0.0.0.0; repeatable (default: localhost, IP addresses, the --host name and the hosts "
         "of --allow-origin; any other name is refused, which stops DNS rebinding)",
-    )  # fmt: skip
+    )
     p.set_defaults(run=run)
 
 
@@ -89,8 +99,11 @@ def run(args) -> int:
             raise ValueError(
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port"
             ) from None
-    print(f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
-          f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)", flush=True)  # fmt: skip
+    print(
+        f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
+        f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)",
+        flush=True,
+    )
     app = create_app(models, default, allowed_origins=args.allow_origin, allowed_hosts=hosts)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

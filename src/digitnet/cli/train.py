@@ -47,24 +47,29 @@ def add_parser(commands) -> None:
     p.add_argument("--preset", default="default", help=f"a named recipe: {', '.join(PRESETS)}")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     p.add_argument(
-        "--config", metavar="FILE",
+        "--config",
+        metavar="FILE",
         help="start from the settings recorded in a model file, a run folder, a run's metrics.json or a "
         f"bundled model ({', '.join(bundled_models())}), instead of a preset: reproduces that run",
-    )  # fmt: skip
+    )
     net = p.add_argument_group("network")
     net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
     net.add_argument(
-        "--conv", type=conv_stages, metavar="STAGES",
+        "--conv",
+        type=conv_stages,
+        metavar="STAGES",
         help="convolutional stages before the dense layers, e.g. 6/16 (LeNet-5) or 32,32/64,64: filters of "
         "each same-padded convolution, '/' where 2x2 max-pooling halves the image; none for an MLP",
-    )  # fmt: skip
+    )
     net.add_argument(
         "--kernel-size", type=integer("--kernel-size", 1), metavar="K", help="convolution kernel size (odd)"
     )
     net.add_argument(
-        "--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+        "--batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="batch normalisation after every convolution and hidden dense layer",
-    )  # fmt: skip
+    )
     net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
     net.add_argument("--cost", choices=sorted(COSTS), help="cost function")
     net.add_argument("--init", choices=sorted(INITIALIZERS), help="weight initialiser")
@@ -84,17 +89,20 @@ def add_parser(commands) -> None:
     )
     opt.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 weight decay λ")
     opt.add_argument(
-        "--patience", type=integer("--patience", 1), metavar="N",
+        "--patience",
+        type=integer("--patience", 1),
+        metavar="N",
         help="stop after this many epochs without validation improvement",
-    )  # fmt: skip
+    )
     opt.add_argument(
         "--seed", type=integer("--seed"), metavar="N", help="seed of initial weights, shuffling and dropout"
     )
     opt.add_argument(
-        "--augment", choices=[*AUGMENTATIONS, "none"],
+        "--augment",
+        choices=[*AUGMENTATIONS, "none"],
         help="distort every training batch at random: affine (shift, rotation, scale, shear) or elastic "
         "(affine plus Simard's elastic distortion)",
-    )  # fmt: skip
+    )
     opt.add_argument(
         "--oversample",
         action=argparse.BooleanOptionalAction,
@@ -109,9 +117,11 @@ def add_parser(commands) -> None:
     )
     dat = p.add_argument_group("data and output")
     dat.add_argument(
-        "--validation-size", type=integer("--validation-size", 0, 59_999), metavar="N",
+        "--validation-size",
+        type=integer("--validation-size", 0, 59_999),
+        metavar="N",
         help="training images held out for validation (0: none)",
-    )  # fmt: skip
+    )
     dat.add_argument(
         "--train-size",
         type=integer("--train-size", 1),
@@ -128,27 +138,59 @@ def add_parser(commands) -> None:
     )
     dat.add_argument("--no-progress", action="store_true", help="no progress bars")
     dat.add_argument(
-        "--threads", type=integer("--threads", 1), metavar="N",
+        "--threads",
+        type=integer("--threads", 1),
+        metavar="N",
         help="cores for the matrix products (default: all). Use 1 per run when several run at once: "
         "threads that share cores with another job slow down many times over",
-    )  # fmt: skip
+    )
     dat.add_argument(
-        "--workers", type=integer("--workers", 1, MAX_WORKERS), metavar="N",
+        "--workers",
+        type=integer("--workers", 1, MAX_WORKERS),
+        metavar="N",
         help="split every batch between N copies of the network, each on its own core (the conv "
         "presets use 2: 1.4-1.8x faster on 2 cores; MLPs train slower). Part of the recipe: the same "
         "seed gives the same weights only with the same N",
-    )  # fmt: skip
+    )
     _show_preset_defaults(p, get_preset("default"))
     p.set_defaults(run=run)
 
 
-FLAG_FIELDS = ("hidden", "conv", "kernel_size", "batch_norm", "augment", "activation", "cost", "init", "dropout", "input_dropout", "optimizer", "lr", "momentum",
-               "nesterov", "schedule", "batch_size", "epochs", "l2", "patience", "seed", "validation_size",
-               "train_size", "oversample", "class_weighted", "workers")  # fmt: skip
+FLAG_FIELDS = (
+    "hidden",
+    "conv",
+    "kernel_size",
+    "batch_norm",
+    "augment",
+    "activation",
+    "cost",
+    "init",
+    "dropout",
+    "input_dropout",
+    "optimizer",
+    "lr",
+    "momentum",
+    "nesterov",
+    "schedule",
+    "batch_size",
+    "epochs",
+    "l2",
+    "patience",
+    "seed",
+    "validation_size",
+    "train_size",
+    "oversample",
+    "class_weighted",
+    "workers",
+)
 
 # How the help shows a default preset's value that is None: what None means for that setting.
-NONE_MEANS = {"init": "by activation: He for ReLU, LeCun for sigmoid, Glorot for tanh",
-              "augment": "none", "patience": "none: train every epoch", "train_size": "all"}  # fmt: skip
+NONE_MEANS = {
+    "init": "by activation: He for ReLU, LeCun for sigmoid, Glorot for tanh",
+    "augment": "none",
+    "patience": "none: train every epoch",
+    "train_size": "all",
+}
 
 
 def _show_preset_defaults(parser: argparse.ArgumentParser, preset: TrainConfig) -> None:
@@ -207,8 +249,12 @@ def run(args) -> int:
     with claimed_output_dir(out):  # a failed run leaves no empty folder behind
         if (out / MODEL_FILE).exists() and not args.overwrite:
             raise ValueError(f"{out / MODEL_FILE} already exists; choose another --out or pass --overwrite")
-        data = load_mnist(args.data, validation_size=config.validation_size, train_size=config.train_size,
-                          progress=not args.no_progress)  # fmt: skip
+        data = load_mnist(
+            args.data,
+            validation_size=config.validation_size,
+            train_size=config.train_size,
+            progress=not args.no_progress,
+        )
         finished = FinishedEpochs()
         try:
             with threads:
@@ -218,8 +264,13 @@ def run(args) -> int:
         metrics = {"preset": preset_label(args), **result.metrics}
 
         def save(folder: Path) -> tuple[Path, Path]:
-            return write_run(folder, result.model, training=config.to_dict(), history=result.history.to_dict(),
-                             metrics=metrics)  # fmt: skip
+            return write_run(
+                folder,
+                result.model,
+                training=config.to_dict(),
+                history=result.history.to_dict(),
+                metrics=metrics,
+            )
 
         (model_path, metrics_path), _, rescued = save_or_rescue(
             save, out, "train", "the model and its metrics"
@@ -265,9 +316,14 @@ def save_interrupted(args, config: TrainConfig, finished: FinishedEpochs, out: P
     model = build_model(config)
     model.set_state(finished.state)
     k = len(finished.epochs)
-    metrics = {"preset": preset_label(args),
-               "architecture": config.architecture, "parameters": model.n_params, "epochs_trained": k,
-               "train_examples": examples, "interrupted": True}  # fmt: skip
+    metrics = {
+        "preset": preset_label(args),
+        "architecture": config.architecture,
+        "parameters": model.n_params,
+        "epochs_trained": k,
+        "train_examples": examples,
+        "interrupted": True,
+    }
     history = History(epochs=finished.epochs).to_dict()
 
     def save(folder: Path) -> tuple[Path, Path]:
@@ -287,7 +343,10 @@ def blas_threads(threads: int | None):
 
 def summary(config: TrainConfig, m: dict) -> str:
     sched = f"{config.schedule} schedule" if config.schedule != "constant" else "constant rate"
-    recipe = f"{config.activation}, {config.cost}, {config.optimizer} lr {config.lr:g} ({sched}), batch {config.batch_size}"
+    recipe = (
+        f"{config.activation}, {config.cost}, {config.optimizer} lr {config.lr:g} ({sched}), "
+        f"batch {config.batch_size}"
+    )
     extras = [f"L2 {config.l2:g}"] if config.l2 else []
     extras += [f"dropout {config.dropout:g}"] if config.dropout else []
     rows = [

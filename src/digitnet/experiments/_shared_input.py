@@ -24,9 +24,18 @@ from digitnet.experiments.lab import Lab
 from digitnet.runs import TrainResult
 
 __all__ = [
-    "DreamResult", "FoolResult", "confidence", "dream", "fool", "network_config", "nines", "nines_axis",
-    "nines_top", "train_network", "uniform_noise",
-]  # fmt: skip
+    "DreamResult",
+    "FoolResult",
+    "confidence",
+    "dream",
+    "fool",
+    "network_config",
+    "nines",
+    "nines_axis",
+    "nines_top",
+    "train_network",
+    "uniform_noise",
+]
 
 QUICK_TRAIN_SIZE = 10_000  # quick mode: about 91% test accuracy after 3 epochs, in a few seconds
 
@@ -41,7 +50,9 @@ def network_config(lab: Lab) -> TrainConfig:
 
 
 def train_network(lab: Lab) -> TrainResult:
-    """Train :func:`network_config` through ``lab.train`` on the lab's MNIST (first 10,000 digits if quick)."""
+    """Train :func:`network_config` through ``lab.train`` on the lab's MNIST
+    (first 10,000 digits if quick).
+    """
     return train_on_lab_data(lab, network_config(lab))
 
 
@@ -78,8 +89,15 @@ class FoolResult:
     reached: np.ndarray
 
 
-def fool(model, start: np.ndarray, targets: np.ndarray, *, step: float = 0.5, goal: float = 0.99,
-         max_steps: int = 300) -> FoolResult:  # fmt: skip
+def fool(
+    model,
+    start: np.ndarray,
+    targets: np.ndarray,
+    *,
+    step: float = 0.5,
+    goal: float = 0.99,
+    max_steps: int = 300,
+) -> FoolResult:
     """Change ``start`` until the network gives each ``targets`` label probability ``goal``.
 
     Normalised gradient descent on the input, the iterative "fast gradient" method with an L2 step::
@@ -125,8 +143,15 @@ class DreamResult:
     history: np.ndarray  # (steps + 1, C): the objective z_c(x) - λ‖x‖² after each step
 
 
-def dream(model, classes: np.ndarray, *, start: float = 0.0, penalty: float = 0.01, rate: float = 0.01,
-          steps: int = 500) -> DreamResult:  # fmt: skip
+def dream(
+    model,
+    classes: np.ndarray,
+    *,
+    start: float = 0.0,
+    penalty: float = 0.01,
+    rate: float = 0.01,
+    steps: int = 500,
+) -> DreamResult:
     """For each class c, the input in [0, 1]^784 that maximises its logit minus an L2 penalty.
 
     Projected gradient ascent on the objective J_c(x) = z_c(x) - λ‖x‖²::
@@ -170,8 +195,12 @@ def confidence(model, x: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray
     if model.cost_name != "cross-entropy":
         raise ValueError(f"confidence needs a cross-entropy model (logits out), got cost {model.cost_name!r}")
     x = model.as_input(x)
-    p = np.concatenate([softmax(model.forward(x[i : i + batch_size]).astype(np.float64))
-                        for i in range(0, len(x), batch_size)])  # fmt: skip  # (N, C)
+    p = np.concatenate(
+        [
+            softmax(model.forward(x[i : i + batch_size]).astype(np.float64))
+            for i in range(0, len(x), batch_size)
+        ]
+    )  # (N, C)
     return p.max(axis=1), p.argmax(axis=1)
 
 

@@ -7,7 +7,8 @@ table gives the claim beside the mean and standard deviation measured on the 10,
 Where the source leaves a choice open, the choice is written in the row's ``note``. Nielsen reports the
 best test accuracy seen over the epochs; we report the final epoch's, which is never higher. LeCun's
 table rows come from papers that trained for many more epochs with hand-tuned schedules; ours use one
-fixed, documented recipe each. Full run: 15 to 50 minutes on two cores, depending on what else runs; ``--quick``: seconds.
+fixed, documented recipe each. Full run: 15 to 50 minutes on two cores, depending on what else runs;
+``--quick``: seconds.
 """
 
 from __future__ import annotations
@@ -34,40 +35,130 @@ class Claim:
     validation: bool = True  # train on 50,000 (True) or all 60,000 images
 
 
-NIELSEN_NETWORK_PY = dict(activation="sigmoid", cost="quadratic", optimizer="sgd", lr=3.0, schedule="constant",
-                          batch_size=10, epochs=30, init="standard-normal")  # fmt: skip
+NIELSEN_NETWORK_PY = dict(
+    activation="sigmoid",
+    cost="quadratic",
+    optimizer="sgd",
+    lr=3.0,
+    schedule="constant",
+    batch_size=10,
+    epochs=30,
+    init="standard-normal",
+)
 
 CANON = [
-    Claim("3Blue1Brown, 'But what is a neural network?'", "784-16-16-10", 0.96,
-          TrainConfig(hidden=(16, 16), activation="sigmoid", cost="quadratic", optimizer="sgd", lr=3.0,
-                      schedule="cosine", batch_size=10, epochs=60, l2=5e-5, validation_size=0),
-          "digitnet's `seeds` preset: sigmoid, quadratic cost, SGD batch 10, L2 5e-5, step 3 decaying to 0",
-          validation=False),
-    Claim("Nielsen, network.py (ch. 1)", "784-30-10", 0.9542, TrainConfig(hidden=(30,), **NIELSEN_NETWORK_PY),
-          "sigmoid, quadratic, N(0,1) weights, eta 3.0, batch 10, 30 epochs, 50,000 images"),
-    Claim("Nielsen, network.py (ch. 1)", "784-100-10", 0.9659, TrainConfig(hidden=(100,), **NIELSEN_NETWORK_PY),
-          "as above with 100 hidden neurons"),
-    Claim("Nielsen, network2.py (ch. 3)", "784-100-10", 0.9804,
-          TrainConfig(hidden=(100,), activation="sigmoid", cost="cross-entropy", optimizer="sgd", lr=0.5,
-                      schedule="constant", batch_size=10, epochs=60, l2=1e-4, init="lecun"),
-          "sigmoid hidden, cross-entropy (softmax here, sigmoid outputs in network2.py), eta 0.5, batch 10, "
-          "lambda 5.0 over n = 50,000 (our l2 1e-4), N(0,1/n_in) weights, 60 epochs"),
-    Claim("LeCun et al. 1998, table: 2-layer NN, 300 hidden units, mean square error", "784-300-10", 0.953,
-          TrainConfig(hidden=(300,), activation="tanh", cost="quadratic", optimizer="sgd", lr=0.1, momentum=0.9,
-                      schedule="cosine", batch_size=32, epochs=20, validation_size=0),
-          "tanh hidden, sigmoid outputs, quadratic cost, SGD momentum 0.9, eta 0.1 cosine, batch 32, 20 epochs",
-          validation=False),
-    Claim("LeCun et al. 1998, table: 3-layer NN, 500+150 hidden units, mean square error", "784-500-150-10",
-          0.9705,
-          TrainConfig(hidden=(500, 150), activation="tanh", cost="quadratic", optimizer="sgd", lr=0.1,
-                      momentum=0.9, schedule="cosine", batch_size=32, epochs=20, validation_size=0),
-          "as the 300-unit row, two hidden layers", validation=False),
-    Claim("Simard et al. 2003 (LeCun's table): 2-layer NN, 800 hidden units, cross-entropy", "784-800-10", 0.984,
-          TrainConfig(hidden=(800,), activation="relu", cost="cross-entropy", optimizer="sgd", lr=0.05,
-                      momentum=0.9, schedule="cosine", batch_size=64, epochs=20, l2=1e-4, validation_size=0),
-          "ReLU hidden (Simard used sigmoid), softmax cross-entropy, SGD momentum 0.9, eta 0.05 cosine, "
-          "L2 1e-4, batch 64, 20 epochs, no distortions", validation=False),
-]  # fmt: skip
+    Claim(
+        "3Blue1Brown, 'But what is a neural network?'",
+        "784-16-16-10",
+        0.96,
+        TrainConfig(
+            hidden=(16, 16),
+            activation="sigmoid",
+            cost="quadratic",
+            optimizer="sgd",
+            lr=3.0,
+            schedule="cosine",
+            batch_size=10,
+            epochs=60,
+            l2=5e-5,
+            validation_size=0,
+        ),
+        "digitnet's `seeds` preset: sigmoid, quadratic cost, SGD batch 10, L2 5e-5, step 3 decaying to 0",
+        validation=False,
+    ),
+    Claim(
+        "Nielsen, network.py (ch. 1)",
+        "784-30-10",
+        0.9542,
+        TrainConfig(hidden=(30,), **NIELSEN_NETWORK_PY),
+        "sigmoid, quadratic, N(0,1) weights, eta 3.0, batch 10, 30 epochs, 50,000 images",
+    ),
+    Claim(
+        "Nielsen, network.py (ch. 1)",
+        "784-100-10",
+        0.9659,
+        TrainConfig(hidden=(100,), **NIELSEN_NETWORK_PY),
+        "as above with 100 hidden neurons",
+    ),
+    Claim(
+        "Nielsen, network2.py (ch. 3)",
+        "784-100-10",
+        0.9804,
+        TrainConfig(
+            hidden=(100,),
+            activation="sigmoid",
+            cost="cross-entropy",
+            optimizer="sgd",
+            lr=0.5,
+            schedule="constant",
+            batch_size=10,
+            epochs=60,
+            l2=1e-4,
+            init="lecun",
+        ),
+        "sigmoid hidden, cross-entropy (softmax here, sigmoid outputs in network2.py), eta 0.5, batch 10, "
+        "lambda 5.0 over n = 50,000 (our l2 1e-4), N(0,1/n_in) weights, 60 epochs",
+    ),
+    Claim(
+        "LeCun et al. 1998, table: 2-layer NN, 300 hidden units, mean square error",
+        "784-300-10",
+        0.953,
+        TrainConfig(
+            hidden=(300,),
+            activation="tanh",
+            cost="quadratic",
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            schedule="cosine",
+            batch_size=32,
+            epochs=20,
+            validation_size=0,
+        ),
+        "tanh hidden, sigmoid outputs, quadratic cost, SGD momentum 0.9, eta 0.1 cosine, batch 32, 20 epochs",
+        validation=False,
+    ),
+    Claim(
+        "LeCun et al. 1998, table: 3-layer NN, 500+150 hidden units, mean square error",
+        "784-500-150-10",
+        0.9705,
+        TrainConfig(
+            hidden=(500, 150),
+            activation="tanh",
+            cost="quadratic",
+            optimizer="sgd",
+            lr=0.1,
+            momentum=0.9,
+            schedule="cosine",
+            batch_size=32,
+            epochs=20,
+            validation_size=0,
+        ),
+        "as the 300-unit row, two hidden layers",
+        validation=False,
+    ),
+    Claim(
+        "Simard et al. 2003 (LeCun's table): 2-layer NN, 800 hidden units, cross-entropy",
+        "784-800-10",
+        0.984,
+        TrainConfig(
+            hidden=(800,),
+            activation="relu",
+            cost="cross-entropy",
+            optimizer="sgd",
+            lr=0.05,
+            momentum=0.9,
+            schedule="cosine",
+            batch_size=64,
+            epochs=20,
+            l2=1e-4,
+            validation_size=0,
+        ),
+        "ReLU hidden (Simard used sigmoid), softmax cross-entropy, SGD momentum 0.9, eta 0.05 cosine, "
+        "L2 1e-4, batch 64, 20 epochs, no distortions",
+        validation=False,
+    ),
+]
 """The published claims, in the order of the table."""
 
 
@@ -88,12 +179,24 @@ def run(lab: Lab) -> None:
             accuracies.append(result.metrics["test_accuracy"])
             seconds.append(result.metrics["train_seconds"])
         mean, std = float(np.mean(accuracies)), float(np.std(accuracies))
-        rows.append({"source": claim.source, "network": claim.network, "claimed": claim.claimed,
-                     "measured_mean": mean, "measured_std": std, "runs": accuracies, "seeds": seeds,
-                     "train_seconds": float(np.mean(seconds)), "note": claim.note,
-                     "config": config.to_dict()})  # fmt: skip
-        lab.say(f"{claim.network:>15}  claimed {100 * claim.claimed:6.2f}%  measured {100 * mean:6.2f}% "
-                f"± {100 * std:.2f} ({len(seeds)} seed{'s' * (len(seeds) > 1)})  {claim.source}")  # fmt: skip
+        rows.append(
+            {
+                "source": claim.source,
+                "network": claim.network,
+                "claimed": claim.claimed,
+                "measured_mean": mean,
+                "measured_std": std,
+                "runs": accuracies,
+                "seeds": seeds,
+                "train_seconds": float(np.mean(seconds)),
+                "note": claim.note,
+                "config": config.to_dict(),
+            }
+        )
+        lab.say(
+            f"{claim.network:>15}  claimed {100 * claim.claimed:6.2f}%  measured {100 * mean:6.2f}% "
+            f"± {100 * std:.2f} ({len(seeds)} seed{'s' * (len(seeds) > 1)})  {claim.source}"
+        )
     lab.record(rows=rows)
     lab.figure("canon", _figure(rows))
 
@@ -135,7 +238,9 @@ def _figure(rows):
 
 
 def _short(source: str) -> str:
-    """'Nielsen, network.py (ch. 1)' -> 'Nielsen network.py'; 'LeCun et al. 1998, table: ...' -> 'LeCun et al. 1998'."""
+    """'Nielsen, network.py (ch. 1)' -> 'Nielsen network.py';
+    'LeCun et al. 1998, table: ...' -> 'LeCun et al. 1998'.
+    """
     head = source.split(":")[0].replace(" (LeCun's table)", "")
     parts = [p.strip() for p in head.split(",")]
     if parts[0] == "Nielsen":

@@ -94,13 +94,26 @@ def sigmoid_slopes(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]
 
 
 def _config(lab: Lab, activation: str, cost: str, lr: float, epochs: int) -> TrainConfig:
-    return TrainConfig(hidden=(30,), activation=activation, cost=cost, optimizer="sgd", lr=lr,
-                       schedule="constant", batch_size=10, epochs=epochs, l2=0.0, seed=lab.seed)  # fmt: skip
+    return TrainConfig(
+        hidden=(30,),
+        activation=activation,
+        cost=cost,
+        optimizer="sgd",
+        lr=lr,
+        schedule="constant",
+        batch_size=10,
+        epochs=epochs,
+        l2=0.0,
+        seed=lab.seed,
+    )
 
 
 def _subset(data: MNIST, n_train: int, n_val: int) -> MNIST:
-    return MNIST(Split(data.train.x[:n_train], data.train.y[:n_train]),
-                 Split(data.validation.x[:n_val], data.validation.y[:n_val]), data.test)  # fmt: skip
+    return MNIST(
+        Split(data.train.x[:n_train], data.train.y[:n_train]),
+        Split(data.validation.x[:n_val], data.validation.y[:n_val]),
+        data.test,
+    )
 
 
 def _label(activation: str, cost: str, lr: float | None = None) -> str:
@@ -120,15 +133,23 @@ def run(lab: Lab) -> None:
     runs = {}
     for activation, cost in COMBOS:
         key = f"{activation}+{cost}"
-        pilot = {lr: lab.train(_config(lab, activation, cost, lr, 1), data=pilot_data).metrics["val_accuracy"]
-                 for lr in ETA_GRID}  # fmt: skip
+        pilot = {
+            lr: lab.train(_config(lab, activation, cost, lr, 1), data=pilot_data).metrics["val_accuracy"]
+            for lr in ETA_GRID
+        }
         lr = max(ETA_GRID, key=lambda eta: pilot[eta])  # the first (smallest) of equals
         config = _config(lab, activation, cost, lr, epochs)
         prober = ProbeAccuracy(*probe)
         initial = build_model(config)  # the same weights lab.train starts from (same seed)
         result = lab.train(config, data=data, callbacks=[prober])
-        runs[key] = {"activation": activation, "cost": cost, "lr": lr, "pilot": pilot, "result": result,
-                     "probe": (np.array(prober.batches), np.array(prober.accuracy))}  # fmt: skip
+        runs[key] = {
+            "activation": activation,
+            "cost": cost,
+            "lr": lr,
+            "pilot": pilot,
+            "result": result,
+            "probe": (np.array(prober.batches), np.array(prober.accuracy)),
+        }
         if activation == "sigmoid":
             runs[key]["slopes"] = (sigmoid_slopes(initial, sample), sigmoid_slopes(result.model, sample))
 
@@ -171,30 +192,42 @@ def _report(lab, runs, data, epochs):
             if o0 is not None:
                 entry["output_sigma_prime"] = {"init": _saturation(o0), "trained": _saturation(o1)}
         record[key] = entry
-    lab.record(architecture="784-30-10", epochs=epochs, train_images=len(data.train), eta_grid=ETA_GRID,
-               saturated_below=SATURATED, runs=record)  # fmt: skip
+    lab.record(
+        architecture="784-30-10",
+        epochs=epochs,
+        train_images=len(data.train),
+        eta_grid=ETA_GRID,
+        saturated_below=SATURATED,
+        runs=record,
+    )
 
     lab.say(
         "Claim: cross-entropy learns faster than the quadratic cost (no σ' in the output error, so no "
         "slowdown when badly wrong), and sigmoid hidden units saturate (σ'(z) → 0) as training goes on."
     )
-    lab.say(f"Four 784-30-10 networks, same seed, SGD with batches of 10, {epochs} epochs on "
-            f"{len(data.train):,} images. η per combination: best of {list(ETA_GRID)} after a one-epoch "
-            "pilot (validation accuracy); Nielsen used 3.0 (quadratic) and 0.5 (cross-entropy).")  # fmt: skip
+    lab.say(
+        f"Four 784-30-10 networks, same seed, SGD with batches of 10, {epochs} epochs on "
+        f"{len(data.train):,} images. η per combination: best of {list(ETA_GRID)} after a one-epoch "
+        "pilot (validation accuracy); Nielsen used 3.0 (quadratic) and 0.5 (cross-entropy)."
+    )
     for key, e in record.items():
         r = runs[key]
         reach = e["batches_to_80pct"]
         name = _label(r["activation"], r["cost"], r["lr"])
-        lab.say(f"  {name:36s} validation {e['final_val_accuracy']:.2%}, "
-                f"test {e['test_accuracy']:.2%}; 80% of the probe set after "
-                f"{'never' if reach is None else f'{reach:,} batches'}")  # fmt: skip
+        lab.say(
+            f"  {name:36s} validation {e['final_val_accuracy']:.2%}, "
+            f"test {e['test_accuracy']:.2%}; 80% of the probe set after "
+            f"{'never' if reach is None else f'{reach:,} batches'}"
+        )
     for activation, name in (("sigmoid", "sigmoid"), ("relu", "ReLU")):
         q, c = (record[f"{activation}+{cost}"] for cost in ("quadratic", "cross-entropy"))
         qb, cb = q["batches_to_80pct"], c["batches_to_80pct"]
         faster = cb is not None and (qb is None or cb < qb)
-        lab.say(f"Early learning, {name}: cross-entropy (η = {c['lr']:g}) reached 80% after {cb} batches, "
-                f"quadratic (η = {q['lr']:g}) after {qb}: cross-entropy "
-                f"{'learned faster' if faster else 'was NOT faster'}.")  # fmt: skip
+        lab.say(
+            f"Early learning, {name}: cross-entropy (η = {c['lr']:g}) reached 80% after {cb} batches, "
+            f"quadratic (η = {q['lr']:g}) after {qb}: cross-entropy "
+            f"{'learned faster' if faster else 'was NOT faster'}."
+        )
     for key in ("sigmoid+quadratic", "sigmoid+cross-entropy"):
         s = record[key]["hidden_sigma_prime"]
         lab.say(
@@ -226,17 +259,32 @@ def _curves_figure(runs, n_images):
         batches, acc = r["probe"]
         axes[2].plot(np.maximum(batches, 0.7), acc * 100, label=label, **style)  # batch 0 drawn at 0.7
     axes[0].set(title="Validation accuracy per epoch", xlabel="epoch", ylabel="validation accuracy (%)")
-    axes[1].set(title="Training cost per epoch (each network's own cost)", xlabel="epoch",
-                ylabel="mean training cost over the epoch (log)", yscale="log")  # fmt: skip
-    axes[1].annotate("quadratic ½‖a − y‖² and cross-entropy −log p\nhave different scales: compare shapes",
-                     xy=(0.3, 0.42), xycoords="axes fraction", fontsize=8, color="0.3")  # fmt: skip
-    axes[2].set(title="Early learning (1,000 validation images)", xscale="log", ylim=(0, 100),
-                xlabel="mini-batches of 10 seen (log scale; 0 drawn at 0.7)",
-                ylabel="accuracy (%)")  # fmt: skip
+    axes[1].set(
+        title="Training cost per epoch (each network's own cost)",
+        xlabel="epoch",
+        ylabel="mean training cost over the epoch (log)",
+        yscale="log",
+    )
+    axes[1].annotate(
+        "quadratic ½‖a − y‖² and cross-entropy −log p\nhave different scales: compare shapes",
+        xy=(0.3, 0.42),
+        xycoords="axes fraction",
+        fontsize=8,
+        color="0.3",
+    )
+    axes[2].set(
+        title="Early learning (1,000 validation images)",
+        xscale="log",
+        ylim=(0, 100),
+        xlabel="mini-batches of 10 seen (log scale; 0 drawn at 0.7)",
+        ylabel="accuracy (%)",
+    )
     axes[2].axhline(10, color="0.6", lw=0.8, ls=":")
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"784-30-10, SGD, same seed, {n_images:,} training images: quadratic (dashed) vs "
-                 "cross-entropy (solid), sigmoid (red) vs ReLU (blue)")  # fmt: skip
+    fig.suptitle(
+        f"784-30-10, SGD, same seed, {n_images:,} training images: quadratic (dashed) vs "
+        "cross-entropy (solid), sigmoid (red) vs ReLU (blue)"
+    )
     return fig
 
 
@@ -245,17 +293,26 @@ def _slopes_figure(runs):
 
     bins = np.linspace(0, 0.25, 51)
     fig, axes = new_figure(15, 4.2, ncols=3, sharey=True)
-    panels = [(axes[0], "sigmoid+quadratic", 0, "hidden units, quadratic cost"),
-              (axes[1], "sigmoid+cross-entropy", 0, "hidden units, cross-entropy cost"),
-              (axes[2], "sigmoid+quadratic", 1, "output units, quadratic cost")]  # fmt: skip
+    panels = [
+        (axes[0], "sigmoid+quadratic", 0, "hidden units, quadratic cost"),
+        (axes[1], "sigmoid+cross-entropy", 0, "hidden units, cross-entropy cost"),
+        (axes[2], "sigmoid+quadratic", 1, "output units, quadratic cost"),
+    ]
     for ax, key, which, title in panels:
         (init, trained) = (runs[key]["slopes"][0][which], runs[key]["slopes"][1][which])
         weights = np.full(len(init), 100 / len(init))  # bars in % of unit-image pairs
         ax.hist(init, bins=bins, weights=weights, color="0.6", alpha=0.7, label="at initialisation")
         ax.hist(trained, bins=bins, weights=weights, color="C3", alpha=0.6, label="after training")
         ax.axvline(0.25, color="k", ls="--", lw=1)
-        ax.text(0.247, 0.97, "max σ' = 1/4\n(z = 0)", transform=ax.get_xaxis_transform(),
-                ha="right", va="top", fontsize=8)  # fmt: skip
+        ax.text(
+            0.247,
+            0.97,
+            "max σ' = 1/4\n(z = 0)",
+            transform=ax.get_xaxis_transform(),
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
         ax.axvspan(0, SATURATED, color="C1", alpha=0.12, label=f"saturated (σ' < {SATURATED}, |z| > 3.6)")
         ax.set(title=f"σ'(z) of the {title}", xlabel="σ'(z) = σ(z)(1 − σ(z))", xlim=(0, 0.26))
         ax.legend(loc="upper center", fontsize=8)
@@ -276,10 +333,18 @@ def _formula_figure():
     ax.plot(z, a, "C0-", label="cross-entropy −[y ln a + (1 − y) ln(1 − a)]: ∂C/∂z = a − y = a")
     for w, b, name, height in ((0.6, 0.9, "good start", 0.5), (2.0, 2.0, "bad start", 0.3)):
         ax.axvline(w + b, color="0.5", ls=":", lw=1)
-        ax.text(w + b + 0.15, height, f"Nielsen's {name}\nw = {w}, b = {b}, x = 1\n"
-                f"a = {1 / (1 + np.exp(-(w + b))):.2f}", fontsize=8, color="0.3")  # fmt: skip
-    ax.set(title="Learning slowdown of one sigmoid neuron, target y = 0 (formula, no training)",
-           xlabel="weighted input z = wx + b", ylabel="∂C/∂z (= ∂C/∂b; how fast b learns)")  # fmt: skip
+        ax.text(
+            w + b + 0.15,
+            height,
+            f"Nielsen's {name}\nw = {w}, b = {b}, x = 1\na = {1 / (1 + np.exp(-(w + b))):.2f}",
+            fontsize=8,
+            color="0.3",
+        )
+    ax.set(
+        title="Learning slowdown of one sigmoid neuron, target y = 0 (formula, no training)",
+        xlabel="weighted input z = wx + b",
+        ylabel="∂C/∂z (= ∂C/∂b; how fast b learns)",
+    )
     ax.set_ylim(-0.05, 1.3)  # room for the legend above the curves
     ax.legend(loc="upper left", fontsize=8)
     return fig

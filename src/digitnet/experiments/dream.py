@@ -100,7 +100,8 @@ def run(lab: Lab) -> None:
     lab.figure("dream_objective", _objective_figure(dreamt.history))
 
     lab.say(
-        "Claim: the input the network finds most like each digit is certain for it, yet only a caricature of it."
+        "Claim: the input the network finds most like each digit is certain for it, "
+        "yet only a caricature of it."
     )
     lab.say(f"Network {result.metrics['architecture']}, test accuracy {result.metrics['test_accuracy']:.2%}.")
     lab.say(
@@ -114,11 +115,12 @@ def run(lab: Lab) -> None:
     )
     lab.say(
         f"Correlation of each dream with its class mean: {correlation.min():.2f} to {correlation.max():.2f} "
-        f"(mean {correlation.mean():.2f}); the class means themselves get p = {p_means[classes, classes].min():.3f} "
-        f"to {p_means[classes, classes].max():.3f}."
+        f"(mean {correlation.mean():.2f}); the class means themselves get "
+        f"p = {p_means[classes, classes].min():.3f} to {p_means[classes, classes].max():.3f}."
     )
     lab.say(
-        "Lesson: each output neuron scores evidence for and against its class; its favourite input need not be a digit."
+        "Lesson: each output neuron scores evidence for and against its class; "
+        "its favourite input need not be a digit."
     )
 
 

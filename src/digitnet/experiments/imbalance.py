@@ -31,7 +31,9 @@ METHODS = {"plain": {}, "oversampling": {"oversample": True}, "class-weighted co
 
 
 def cut_class(data: MNIST, digit: int, keep: float, rng: np.random.Generator) -> MNIST:
-    """``data`` with only a random ``keep`` share of ``digit``'s training images (validation, test unchanged)."""
+    """``data`` with only a random ``keep`` share of ``digit``'s training images
+    (validation, test unchanged).
+    """
     y = data.train.y
     rare = np.flatnonzero(y == digit)
     kept = rng.choice(rare, max(1, round(keep * len(rare))), replace=False)
@@ -55,13 +57,23 @@ def run(lab: Lab) -> None:
         report = classification_report(data.test.y, result.model.predict(data.test.x))
         recalls[method] = [c["recall"] for c in report["per_class"]]
         accuracies[method] = report["accuracy"]
-        lab.say(f"{method:>20}: recall of the rare digit {RARE_DIGIT}: {100 * recalls[method][RARE_DIGIT]:5.1f}%, "
-                f"test accuracy {100 * report['accuracy']:.2f}%")  # fmt: skip
+        lab.say(
+            f"{method:>20}: recall of the rare digit {RARE_DIGIT}: "
+            f"{100 * recalls[method][RARE_DIGIT]:5.1f}%, test accuracy {100 * report['accuracy']:.2f}%"
+        )
     lab.say(
-        f"(digit {RARE_DIGIT} kept {counts[RARE_DIGIT]} of its training images; the others about {int(np.median(counts))})"
+        f"(digit {RARE_DIGIT} kept {counts[RARE_DIGIT]} of its training images; "
+        f"the others about {int(np.median(counts))})"
     )
-    lab.record(rare_digit=RARE_DIGIT, keep=KEEP, train_counts=counts, recall=recalls, accuracy=accuracies,
-               rare_recall={m: r[RARE_DIGIT] for m, r in recalls.items()}, config=base.to_dict())  # fmt: skip
+    lab.record(
+        rare_digit=RARE_DIGIT,
+        keep=KEEP,
+        train_counts=counts,
+        recall=recalls,
+        accuracy=accuracies,
+        rare_recall={m: r[RARE_DIGIT] for m, r in recalls.items()},
+        config=base.to_dict(),
+    )
     lab.figure("imbalance_recall", _figure(recalls, counts))
 
 

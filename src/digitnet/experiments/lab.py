@@ -129,8 +129,14 @@ class Lab:
 
     def finish(self, seconds: float) -> None:
         """Write ``results.json`` and ``summary.txt``."""
-        record = {"experiment": self.name, "quick": self.quick, "seed": self.seed, "seconds": round(seconds, 1),
-                  "results": self.results, "figures": [p.name for p in self.figures]}  # fmt: skip
+        record = {
+            "experiment": self.name,
+            "quick": self.quick,
+            "seed": self.seed,
+            "seconds": round(seconds, 1),
+            "results": self.results,
+            "figures": [p.name for p in self.figures],
+        }
         self._write(lambda folder: _write_text(folder / "results.json", json.dumps(record, indent=1)))
         self._write(lambda folder: _write_text(folder / "summary.txt", "\n".join(self.lines) + "\n"))
 

@@ -67,8 +67,17 @@ class BatchLosses(Callback):
 
 def _config(lab: Lab, network: str, lr: float, epochs: int) -> TrainConfig:
     settings = NETWORKS[network][0]
-    return TrainConfig(hidden=(30,), optimizer="sgd", lr=lr, schedule="constant", batch_size=10,
-                       epochs=epochs, l2=0.0, seed=lab.seed, **settings)  # fmt: skip
+    return TrainConfig(
+        hidden=(30,),
+        optimizer="sgd",
+        lr=lr,
+        schedule="constant",
+        batch_size=10,
+        epochs=epochs,
+        l2=0.0,
+        seed=lab.seed,
+        **settings,
+    )
 
 
 def dead_share(model, x: np.ndarray) -> float:
@@ -159,29 +168,42 @@ def _report(lab, runs, data, epochs, window):
             "runs": per_eta,
             "best_lr": _best(runs, network),
         }
-    lab.record(architecture="784-30-10", etas=ETAS, epochs=epochs, train_images=len(data.train),
-               batch_size=10, window=window, networks=record)  # fmt: skip
+    lab.record(
+        architecture="784-30-10",
+        etas=ETAS,
+        epochs=epochs,
+        train_images=len(data.train),
+        batch_size=10,
+        window=window,
+        networks=record,
+    )
 
     lab.say(
         "Claim: a too-small learning rate crawls, a too-large one overshoots (the loss jumps up, learning "
         "stalls or units die) or diverges (the weights blow up to infinity); the good range is narrow."
     )
-    lab.say(f"784-30-10, SGD, batches of 10, {epochs} epoch(s) on {len(data.train):,} images, same seed, "
-            f"η in {list(ETAS)}; loss = each network's own cost.")  # fmt: skip
+    lab.say(
+        f"784-30-10, SGD, batches of 10, {epochs} epoch(s) on {len(data.train):,} images, same seed, "
+        f"η in {list(ETAS)}; loss = each network's own cost."
+    )
     for network, (_, title) in NETWORKS.items():
         lab.say(f"{title}:")
         for lr in ETAS:
             e = runs[network, lr]
             if e["diverged"]:
                 d = e["diverged"]
-                lab.say(f"  η = {lr:<6g} diverged at epoch {d['epoch']} batch {d['batch']} "
-                        f"(non-finite {d['what']}) after {len(e['losses'])} finite batches")  # fmt: skip
+                lab.say(
+                    f"  η = {lr:<6g} diverged at epoch {d['epoch']} batch {d['batch']} "
+                    f"(non-finite {d['what']}) after {len(e['losses'])} finite batches"
+                )
                 continue
             last = float(np.mean(e["losses"][-window:]))
             relu = NETWORKS[network][0]["activation"] == "relu"
             dead = f", dead hidden units {e['dead_units']:.0%}" if relu else ""
-            lab.say(f"  η = {lr:<6g} validation accuracy {e['final_val_accuracy']:.2%}, training loss over "
-                    f"the last {window} batches {last:.3g}{dead}")  # fmt: skip
+            lab.say(
+                f"  η = {lr:<6g} validation accuracy {e['final_val_accuracy']:.2%}, training loss over "
+                f"the last {window} batches {last:.3g}{dead}"
+            )
         lab.say(f"  best η: {record[network]['best_lr']}")
 
 
@@ -210,22 +232,33 @@ def _loss_figure(runs, batches_per_epoch):
                 text = (
                     f"η = {lr:g}: loss became NaN/inf (diverged)\nat epoch {d['epoch']}, batch {d['batch']}"
                 )
-                ax.annotate(text,
-                            xy=(x, top), xytext=(0.3, 0.72), textcoords="axes fraction", fontsize=8,
-                            arrowprops={"arrowstyle": "->", "color": "0.4"})  # fmt: skip
+                ax.annotate(
+                    text,
+                    xy=(x, top),
+                    xytext=(0.3, 0.72),
+                    textcoords="axes fraction",
+                    fontsize=8,
+                    arrowprops={"arrowstyle": "->", "color": "0.4"},
+                )
         level, label = _baseline(network)
         ax.axhline(level, color="0.5", ls=":", lw=1.2, label=f"untrained level ({label})")
         cost = NETWORKS[network][0]["cost"]
-        ax.set(title=f"784-30-10, {title}", xscale="log", yscale="log",
-               xlabel=f"mini-batch (10 images each, {batches_per_epoch:,} per epoch; log scale)")  # fmt: skip
+        ax.set(
+            title=f"784-30-10, {title}",
+            xscale="log",
+            yscale="log",
+            xlabel=f"mini-batch (10 images each, {batches_per_epoch:,} per epoch; log scale)",
+        )
         ax.text(0.01, 0.01, f"loss: {cost}", transform=ax.transAxes, fontsize=8, color="0.4")
     axes[0].set_ylabel("training loss (log; mean over log-spaced\nranges of batches, capped at 10³)")
     axes[0].set_ylim(top=top * 2)
     axes[0].legend(loc="upper right", fontsize=8)
     for ax in axes[1:]:
         ax.legend(handles=ax.get_lines()[-1:], loc="center right", fontsize=8)
-    fig.suptitle("Learning-rate sweep with plain SGD on MNIST: too small crawls, too large overshoots, "
-                 "kills units or diverges")  # fmt: skip
+    fig.suptitle(
+        "Learning-rate sweep with plain SGD on MNIST: too small crawls, too large overshoots, "
+        "kills units or diverges"
+    )
     return fig
 
 
@@ -241,12 +274,17 @@ def _accuracy_figure(runs):
         if ok:
             ax.plot(*zip(*[(lr, acc * 100) for lr, acc in ok]), "o-", color=colour, label=name)
         if bad:
-            ax.plot(bad, [0] * len(bad), "X", ms=11, color=colour, mec="k", ls="none",
-                    label=f"{name}: diverged")  # fmt: skip
+            ax.plot(
+                bad, [0] * len(bad), "X", ms=11, color=colour, mec="k", ls="none", label=f"{name}: diverged"
+            )
     ax.axhline(10, color="0.5", ls=":", lw=1)
     ax.text(1.1e-3, 11, "chance (10%)", fontsize=8, color="0.4")
-    ax.set(xscale="log", ylim=(-4, 100), xlabel="learning rate η (log scale)",
-           ylabel="final validation accuracy (%)",
-           title="784-30-10: final validation accuracy per learning rate")  # fmt: skip
+    ax.set(
+        xscale="log",
+        ylim=(-4, 100),
+        xlabel="learning rate η (log scale)",
+        ylabel="final validation accuracy (%)",
+        title="784-30-10: final validation accuracy per learning rate",
+    )
     ax.legend(fontsize=8, loc="center left")
     return fig

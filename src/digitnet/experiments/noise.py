@@ -102,8 +102,8 @@ def run(lab: Lab) -> None:
     lab.say("Claim: a digit classifier confidently calls random noise a digit.")
     lab.say(f"Network {result.metrics['architecture']}, test accuracy {result.metrics['test_accuracy']:.2%}.")
     lab.say(
-        f"Uniform noise ({n_noise:,} images): {np.mean(conf_noise >= HIGH):.1%} classified with >= {HIGH:.0%} "
-        f"confidence (test digits: {np.mean(conf_digits >= HIGH):.1%}); mean confidence "
+        f"Uniform noise ({n_noise:,} images): {np.mean(conf_noise >= HIGH):.1%} classified with >= "
+        f"{HIGH:.0%} confidence (test digits: {np.mean(conf_digits >= HIGH):.1%}); mean confidence "
         f"{conf_noise.mean():.3f} on noise vs {conf_digits.mean():.3f} on digits."
     )
     lab.say(
@@ -176,6 +176,7 @@ def _fooling_figure(start: np.ndarray, fooled, start_class: np.ndarray, start_co
     ):
         axes[r, 0].set_ylabel(label, fontsize=8)
     fig.suptitle(
-        f"Fooling images: noise nudged by input gradients until the network gives the target ≥ {FOOL_GOAL:.0%}"
+        "Fooling images: noise nudged by input gradients until the network gives the target "
+        f"≥ {FOOL_GOAL:.0%}"
     )
     return fig

@@ -84,8 +84,18 @@ class CleanTrainingScores(Callback):
 
 
 def _config(lab: Lab, variant: str, epochs: int) -> TrainConfig:
-    base = TrainConfig(hidden=(100,), activation="relu", cost="cross-entropy", optimizer="sgd", lr=0.1,
-                       schedule="constant", batch_size=10, epochs=epochs, l2=0.0, seed=lab.seed)  # fmt: skip
+    base = TrainConfig(
+        hidden=(100,),
+        activation="relu",
+        cost="cross-entropy",
+        optimizer="sgd",
+        lr=0.1,
+        schedule="constant",
+        batch_size=10,
+        epochs=epochs,
+        l2=0.0,
+        seed=lab.seed,
+    )
     return base.replace(**VARIANTS[variant][0])
 
 
@@ -134,18 +144,34 @@ def _report(lab, curves, epochs, n_val):
     tail = max(1, epochs // 10)
     finals = {v: _final(curves[v], tail) for v in VARIANTS}
     arrays = {v: {k: c for k, c in curves[v].items() if isinstance(c, np.ndarray)} for v in VARIANTS}
-    lab.record(architecture="784-100-10", train_images=TRAIN_IMAGES, val_images=n_val, epochs=epochs,
-               final_over_last_epochs=tail, l2=L2, l2_nielsen=NIELSEN_L2, dropout=DROPOUT,
-               input_dropout=INPUT_DROPOUT, final=finals, curves=arrays)  # fmt: skip
-    lab.say("Claim: trained long on 1,000 images, a 784-100-10 network reaches 100% training accuracy while "
-            "validation stays far lower (overfitting); L2 and dropout narrow the gap.")  # fmt: skip
-    lab.say(f"ReLU, cross-entropy, SGD η = 0.1, batches of 10, {epochs} epochs on {TRAIN_IMAGES:,} images, "
-            f"validated on {n_val:,}; final = mean of the last {tail} epochs; one seed.")  # fmt: skip
+    lab.record(
+        architecture="784-100-10",
+        train_images=TRAIN_IMAGES,
+        val_images=n_val,
+        epochs=epochs,
+        final_over_last_epochs=tail,
+        l2=L2,
+        l2_nielsen=NIELSEN_L2,
+        dropout=DROPOUT,
+        input_dropout=INPUT_DROPOUT,
+        final=finals,
+        curves=arrays,
+    )
+    lab.say(
+        "Claim: trained long on 1,000 images, a 784-100-10 network reaches 100% training accuracy while "
+        "validation stays far lower (overfitting); L2 and dropout narrow the gap."
+    )
+    lab.say(
+        f"ReLU, cross-entropy, SGD η = 0.1, batches of 10, {epochs} epochs on {TRAIN_IMAGES:,} images, "
+        f"validated on {n_val:,}; final = mean of the last {tail} epochs; one seed."
+    )
     for v, (_, label, _) in VARIANTS.items():
         f = finals[v]
-        lab.say(f"  {label:28s} train {f['train_accuracy']:.2%}  validation {f['val_accuracy']:.2%} "
-                f"(best {f['best_val_accuracy']:.2%}, epoch {f['best_epoch']})  gap {f['accuracy_gap']:.2%}; "
-                f"cost: train {f['train_loss']:.3f}, validation {f['val_loss']:.3f}")  # fmt: skip
+        lab.say(
+            f"  {label:28s} train {f['train_accuracy']:.2%}  validation {f['val_accuracy']:.2%} "
+            f"(best {f['best_val_accuracy']:.2%}, epoch {f['best_epoch']})  gap {f['accuracy_gap']:.2%}; "
+            f"cost: train {f['train_loss']:.3f}, validation {f['val_loss']:.3f}"
+        )
     plain = finals["none"]
     regularised = [finals[v] for v in ("l2", "dropout", "both")]
     acc_gap = min(f["accuracy_gap"] for f in regularised)
@@ -155,9 +181,11 @@ def _report(lab, curves, epochs, n_val):
         f"its validation cost fell to {plain['min_val_loss']:.3f}, then rose to {plain['val_loss']:.3f}."
     )
     verdict = {True: "narrowed", False: "did NOT narrow"}
-    lab.say(f"Regularisation {verdict[plain['accuracy_gap'] > acc_gap]} the accuracy gap (smallest "
-            f"{acc_gap:.2%}) and {verdict[plain['cost_gap'] > cost_gap]} the cost gap "
-            f"({plain['cost_gap']:.3f} -> {cost_gap:.3f}).")  # fmt: skip
+    lab.say(
+        f"Regularisation {verdict[plain['accuracy_gap'] > acc_gap]} the accuracy gap (smallest "
+        f"{acc_gap:.2%}) and {verdict[plain['cost_gap'] > cost_gap]} the cost gap "
+        f"({plain['cost_gap']:.3f} -> {cost_gap:.3f})."
+    )
 
 
 def _curves_figure(curves, n_val):
@@ -170,8 +198,9 @@ def _curves_figure(curves, n_val):
         top, bottom = axes[0, col], axes[1, col]
         top.plot(epochs, c["train_accuracy"] * 100, color=COLOURS[variant], ls="--", label="training (1,000)")
         top.plot(epochs, c["val_accuracy"] * 100, color=COLOURS[variant], label=f"validation ({n_val:,})")
-        top.fill_between(epochs, c["val_accuracy"] * 100, c["train_accuracy"] * 100, color=COLOURS[variant],
-                         alpha=0.12)  # fmt: skip
+        top.fill_between(
+            epochs, c["val_accuracy"] * 100, c["train_accuracy"] * 100, color=COLOURS[variant], alpha=0.12
+        )
         top.set_title(label)
         top.set_ylim(80, 100.5)
         bottom.plot(epochs, c["train_loss"], color=COLOURS[variant], ls="--", label="training")
@@ -181,8 +210,10 @@ def _curves_figure(curves, n_val):
         top.legend(loc="lower right", fontsize=8)
     axes[0, 0].set_ylabel("accuracy (%, dropout off; axis from 80)")
     axes[1, 0].set_ylabel("cross-entropy cost (log)")
-    fig.suptitle("Overfitting 1,000 training images with 784-100-10 (ReLU, SGD η = 0.1): training (dashed) "
-                 "vs validation (solid); the shaded band is the gap")  # fmt: skip
+    fig.suptitle(
+        "Overfitting 1,000 training images with 784-100-10 (ReLU, SGD η = 0.1): training (dashed) "
+        "vs validation (solid); the shaded band is the gap"
+    )
     return fig
 
 
@@ -195,9 +226,11 @@ def _bars_figure(curves):
     x = np.arange(len(VARIANTS))
     colours = [COLOURS[v] for v in VARIANTS]
     fig, axes = new_figure(15, 4.6, ncols=3)
-    panels = (("val_accuracy", 100, "final validation accuracy (%)"),
-              ("accuracy_gap", 100, "accuracy gap: training − validation (points)"),
-              ("cost_gap", 1, "cost gap: validation − training cost"))  # fmt: skip
+    panels = (
+        ("val_accuracy", 100, "final validation accuracy (%)"),
+        ("accuracy_gap", 100, "accuracy gap: training − validation (points)"),
+        ("cost_gap", 1, "cost gap: validation − training cost"),
+    )
     for ax, (key, scale, title) in zip(axes, panels):
         values = [finals[v][key] * scale for v in VARIANTS]
         ax.bar(x, values, color=colours)

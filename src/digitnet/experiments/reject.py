@@ -131,27 +131,31 @@ def run(lab: Lab) -> None:
     lab.figure("confidence_threshold", _histogram(conf_test, correct, conf_noise, t))
 
     lab.say(
-        "Claim: rejecting low-confidence inputs buys accuracy at the cost of coverage, but is no noise filter."
+        "Claim: rejecting low-confidence inputs buys accuracy at the cost of coverage, "
+        "but is no noise filter."
     )
     lab.say(f"Network {result.metrics['architecture']}, test accuracy on all digits {correct.mean():.2%}.")
     lab.say(
-        f"Threshold chosen on validation: t = {t:.6f} (smallest t with kept validation accuracy >= {TARGET:.1%}; "
-        f"validation coverage {np.mean(conf_val >= t):.1%})."
+        f"Threshold chosen on validation: t = {t:.6f} (smallest t with kept validation accuracy "
+        f">= {TARGET:.1%}; validation coverage {np.mean(conf_val >= t):.1%})."
     )
     lab.say(
-        f"Test at t: coverage {kept.mean():.1%} of digits answered, accuracy on them {correct[kept].mean():.2%} "
-        f"(all digits: {correct.mean():.2%}); {(~correct & kept).sum()} of {(~correct).sum()} errors remain."
+        f"Test at t: coverage {kept.mean():.1%} of digits answered, "
+        f"accuracy on them {correct[kept].mean():.2%} (all digits: {correct.mean():.2%}); "
+        f"{(~correct & kept).sum()} of {(~correct).sum()} errors remain."
     )
     lab.say(
         f"Uniform noise: {passed.mean():.1%} of {len(noise):,} images pass the threshold and get a digit "
         f"({1 - passed.mean():.1%} rejected), while {kept.mean():.1%} of real digits are kept."
     )
     lab.say(
-        f"To reject every noise image t would have to exceed {conf_noise.max():.6f}, the most confident noise "
-        f"image, which would keep only {np.mean(conf_test > conf_noise.max()):.1%} of the test digits."
+        f"To reject every noise image t would have to exceed {conf_noise.max():.6f}, "
+        f"the most confident noise image, which would keep only "
+        f"{np.mean(conf_test > conf_noise.max()):.1%} of the test digits."
     )
     lab.say(
-        "Lesson: high confidence is not a guarantee; the network was never taught what 'not a digit' looks like."
+        "Lesson: high confidence is not a guarantee; "
+        "the network was never taught what 'not a digit' looks like."
     )
 
 

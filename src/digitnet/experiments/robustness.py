@@ -67,8 +67,12 @@ SHIFTS = (1, 2, 3, 4)  # pixels
 DIRECTIONS = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}  # (rows, columns) per pixel
 ANGLES = (-30, -20, -10, 10, 20, 30)  # degrees, positive anticlockwise
 SCALES = (0.7, 0.85, 1.15, 1.3)  # > 1 enlarges
-STROKES = (("thinner (3×3 min)", "erode", 3), ("thinner (2×2 min)", "erode", 2),
-           ("thicker (2×2 max)", "dilate", 2), ("thicker (3×3 max)", "dilate", 3))  # fmt: skip
+STROKES = (
+    ("thinner (3×3 min)", "erode", 3),
+    ("thinner (2×2 min)", "erode", 2),
+    ("thicker (2×2 max)", "dilate", 2),
+    ("thicker (3×3 max)", "dilate", 3),
+)
 
 
 # ----- the transforms: (N, 28, 28) in [0, 1] -> (N, 28, 28) in [0, 1] -------------------------------------
@@ -124,7 +128,9 @@ def erode(images: np.ndarray, k: int) -> np.ndarray:
 
 
 def _window(images: np.ndarray, k: int, combine: Callable) -> np.ndarray:
-    """Combine the k² shifted copies of each image; window rows i - (k-1)//2 .. i + k//2 (likewise columns)."""
+    """Combine the k² shifted copies of each image;
+    window rows i - (k-1)//2 .. i + k//2 (likewise columns).
+    """
     if k < 1:
         raise ValueError(f"window size must be a positive number of pixels, got {k!r}")
     n, h, w = images.shape
@@ -150,8 +156,10 @@ class Transform:
 def _transforms() -> list[Transform]:
     table = [Transform("none", 0, "original", np.asarray)]
     for name, (dr, dc) in DIRECTIONS.items():
-        table += [Transform(f"shift {name}", s, f"{s} px {name}", partial(shift, rows=s * dr, columns=s * dc))
-                  for s in SHIFTS]  # fmt: skip
+        table += [
+            Transform(f"shift {name}", s, f"{s} px {name}", partial(shift, rows=s * dr, columns=s * dc))
+            for s in SHIFTS
+        ]
     table += [Transform("rotation", a, f"{a:+d}°", partial(rotate, degrees=a)) for a in ANGLES]
     table += [Transform("scale", f, f"scale ×{f}", partial(scale, factor=f)) for f in SCALES]
     ops = {"erode": erode, "dilate": dilate}

@@ -71,8 +71,18 @@ class GradientNorms(Callback):
 
 
 def _config(lab: Lab, activation: str) -> TrainConfig:
-    return TrainConfig(hidden=HIDDEN, activation=activation, cost="cross-entropy", optimizer="sgd", lr=0.1,
-                       schedule="constant", batch_size=10, epochs=1, l2=0.0, seed=lab.seed)  # fmt: skip
+    return TrainConfig(
+        hidden=HIDDEN,
+        activation=activation,
+        cost="cross-entropy",
+        optimizer="sgd",
+        lr=0.1,
+        schedule="constant",
+        batch_size=10,
+        epochs=1,
+        l2=0.0,
+        seed=lab.seed,
+    )
 
 
 def _data(lab: Lab) -> MNIST:
@@ -99,8 +109,11 @@ def run(lab: Lab) -> None:
     for activation in ACTIVATIONS:
         recorder = GradientNorms()
         result = lab.train(_config(lab, activation), data=data, callbacks=[recorder])
-        norms[activation] = {"b": np.array(recorder.biases), "W": np.array(recorder.weights),
-                             "batch": np.array(recorder.batches)}  # fmt: skip  # (T, L) each
+        norms[activation] = {
+            "b": np.array(recorder.biases),
+            "W": np.array(recorder.weights),
+            "batch": np.array(recorder.batches),
+        }  # (T, L) each
         accuracy[activation] = result.metrics["val_accuracy"]
 
     hidden = len(HIDDEN)
@@ -124,20 +137,26 @@ def run(lab: Lab) -> None:
         val_accuracy_after_one_epoch=accuracy,
     )
     sig, relu = means["sigmoid"]["b"], means["relu"]["b"]
-    lab.say(f"Claim: in a deep sigmoid network the gradient vanishes in the early layers; ReLU fixes it. "
-            f"Networks {_config(lab, 'sigmoid').architecture}, cross-entropy, SGD η = 0.1, batches of 10, "
-            f"one epoch over {len(data.train):,} images; gradient norms recorded after each of "
-            f"{len(norms['sigmoid']['batch']):,} batches.")  # fmt: skip
+    lab.say(
+        f"Claim: in a deep sigmoid network the gradient vanishes in the early layers; ReLU fixes it. "
+        f"Networks {_config(lab, 'sigmoid').architecture}, cross-entropy, SGD η = 0.1, batches of 10, "
+        f"one epoch over {len(data.train):,} images; gradient norms recorded after each of "
+        f"{len(norms['sigmoid']['batch']):,} batches."
+    )
     lab.say("Mean speed of learning ‖∂C/∂b‖ per hidden layer (first ... last):")
     lab.say("  sigmoid: " + "  ".join(f"{v:.2e}" for v in sig[:hidden]))
     lab.say("  ReLU:    " + "  ".join(f"{v:.2e}" for v in relu[:hidden]))
-    lab.say(f"Last / first hidden layer: sigmoid {ratio['sigmoid']['b']:.0f}x (bias), "
-            f"{ratio['sigmoid']['W']:.0f}x (weight); ReLU {ratio['relu']['b']:.2f}x (bias), "
-            f"{ratio['relu']['W']:.2f}x (weight).")  # fmt: skip
+    lab.say(
+        f"Last / first hidden layer: sigmoid {ratio['sigmoid']['b']:.0f}x (bias), "
+        f"{ratio['sigmoid']['W']:.0f}x (weight); ReLU {ratio['relu']['b']:.2f}x (bias), "
+        f"{ratio['relu']['W']:.2f}x (weight)."
+    )
     verdict = "confirmed" if ratio["sigmoid"]["b"] > 10 and 0.2 < ratio["relu"]["b"] < 5 else "NOT confirmed"
-    lab.say(f"The sigmoid network's first layer learns {ratio['sigmoid']['b']:.0f} times slower than "
-            f"its last; ReLU's layers learn at about the same speed: {verdict}. Validation accuracy after "
-            f"the one epoch: sigmoid {accuracy['sigmoid']:.1%}, ReLU {accuracy['relu']:.1%}.")  # fmt: skip
+    lab.say(
+        f"The sigmoid network's first layer learns {ratio['sigmoid']['b']:.0f} times slower than "
+        f"its last; ReLU's layers learn at about the same speed: {verdict}. Validation accuracy after "
+        f"the one epoch: sigmoid {accuracy['sigmoid']:.1%}, ReLU {accuracy['relu']:.1%}."
+    )
 
 
 def _per_batch_figure(norms, n_images):
@@ -149,8 +168,13 @@ def _per_batch_figure(norms, n_images):
     for ax, activation in zip(axes, ACTIVATIONS):
         b, steps = norms[activation]["b"], norms[activation]["batch"]
         for layer in range(hidden):
-            ax.plot(steps, _running_mean(b[:, layer], SMOOTH), color=colours[layer], lw=1.5,
-                    label=f"hidden layer {layer + 1}")  # fmt: skip
+            ax.plot(
+                steps,
+                _running_mean(b[:, layer], SMOOTH),
+                color=colours[layer],
+                lw=1.5,
+                label=f"hidden layer {layer + 1}",
+            )
         ax.set_yscale("log")
         ax.set_xlim(0, steps[-1])
         name = "sigmoid, LeCun init" if activation == "sigmoid" else "ReLU, He init"
@@ -158,8 +182,10 @@ def _per_batch_figure(norms, n_images):
         ax.set_xlabel(f"mini-batch (10 images each; one epoch over {n_images:,} images)")
     axes[0].set_ylabel("gradient norm ‖∂C/∂b‖ (log scale)")
     axes[1].legend(loc="lower right", ncols=2, fontsize=8, frameon=True)
-    fig.suptitle("Speed of learning per layer, 784-30-30-30-30-30-10, cross-entropy, SGD η = 0.1 "
-                 f"(running mean over {SMOOTH} batches)")  # fmt: skip
+    fig.suptitle(
+        "Speed of learning per layer, 784-30-30-30-30-30-10, cross-entropy, SGD η = 0.1 "
+        f"(running mean over {SMOOTH} batches)"
+    )
     return fig
 
 
@@ -172,8 +198,13 @@ def _bar_figure(means):
     fig, axes = new_figure(12, 4.2, ncols=2)
     for ax, (key, what) in zip(axes, (("b", "‖∂C/∂b‖ (biases)"), ("W", "‖∂C/∂W‖ (weights, Frobenius)"))):
         for k, (activation, colour) in enumerate(zip(ACTIVATIONS, ("C3", "C0"))):
-            ax.bar(x + (k - 0.5) * 0.38, means[activation][key], width=0.38, color=colour,
-                   label="sigmoid" if activation == "sigmoid" else "ReLU")  # fmt: skip
+            ax.bar(
+                x + (k - 0.5) * 0.38,
+                means[activation][key],
+                width=0.38,
+                color=colour,
+                label="sigmoid" if activation == "sigmoid" else "ReLU",
+            )
         values = np.concatenate([means[a][key] for a in ACTIVATIONS])
         ax.set_yscale("log")
         ax.set_ylim(values.min() / 4, values.max() * 12)  # room for the legend above the bars

@@ -133,8 +133,11 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
 
 def _checked_header(path: Path) -> tuple[dict[str, Any], Container]:
     if path.is_dir():
-        raise _fail(path, f"is a folder, not a model file; name the model file inside it (a run folder holds "
-                          f"{path / 'model.safetensors'})")  # fmt: skip
+        raise _fail(
+            path,
+            f"is a folder, not a model file; name the model file inside it (a run folder holds "
+            f"{path / 'model.safetensors'})",
+        )
     if not path.is_file():
         raise _fail(path, "no such model file; train one with `digitnet train` (it prints where it saved it)")
     container = read_container(path)
@@ -182,15 +185,24 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     header, container = _checked_header(path)
     tensors = _read_tensors(path, container)
     if content_digest(header, tensors) != header.get("sha256"):
-        raise _fail(path, "the contents do not match the checksum recorded when the file was saved: "
-                          "the file was modified or corrupted; retrain or restore it")  # fmt: skip
+        raise _fail(
+            path,
+            "the contents do not match the checksum recorded when the file was saved: "
+            "the file was modified or corrupted; retrain or restore it",
+        )
     for name, array in tensors.items():
         if not np.isfinite(array).all():
-            raise _fail(path, f"tensor {name} holds NaN or infinite weights, which predict nothing; "
-                              "retrain the model or restore the file")  # fmt: skip
+            raise _fail(
+                path,
+                f"tensor {name} holds NaN or infinite weights, which predict nothing; "
+                "retrain the model or restore the file",
+            )
         if name.endswith(".running_var") and (array < 0).any():  # a variance: its square root divides
-            raise _fail(path, f"tensor {name} holds negative variances, which predict NaN; "
-                              "retrain the model or restore the file")  # fmt: skip
+            raise _fail(
+                path,
+                f"tensor {name} holds negative variances, which predict NaN; "
+                "retrain the model or restore the file",
+            )
     try:
         model = Sequential.from_config(header["architecture"])
         model.set_state(tensors)

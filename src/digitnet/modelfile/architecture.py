@@ -78,8 +78,8 @@ def _state_shapes(path: Path, arch: Any) -> tuple[dict[str, tuple[int, ...]], li
     if not isinstance(shape, list) or not 1 <= len(shape) <= MAX_INPUT_AXES or not all(map(_size, shape)):
         raise _fail(
             path,
-            f"architecture.input_shape must be a list of 1 to {MAX_INPUT_AXES} integers from 1 to {MAX_SIZE:,}, "
-            f"got {short(shape)}",
+            f"architecture.input_shape must be a list of 1 to {MAX_INPUT_AXES} integers "
+            f"from 1 to {MAX_SIZE:,}, got {short(shape)}",
         )
     if math.prod(shape) > MAX_VALUES:
         raise _fail(path, f"architecture.input_shape {shape} has more than {MAX_VALUES:,} values per example")
@@ -104,7 +104,8 @@ def _state_shapes(path: Path, arch: Any) -> tuple[dict[str, tuple[int, ...]], li
         if math.prod(shape) > MAX_VALUES:
             raise _fail(
                 path,
-                f"architecture layer {i} ({kind}) outputs {shape}, more than {MAX_VALUES:,} values per example",
+                f"architecture layer {i} ({kind}) outputs {shape}, "
+                f"more than {MAX_VALUES:,} values per example",
             )
         expected.update({f"layers.{i}.{key}": tuple(s) for key, s in own.items()})
     if len(shape) != 1:

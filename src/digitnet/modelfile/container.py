@@ -164,7 +164,8 @@ def _entry(path: Path, name: str, spec: Any) -> TensorEntry:
     ):
         raise _fail(
             path,
-            f"tensor {short(name)}: shape {short(shape)} is not a list of at most {MAX_TENSOR_AXES} integers >= 0",
+            f"tensor {short(name)}: shape {short(shape)} is not a list of at most "
+            f"{MAX_TENSOR_AXES} integers >= 0",
         )
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(is_integer(o, 0) for o in offsets):
         raise _fail(
@@ -175,7 +176,8 @@ def _entry(path: Path, name: str, spec: Any) -> TensorEntry:
     if end - begin != needed:
         raise _fail(
             path,
-            f"tensor {short(name)}: shape {shape} needs {needed:,} bytes, but its data_offsets span {end - begin:,}",
+            f"tensor {short(name)}: shape {shape} needs {needed:,} bytes, "
+            f"but its data_offsets span {end - begin:,}",
         )
     return TensorEntry(tuple(shape), begin, end)
 

@@ -204,8 +204,13 @@ def _describe(hint: Any, plural: bool = False) -> str:
         return " or ".join(_describe(arg, plural) for arg in args)
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         return ("lists of " if plural else "a list of ") + _describe(args[0], plural=True)
-    names = {type(None): ("null", "nulls"), bool: ("true or false", "booleans"), int: ("an integer", "integers"),
-             float: ("a number", "numbers"), str: ("a string", "strings")}  # fmt: skip
+    names = {
+        type(None): ("null", "nulls"),
+        bool: ("true or false", "booleans"),
+        int: ("an integer", "integers"),
+        float: ("a number", "numbers"),
+        str: ("a string", "strings"),
+    }
     return names[hint][plural] if hint in names else str(hint)
 
 

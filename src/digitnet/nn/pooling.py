@@ -62,7 +62,8 @@ class _Pool2D(Layer):
         c, h, w = (int(d) for d in input_shape)
         if k > h or k > w:
             raise ValueError(
-                f"{name} window {k}x{k} is larger than its input {h}x{w}; use a pool_size of at most {min(h, w)}"
+                f"{name} window {k}x{k} is larger than its input {h}x{w}; "
+                f"use a pool_size of at most {min(h, w)}"
             )
         return (c, (h - k) // s + 1, (w - k) // s + 1), {}
 

@@ -106,9 +106,12 @@ def build_report(
     # 1. training curves
     epochs = list(loaded.history.get("epochs") or [])
     has_val = bool(epochs) and all(e.get("val_loss") is not None for e in epochs)
-    report["history"] = {"epochs": epochs, "has_validation": has_val,
-                         "best_epoch": loaded.history.get("best_epoch"),
-                         "stopped_early": bool(loaded.history.get("stopped_early"))}  # fmt: skip
+    report["history"] = {
+        "epochs": epochs,
+        "has_validation": has_val,
+        "best_epoch": loaded.history.get("best_epoch"),
+        "stopped_early": bool(loaded.history.get("stopped_early")),
+    }
     if epochs:
         save("training_curves", figures.training_curves_figure(epochs, model.cost_name))
 
@@ -118,8 +121,12 @@ def build_report(
     labels = test.y.astype(np.intp)
     scores = model.evaluate(test.x, test.y)
     m = confusion_matrix(labels, pred, model.n_classes)  # (C, C)
-    report["test"] = {"examples": len(test), "accuracy": scores["accuracy"], "loss": scores["loss"],
-                      "errors": int(np.count_nonzero(pred != labels))}  # fmt: skip
+    report["test"] = {
+        "examples": len(test),
+        "accuracy": scores["accuracy"],
+        "loss": scores["loss"],
+        "errors": int(np.count_nonzero(pred != labels)),
+    }
     report["confusion_matrix"] = m.tolist()
     report["most_confused"] = _most_confused(m)
     save("confusion_matrix", figures.confusion_figure(m))
@@ -139,10 +146,12 @@ def build_report(
     if conv is not None:
         kernels = conv.params["W"]  # (F, C, K, K)
         report["neurons"] = {
-            "convolutional": True, "filters": int(kernels.shape[0]), "kernel_size": int(kernels.shape[-1]),
+            "convolutional": True,
+            "filters": int(kernels.shape[0]),
+            "kernel_size": int(kernels.shape[-1]),
             "skipped": "the first layer is convolutional: its filters and the feature maps they make of "
             "one test digit are shown instead of 28x28 weight images",
-        }  # fmt: skip
+        }
         save("conv_filters", figures.conv_filters_figure(kernels, model, test.x[0]))
     elif neurons is None:
         report["neurons"] = {
@@ -157,10 +166,15 @@ def build_report(
     # 5. calibration
     report["calibration"] = _calibration(model, data, loaded.training, proba, labels)
     cal = report["calibration"]
-    save("reliability", figures.reliability_figure([
-        ("before temperature scaling", cal["before"]["bins"], cal["before"]["ece"]),
-        (f"after scaling, T = {cal['temperature']:.3g}", cal["after"]["bins"], cal["after"]["ece"]),
-    ]))  # fmt: skip
+    save(
+        "reliability",
+        figures.reliability_figure(
+            [
+                ("before temperature scaling", cal["before"]["bins"], cal["before"]["ece"]),
+                (f"after scaling, T = {cal['temperature']:.3g}", cal["after"]["bins"], cal["after"]["ece"]),
+            ]
+        ),
+    )
 
     report["figures"] = figs
     report["seconds"] = round(time.perf_counter() - start, 2)
@@ -177,8 +191,10 @@ def _most_confused(m: np.ndarray) -> list[dict]:
     c = len(m)
     pairs = [(int(m[t, p]), t, p) for t in range(c) for p in range(c) if t != p and m[t, p] > 0]
     pairs.sort(key=lambda x: (-x[0], x[1], x[2]))
-    return [{"true": t, "predicted": p, "count": n, "share_of_true": n / max(int(m[t].sum()), 1)}
-            for n, t, p in pairs[:TOP_PAIRS]]  # fmt: skip
+    return [
+        {"true": t, "predicted": p, "count": n, "share_of_true": n / max(int(m[t].sum()), 1)}
+        for n, t, p in pairs[:TOP_PAIRS]
+    ]
 
 
 def _example(i: int, labels: np.ndarray, proba: np.ndarray, top: int | None = None) -> dict:
@@ -221,7 +237,7 @@ def _neuron_record(n) -> dict:
                 "top_activations": n.top_activations[s].tolist(),
             }
             for s, j in enumerate(n.shown)
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -248,8 +264,10 @@ def _calibration(model, data, training: dict, proba: np.ndarray, labels: np.ndar
     if model.cost_name == "cross-entropy":
         logits = "the network's output scores (logits), whose softmax is the model's probability"
     else:
-        logits = ("log of the normalised outputs, log(a / Σa): softmax(log p / T) = p^(1/T) / Σ p^(1/T), "
-                  "so T = 1 is exactly the model's own probability")  # fmt: skip
+        logits = (
+            "log of the normalised outputs, log(a / Σa): softmax(log p / T) = p^(1/T) / Σ p^(1/T), "
+            "so T = 1 is exactly the model's own probability"
+        )
     return {
         "bins": N_BINS,
         "logits": logits,

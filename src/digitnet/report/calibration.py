@@ -153,11 +153,15 @@ def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, n_bins: int 
     bins = []
     for b in range(n_bins):
         n = int(counts[b])
-        bins.append({
-            "lower": b / n_bins, "upper": (b + 1) / n_bins, "count": n,
-            "accuracy": float(hits[b] / n) if n else None,
-            "confidence": float(conf_sum[b] / n) if n else None,
-        })  # fmt: skip
+        bins.append(
+            {
+                "lower": b / n_bins,
+                "upper": (b + 1) / n_bins,
+                "count": n,
+                "accuracy": float(hits[b] / n) if n else None,
+                "confidence": float(conf_sum[b] / n) if n else None,
+            }
+        )
     return bins
 
 

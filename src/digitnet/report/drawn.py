@@ -88,8 +88,14 @@ def drawn_network(
             if isinstance(layer, Dropout) or h.ndim == 2 and inputs.ndim > 2:
                 continue  # dropout is the identity here; flattening changes no value
             if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
-                activations.append({"index": i, "layer": layer.describe(), "shape": list(h.shape[1:]),
-                                    "values": h[0].mean(axis=(1, 2))})  # fmt: skip
+                activations.append(
+                    {
+                        "index": i,
+                        "layer": layer.describe(),
+                        "shape": list(h.shape[1:]),
+                        "values": h[0].mean(axis=(1, 2)),
+                    }
+                )
                 continue
             entry = {"index": i, "layer": layer.describe(), "values": h[0]}
             activations.append(entry)

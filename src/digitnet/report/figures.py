@@ -68,8 +68,11 @@ def neuron_weights_figure(report: NeuronReport, columns: int = 8):
         if len(shown) == report.units
         else f"the {len(shown)} most important of {report.units}"
     )
-    fig.suptitle(f"Incoming weights of {which} first-layer neurons, most important first\n"
-                 "(red: positive, blue: negative, each image scaled to its own largest |w|)", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"Incoming weights of {which} first-layer neurons, most important first\n"
+        "(red: positive, blue: negative, each image scaled to its own largest |w|)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -99,8 +102,11 @@ def conv_filters_figure(kernels: np.ndarray, model, digit: np.ndarray, columns: 
         axes[2 * r, c].imshow(w, cmap=DIVERGING, vmin=-limit, vmax=limit)
         axes[2 * r, c].set_title(f"filter {f}", fontsize=8)
         axes[2 * r + 1, c].imshow(maps[f], cmap="gray_r")
-    fig.suptitle(f"The {count} filters of the first convolution (red: positive, blue: negative) and, under "
-                 "each,\nwhat it makes of one test digit (dark: strong response)", fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"The {count} filters of the first convolution (red: positive, blue: negative) and, under "
+        "each,\nwhat it makes of one test digit (dark: strong response)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -151,8 +157,10 @@ def neuron_digits_figure(report: NeuronReport, test_images: np.ndarray, per_row:
             fontsize=8,
             loc="left",
         )
-    fig.suptitle("What excites each neuron most: its weights, then the test digits with the largest activation",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        "What excites each neuron most: its weights, then the test digits with the largest activation",
+        fontsize=10,
+    )
     return fig
 
 
@@ -167,8 +175,15 @@ def confusion_figure(matrix: np.ndarray):
         for p in range(c):
             if m[t, p]:
                 dark = m[t, p] > np.sqrt(max(m.max(), 1)) * 4
-                ax.text(p, t, str(m[t, p]), ha="center", va="center", fontsize=8,
-                        color="white" if dark else "black")  # fmt: skip
+                ax.text(
+                    p,
+                    t,
+                    str(m[t, p]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
     ax.set_xticks(range(c))
     ax.set_yticks(range(c))
     ax.grid(False)
@@ -203,8 +218,13 @@ def probability_figure(images: np.ndarray, labels: np.ndarray, probabilities: np
     red if wrong; the true class outlined in black."""
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, 2 * columns, figsize=(columns * 3.6, rows * 2.1), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 2] * columns})  # fmt: skip
+    fig, axes = plt.subplots(
+        rows,
+        2 * columns,
+        figsize=(columns * 3.6, rows * 2.1),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1, 2] * columns},
+    )
     for ax in axes.flat:
         ax.axis("off")
     for i, (image, label, p) in enumerate(zip(images, labels, probabilities)):
@@ -225,8 +245,11 @@ def probability_figure(images: np.ndarray, labels: np.ndarray, probabilities: np
         true_tick.set_fontsize(9)
         ax_bar.set_ylim(0, 105)
         ax_bar.set_ylabel("probability (%)", fontsize=7)
-        ax_bar.set_title(f"{100 * p[top]:.0f}% it's a {top} (true {label})", fontsize=8.5,
-                         color="black" if top == label else WRONG_COLOUR)  # fmt: skip
+        ax_bar.set_title(
+            f"{100 * p[top]:.0f}% it's a {top} (true {label})",
+            fontsize=8.5,
+            color="black" if top == label else WRONG_COLOUR,
+        )
     fig.suptitle(
         "The network's probabilities for a few test digits (true class outlined, its label in bold)",
         fontsize=10,
@@ -240,8 +263,15 @@ def reliability_figure(panels: list[tuple[str, list[dict], float]]):
     ``panels`` holds (title, bins from ``reliability_bins``, ECE) per diagram; a row of counts per bin
     (log scale) sits under each, since most digits land in the top bin.
     """
-    fig, axes = new_figure(5 * len(panels), 5.2, nrows=2, ncols=len(panels), squeeze=False,
-                           gridspec_kw={"height_ratios": [3, 1]}, sharex=True)  # fmt: skip
+    fig, axes = new_figure(
+        5 * len(panels),
+        5.2,
+        nrows=2,
+        ncols=len(panels),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1]},
+        sharex=True,
+    )
     for col, (title, bins, ece) in enumerate(panels):
         ax, ax_n = axes[0, col], axes[1, col]
         width = bins[0]["upper"] - bins[0]["lower"]
@@ -249,11 +279,23 @@ def reliability_figure(panels: list[tuple[str, list[dict], float]]):
         filled = np.array([b["count"] > 0 for b in bins])
         acc = np.array([b["accuracy"] if b["count"] else 0.0 for b in bins])
         conf = np.array([b["confidence"] if b["count"] else 0.0 for b in bins])
-        ax.bar(centres[filled], 100 * acc[filled], width=width, color=TRAIN_COLOUR, edgecolor="white",
-               label="accuracy in bin")  # fmt: skip
+        ax.bar(
+            centres[filled],
+            100 * acc[filled],
+            width=width,
+            color=TRAIN_COLOUR,
+            edgecolor="white",
+            label="accuracy in bin",
+        )
         lower = centres[filled] - width / 2
-        ax.hlines(100 * conf[filled], lower, lower + width, color=WRONG_COLOUR, linewidth=2.5,
-                  label="mean confidence in bin")  # fmt: skip
+        ax.hlines(
+            100 * conf[filled],
+            lower,
+            lower + width,
+            color=WRONG_COLOUR,
+            linewidth=2.5,
+            label="mean confidence in bin",
+        )
         ax.plot([0, 1], [0, 100], "k--", linewidth=1, label="perfect calibration")
         ax.set(title=f"{title}: ECE = {100 * ece:.2f}%", ylabel="accuracy (%)", xlim=(0, 1), ylim=(0, 100))
         ax.legend(loc="upper left", fontsize=8)

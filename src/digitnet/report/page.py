@@ -29,8 +29,14 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 nav a { margin-right: 1em; }
 """
 
-SECTIONS = (("model", "Model"), ("training", "Training curves"), ("neurons", "First-layer neurons"),
-            ("mistakes", "Mistakes"), ("probabilities", "Probabilities"), ("calibration", "Calibration"))  # fmt: skip
+SECTIONS = (
+    ("model", "Model"),
+    ("training", "Training curves"),
+    ("neurons", "First-layer neurons"),
+    ("mistakes", "Mistakes"),
+    ("probabilities", "Probabilities"),
+    ("calibration", "Calibration"),
+)
 
 
 def _e(value: Any) -> str:
@@ -54,10 +60,14 @@ def _num(x: Any) -> str:
 def _table(headers, rows, numeric=()) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
-                         for i, c in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
         for row in rows
-    )  # fmt: skip
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -81,8 +91,10 @@ def _model(r) -> str:
         parts.append(_note("The model file records no training settings."))
     metrics = r["recorded_metrics"]
     if metrics:
-        rows = [(k, _pct(v) if k.endswith("accuracy") and isinstance(v, float) else _num(v))
-                for k, v in metrics.items()]  # fmt: skip
+        rows = [
+            (k, _pct(v) if k.endswith("accuracy") and isinstance(v, float) else _num(v))
+            for k, v in metrics.items()
+        ]
         parts.append("<div><h3>Results recorded when it was saved</h3>")
         parts.append(_table(("metric", "value"), rows, numeric=(1,)) + "</div>")
     else:
@@ -100,9 +112,11 @@ def _training(r) -> str:
             _note("This model was trained without a validation split: only the training curves exist.")
         )
     parts.append(_figure(r, "training_curves", "loss and accuracy per epoch"))
-    parts.append('<p class="caption">Training figures are running averages over each epoch\'s mini-batches '
-                 "(with dropout active, if any), so they lag the weights at the epoch's end; validation figures "
-                 "are measured after the epoch.</p>")  # fmt: skip
+    parts.append(
+        '<p class="caption">Training figures are running averages over each epoch\'s mini-batches '
+        "(with dropout active, if any), so they lag the weights at the epoch's end; validation figures "
+        "are measured after the epoch.</p>"
+    )
     if h.get("stopped_early"):
         parts.append(f"<p>Training stopped early; the weights are those of epoch {_e(h['best_epoch'])}.</p>")
     return "".join(parts)
@@ -121,8 +135,7 @@ def _neurons(r) -> str:
     if "skipped" in n:
         return _note(f"No neurons to show: {_e(n['skipped'])}.")
     shown = len(n["shown"])
-    which = (f"all {n['units']}" if shown == n["units"]
-             else f"the {shown} most important of {n['units']}")  # fmt: skip
+    which = f"all {n['units']}" if shown == n["units"] else f"the {shown} most important of {n['units']}"
     return (
         f"<p>Each first-layer neuron computes a weighted sum of the 784 pixels; its weights, drawn as a "
         f"28&times;28 image, show the pattern of ink it responds to: <b style='color:#b2182b'>red</b> pixels "
@@ -138,8 +151,10 @@ def _neurons(r) -> str:
 
 def _mistakes(r) -> str:
     t = r["test"]
-    rows = [(f"{p['true']} → {p['predicted']}", p["count"], _pct(p["share_of_true"], 1))
-            for p in r["most_confused"]]  # fmt: skip
+    rows = [
+        (f"{p['true']} → {p['predicted']}", p["count"], _pct(p["share_of_true"], 1))
+        for p in r["most_confused"]
+    ]
     parts = [
         f"<p>{t['errors']:,} of {t['examples']:,} test digits are misclassified ({_pct(1 - t['accuracy'])}). "
         "Rows of the matrix are the true digit, columns the network's answer; the diagonal holds the right "
@@ -159,8 +174,8 @@ def _mistakes(r) -> str:
 def _probabilities(r) -> str:
     return (
         "<p>The network's answer is a probability for each digit; the tallest bar is its guess. Shown: the "
-        "first four test digits, the right answer it gave with least confidence, and the wrong answer it gave "
-        "with most confidence.</p>" + _figure(r, "probabilities", "probability bars")
+        "first four test digits, the right answer it gave with least confidence, and the wrong answer it "
+        "gave with most confidence.</p>" + _figure(r, "probabilities", "probability bars")
     )
 
 
@@ -180,16 +195,19 @@ def _calibration(r) -> str:
         "conf(B<sub>b</sub>)|.</p>",
         "<p><b>Temperature scaling</b> divides the scores z by one number T before the softmax, "
         "softmax(z/T); T is chosen to minimise the negative log-likelihood on the "
-        f"{_e(c['fitted_on'])}, never on test. T &gt; 1 means the network was over-confident, T &lt; 1 under-confident. The accuracy "
+        f"{_e(c['fitted_on'])}, never on test. T &gt; 1 means the network was over-confident, "
+        "T &lt; 1 under-confident. The accuracy "
         f"does not change. Scores used as z: {_e(c['logits'])}.</p>",
     ]
     if c["validation_overlap_with_training"]:
-        parts.append(_note(
-            f"This model was trained on {c['validation_overlap_with_training']:,} of the validation images "
-            "(it was trained with a smaller validation split): on them its confidence and accuracy are those of "
-            "digits it has seen, not of new ones, so the fitted T is biased (usually too low) and the "
-            "&ldquo;after&rdquo; figures are optimistic."
-        ))  # fmt: skip
+        parts.append(
+            _note(
+                f"This model was trained on {c['validation_overlap_with_training']:,} of the validation "
+                "images (it was trained with a smaller validation split): on them its confidence and "
+                "accuracy are those of digits it has seen, not of new ones, so the fitted T is biased "
+                "(usually too low) and the &ldquo;after&rdquo; figures are optimistic."
+            )
+        )
     parts.append(_table(("", "before", "after"), rows, numeric=(1, 2)))
     parts.append(_figure(r, "reliability", "reliability diagrams before and after temperature scaling"))
     return "".join(parts)
@@ -212,11 +230,21 @@ def render_page(r: dict[str, Any]) -> str:
     """The HTML page for a report dict from :func:`digitnet.report.build.build_report`."""
     title = f"digitnet report: {_architecture(r['architecture'])}"
     t, c = r["test"], r["calibration"]
-    cards = [("test accuracy", _pct(t["accuracy"])), ("misclassified", f"{t['errors']:,} / {t['examples']:,}"),
-             ("parameters", f"{r['parameters']:,}"), ("ECE before → after", f"{_pct(c['before']['ece'])} → "
-             f"{_pct(c['after']['ece'])}"), ("temperature T", f"{c['temperature']:.3f}")]  # fmt: skip
-    renderers = {"model": _model, "training": _training, "neurons": _neurons, "mistakes": _mistakes,
-                 "probabilities": _probabilities, "calibration": _calibration}  # fmt: skip
+    cards = [
+        ("test accuracy", _pct(t["accuracy"])),
+        ("misclassified", f"{t['errors']:,} / {t['examples']:,}"),
+        ("parameters", f"{r['parameters']:,}"),
+        ("ECE before → after", f"{_pct(c['before']['ece'])} → {_pct(c['after']['ece'])}"),
+        ("temperature T", f"{c['temperature']:.3f}"),
+    ]
+    renderers = {
+        "model": _model,
+        "training": _training,
+        "neurons": _neurons,
+        "mistakes": _mistakes,
+        "probabilities": _probabilities,
+        "calibration": _calibration,
+    }
     body = "".join(
         f'<section id="{key}"><h2>{i}. {_e(name)}</h2>{renderers[key](r)}</section>'
         for i, (key, name) in enumerate(SECTIONS, start=1)
@@ -226,7 +254,8 @@ def render_page(r: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body>
 <h1>{_e(title)}</h1>
-<p class="meta">{_e(r["model"])} &middot; digitnet {_e(r["digitnet_version"])} &middot; saved {_e(r["created"])}
+<p class="meta">{_e(r["model"])} &middot; digitnet {_e(r["digitnet_version"])} &middot; \
+saved {_e(r["created"])}
 &middot; scored on the {t["examples"]:,} MNIST test digits &middot; report built in {r["seconds"]:.1f} s</p>
 <div class="cards">{"".join(f"<div class='card'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in cards)}</div>
 <nav>{"".join(f'<a href="#{key}">{_e(name)}</a>' for key, name in SECTIONS)}</nav>

@@ -188,18 +188,24 @@ def create_app(
 
     test_digits: dict[str, np.ndarray] = {}
 
-    @app.get("/api/random-digit", responses={
-        404: {"model": Error, "description": "no MNIST test set on this machine"},
-        422: {"model": Error, "description": "index out of range"},
-    })  # fmt: skip
+    @app.get(
+        "/api/random-digit",
+        responses={
+            404: {"model": Error, "description": "no MNIST test set on this machine"},
+            422: {"model": Error, "description": "index out of range"},
+        },
+    )
     def random_digit(index: int | None = None) -> dict[str, Any]:
         """A digit from the MNIST test set (random, or ``index``), if the dataset is on this machine."""
         if not test_digits:
             try:
                 folder = find_mnist_dir()
                 if folder is None:
-                    raise HTTPException(404, "no MNIST files on this machine: set DIGITNET_DATA to a folder "
-                                             "holding them, or run `digitnet data --download`")  # fmt: skip
+                    raise HTTPException(
+                        404,
+                        "no MNIST files on this machine: set DIGITNET_DATA to a folder "
+                        "holding them, or run `digitnet data --download`",
+                    )
                 images = read_idx(folder / "t10k-images-idx3-ubyte.gz")  # (10000, 28, 28) uint8
                 labels = read_idx(folder / "t10k-labels-idx1-ubyte.gz")  # (10000,)
                 test_digits.update(images=images, labels=labels)  # both or neither: never half loaded
@@ -216,9 +222,16 @@ def create_app(
     @app.get("/api/models")
     async def list_models() -> list[dict[str, Any]]:
         """The models served, by name, with their size and test accuracy."""
-        return [{"name": name, "default": name == default, "architecture": m.metrics.get("architecture"),
-                 "parameters": m.model.n_params, "test_accuracy": m.metrics.get("test_accuracy")}
-                for name, m in models.items()]  # fmt: skip
+        return [
+            {
+                "name": name,
+                "default": name == default,
+                "architecture": m.metrics.get("architecture"),
+                "parameters": m.model.n_params,
+                "test_accuracy": m.metrics.get("test_accuracy"),
+            }
+            for name, m in models.items()
+        ]
 
     @app.post(
         "/api/predict",
@@ -231,7 +244,7 @@ def create_app(
             503: {"model": Error, "description": "too many predictions waiting; try again after Retry-After"},
         },
         openapi_extra={"requestBody": request_body(list(models))},
-    )  # fmt: skip
+    )
     async def predict_endpoint(request: Request) -> JSONResponse:
         """Recognise a digit: JSON ``pixels`` or base64 ``image``, or a form's ``file``.
 

@@ -45,9 +45,16 @@ def parse_origin(url: str) -> str:
         port = parts.port
     except ValueError:  # not a number, or over 65535
         port = -1
-    if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
-            or parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
-            or url != url.strip()):  # fmt: skip
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port == -1
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or url != url.strip()
+    ):
         raise ValueError(f"expected an origin like http://localhost:3000 (scheme://host[:port]), got {url!r}")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
     default = {"http": 80, "https": 443}[parts.scheme]
@@ -126,8 +133,10 @@ class OriginCheck:
         site, mode = headers.get(b"sec-fetch-site"), headers.get(b"sec-fetch-mode")
         navigation = mode == "navigate" and scope["method"] in ("GET", "HEAD")
         if site in ("cross-site", "same-site") and not navigation:
-            return (f"cross-site request refused: the browser sent Sec-Fetch-Site: {site} and no Origin; "
-                    "only this server's own pages may call the API")  # fmt: skip
+            return (
+                f"cross-site request refused: the browser sent Sec-Fetch-Site: {site} and no Origin; "
+                "only this server's own pages may call the API"
+            )
         return None
 
     def host_allowed(self, header: str) -> bool:
@@ -138,11 +147,16 @@ class OriginCheck:
     def host_refusal(self, header: str) -> str:
         names = ", ".join(sorted(self.hosts))
         name = _host_name(header)
-        hint = (f"; if you reach this server by that name, start digitnet serve with --allow-host {name}"
-                if name and HOST_NAME.fullmatch(name) else "")  # fmt: skip
-        return (f"request for host {header!r} refused: this server answers to IP addresses and {names} "
-                f"only, so that a web page elsewhere cannot reach it under a name of its own (DNS "
-                f"rebinding){hint}")  # fmt: skip
+        hint = (
+            f"; if you reach this server by that name, start digitnet serve with --allow-host {name}"
+            if name and HOST_NAME.fullmatch(name)
+            else ""
+        )
+        return (
+            f"request for host {header!r} refused: this server answers to IP addresses and {names} "
+            f"only, so that a web page elsewhere cannot reach it under a name of its own (DNS "
+            f"rebinding){hint}"
+        )
 
 
 def _host_name(header: str) -> str | None:
@@ -196,10 +210,12 @@ class Cors(CORSMiddleware):
             return response
         kept = {k: v for k, v in response.headers.items() if k.startswith("access-control-") or k == "vary"}
         asked = request_headers.get("access-control-request-headers")
-        detail = (f"CORS preflight refused ({response.body.decode()}): Origin {request_headers['origin']!r} "
-                  f"asked for {request_headers['access-control-request-method']}"
-                  + (f" with headers {asked}" if asked else "")
-                  + "; pages allowed with --allow-origin may send GET and POST with Content-Type")  # fmt: skip
+        detail = (
+            f"CORS preflight refused ({response.body.decode()}): Origin {request_headers['origin']!r} "
+            f"asked for {request_headers['access-control-request-method']}"
+            + (f" with headers {asked}" if asked else "")
+            + "; pages allowed with --allow-origin may send GET and POST with Content-Type"
+        )
         return JSONResponse({"detail": detail}, status_code=400, headers=kept)
 
 

@@ -37,33 +37,46 @@ def request_body(names: list[str]) -> dict[str, Any]:
 
     Honest to the letter: a JSON body holds exactly one of ``pixels`` and ``image`` (not null), pixels are
     784 numbers or 28 rows of 28 numbers in [0, 1], and nothing else is accepted (PredictRequest checks the
-    types, ``checked_pixels`` the shape and range). A form holds an image ``file``; fields besides ``file`` and
-    ``model`` are ignored.
+    types, ``checked_pixels`` the shape and range). A form holds an image ``file``; fields besides ``file``
+    and ``model`` are ignored.
     """
     unit = {"type": "number", "minimum": 0, "maximum": 1}
     pixels = {
         "description": "784 values or 28 rows of 28 values in [0, 1], ink bright on black (as in MNIST)",
-        "anyOf": [{"type": "array", "items": unit, "minItems": 784, "maxItems": 784},
-                  {"type": "array", "items": {"type": "array", "items": unit, "minItems": 28, "maxItems": 28},
-                   "minItems": 28, "maxItems": 28},
-                  {"type": "null"}],
-    }  # fmt: skip
+        "anyOf": [
+            {"type": "array", "items": unit, "minItems": 784, "maxItems": 784},
+            {
+                "type": "array",
+                "items": {"type": "array", "items": unit, "minItems": 28, "maxItems": 28},
+                "minItems": 28,
+                "maxItems": 28,
+            },
+            {"type": "null"},
+        ],
+    }
     model = {"enum": list(names), "description": "a name from GET /api/models; default: the default model"}
     image = "a PNG or JPEG image, base64-encoded (a data: URL is fine)"
     json = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"pixels": pixels, "image": {"type": ["string", "null"], "description": image},
-                       "model": {"anyOf": [model, {"type": "null"}]}},
-        "oneOf": [{"required": ["pixels"], "properties": {"pixels": {"not": {"type": "null"}}}},  # exactly
-                  {"required": ["image"], "properties": {"image": {"type": "string"}}}],  # one, not null
-    }  # fmt: skip
+        "properties": {
+            "pixels": pixels,
+            "image": {"type": ["string", "null"], "description": image},
+            "model": {"anyOf": [model, {"type": "null"}]},
+        },
+        "oneOf": [
+            {"required": ["pixels"], "properties": {"pixels": {"not": {"type": "null"}}}},  # exactly
+            {"required": ["image"], "properties": {"image": {"type": "string"}}},
+        ],  # one, not null
+    }
     form = {
         "type": "object",
-        "properties": {"file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
-                       "model": {**model, "enum": [*names, ""]}},  # a form says "none" with an empty field
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
+            "model": {**model, "enum": [*names, ""]},
+        },  # a form says "none" with an empty field
         "required": ["file"],
-    }  # fmt: skip
+    }
     content = {"application/json": {"schema": json}, "multipart/form-data": {"schema": form}}
     return {"required": True, "content": content}
 
@@ -78,8 +91,11 @@ def checked_pixels(values: list[float] | list[list[float]]) -> np.ndarray:
     """Checked ``pixels``, as PredictRequest typed them: 784 values or 28 rows of 28, finite, in [0, 1]."""
     rows = [len(row) for row in values if isinstance(row, list)]  # PredictRequest: all rows or no row
     if len(set(rows)) > 1:  # ragged: NumPy cannot make an array of it
-        raise HTTPException(422, "pixels must be 28 rows of 28 values or 784 values, "
-                                 f"got rows of {min(rows)} to {max(rows)} values")  # fmt: skip
+        raise HTTPException(
+            422,
+            "pixels must be 28 rows of 28 values or 784 values, "
+            f"got rows of {min(rows)} to {max(rows)} values",
+        )
     a = np.asarray(values, dtype=np.float64)  # (784,) or (28, 28) if right
     if a.shape not in ((784,), (28, 28)):
         raise HTTPException(

@@ -151,8 +151,15 @@ class _Worker:
         self.send = Connection(to_worker[1], readable=False)
         self.receive = Connection(from_worker[0], writable=False)
         try:
-            self.send.send({"config": model.config(), "dtype": dtype.str, "seed": seed, "files": files,
-                            "shard_inputs": shard_inputs})  # fmt: skip
+            self.send.send(
+                {
+                    "config": model.config(),
+                    "dtype": dtype.str,
+                    "seed": seed,
+                    "files": files,
+                    "shard_inputs": shard_inputs,
+                }
+            )
             self._answer()  # the worker is ready
         except BaseException:
             self.stop()

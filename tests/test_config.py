@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 
 from digitnet.config import TrainConfig
@@ -242,3 +243,11 @@ def test_replace_returns_a_new_validated_config():
         base.replace(lr=-1.0)
     with pytest.raises((TypeError, ValueError)):  # a misspelt setting is never silently ignored
         base.replace(lerning_rate=0.1)
+
+
+def test_numpy_integers_are_stored_as_python_integers_that_json_can_write():
+    config = TrainConfig(seed=np.int64(3), epochs=np.int64(2), batch_size=np.int32(16), workers=np.int64(1))
+    assert (type(config.seed), type(config.epochs), type(config.batch_size), type(config.workers)) == (
+        int,
+    ) * 4
+    assert json.loads(json.dumps(config.to_dict()))["seed"] == 3

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from digitnet.config import TrainConfig
-from digitnet.nn import SCHEDULES
+from digitnet.nn.schedules import make_schedule
 from digitnet.presets import PRESETS, get_preset
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -125,7 +125,7 @@ def test_seeds_is_the_explainers_network():
     assert seeds.architecture == "784-16-16-10" and not seeds.conv
     assert (seeds.activation, seeds.cost, seeds.optimizer) == ("sigmoid", "quadratic", "sgd")
     assert (seeds.batch_size, seeds.lr, seeds.momentum) == (10, 3.0, 0.0)
-    schedule = SCHEDULES[seeds.schedule](seeds.epochs)
+    schedule = make_schedule(seeds.schedule, seeds.epochs)
     assert schedule(0.0) == 1.0 and schedule(seeds.epochs) == pytest.approx(0.0, abs=1e-12)
     assert 0 < seeds.l2 < get_preset("default").l2  # "Nielsen's small L2 penalty"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["checked_integer", "is_integer"]
+__all__ = ["checked_integer", "describe_range", "is_integer"]
 
 
 def is_integer(value, low: int | None = None, high: int | None = None) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from digitnet.checks import checked_integer, is_integer
@@ -23,6 +23,17 @@ from digitnet.nn.training import MAX_WORKERS
 __all__ = ["TrainConfig"]
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+INTEGER_SETTINGS = (
+    "kernel_size",
+    "batch_size",
+    "epochs",
+    "seed",
+    "validation_size",
+    "train_size",
+    "patience",
+    "workers",
+)
 
 
 @dataclass(frozen=True)
@@ -56,13 +67,15 @@ class TrainConfig:
     class_weighted: bool = False  # weight each class's cost by N / (C · n_c), so rare classes count as much
     workers: int = 1  # split every batch between this many processes, a core each (digitnet.nn.parallel):
     #   1.4-1.8x for convolutional networks on 2 cores; the weights depend on it
-    output_activation: str | None = field(
-        default=None
-    )  # None: sigmoid for quadratic, logits for cross-entropy
+    # None: sigmoid for quadratic, logits for cross-entropy
+    output_activation: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "conv", tuple(tuple(int(f) for f in stage) for stage in self.conv))
+        for name in INTEGER_SETTINGS:  # NumPy's integers become Python's, which model files store as JSON
+            if is_integer(getattr(self, name)):
+                object.__setattr__(self, name, int(getattr(self, name)))
         self.validate()
 
     def validate(self) -> None:

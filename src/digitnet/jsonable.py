@@ -16,10 +16,12 @@ __all__ = ["plain"]
 
 
 def plain(value: Any) -> Any:
-    """``value`` with NumPy arrays as lists, NumPy scalars as Python numbers, tuples as lists, dict keys as
-    strings and NaN or infinity as None, recursively; anything else unchanged."""
+    """``value`` with NumPy arrays as lists, NumPy scalars as Python numbers, tuples as lists, dict keys
+    that JSON cannot take as strings, and NaN or infinity as None, recursively; anything else unchanged."""
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {
+            k if k is None or isinstance(k, (str, int, float)) else str(k): plain(v) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, np.ndarray):

@@ -285,3 +285,20 @@ def test_a_folder_without_search_permission(fake_mnist):
 
 def _no_download(*args, **kwargs):
     raise AssertionError("nothing may be downloaded into a folder the caller named")
+
+
+def test_first_keeps_the_first_training_images_as_views():
+    x, y = np.arange(24, dtype=np.float32).reshape(6, 4), np.arange(6)
+    data = MNIST(Split(x, y), Split(x[:0], y[:0]), Split(x[:2], y[:2]))
+    assert data.first(None) is data and data.first(6) is data and data.first(60) is data
+    short = data.first(2)
+    np.testing.assert_array_equal(short.train.y, [0, 1])
+    assert np.shares_memory(short.train.x, x) and short.test is data.test
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, True])
+def test_first_refuses_what_is_not_a_count(value):
+    x, y = np.zeros((6, 4), np.float32), np.arange(6)
+    data = MNIST(Split(x, y), Split(x[:0], y[:0]), Split(x, y))
+    with pytest.raises(ValueError, match="train_size must be a positive integer"):
+        data.first(value)

@@ -1,7 +1,8 @@
 """One step of backpropagation on a 2-2-2 sigmoid network, worked out by hand.
 
 The numbers are chosen so that every weighted sum is 0, every sigmoid 1/2 and its slope 1/4: a person
-checks each line with a pencil, and float32 holds every result exactly. The same network and numbers
+checks each line with a pencil. float32 holds every result exactly; the comparisons still allow 1e-7,
+so that no library's last bit decides them. The same network and numbers
 are walked through in docs/reading-guide.md.
 
     x = (1, 0), label 0, so y = (1, 0)

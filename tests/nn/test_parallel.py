@@ -215,3 +215,9 @@ def test_a_worker_that_dies_is_reported(gone):
     with pytest.raises(RuntimeError, match="stopped unexpectedly"):
         replicas.train_step(x, y, None, np.empty(16, np.intp))
     replicas.close()
+
+
+@pytest.mark.parametrize("workers", [0, 2.0, True])
+def test_replicas_refuse_a_worker_count_that_is_not_a_positive_integer(workers):
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        Replicas(mlp(), workers, np.random.default_rng(0))

@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 
 from digitnet.errors import NonFiniteError
-from digitnet.nn import SGD, Adam, Callback, Cosine, Dense, Dropout, ReLU, Sequential, Sigmoid
+from digitnet.nn import (
+    SGD,
+    Adam,
+    Callback,
+    Cosine,
+    Dense,
+    Dropout,
+    FitSettings,
+    Parameters,
+    ReLU,
+    Sequential,
+    Sigmoid,
+)
 
 
 def toy_data(n=600, seed=0):
@@ -281,3 +293,56 @@ def test_one_worker_training_never_imports_the_multiprocessing_code(workers):
         assert imported == []
     else:  # the control: the same check sees the process code when it is used
         assert "digitnet.nn.parallel" in imported and "multiprocessing.connection" in imported
+
+
+def test_fit_settings_are_checked_once_and_stored_as_python_numbers():
+    settings = FitSettings(
+        epochs=np.int64(2), batch_size=np.int32(8), l2=np.float32(1e-4), patience=np.int64(1)
+    )
+    assert (type(settings.epochs), type(settings.batch_size), type(settings.patience)) == (int, int, int)
+    assert type(settings.l2) is float and settings.l2 == pytest.approx(1e-4)
+    x, y = toy_data(64)
+    history = toy_net().fit(
+        x, y, optimizer=Adam(), epochs=np.int64(2), batch_size=np.int64(16), l2=np.float32(1e-4)
+    )
+    assert len(history) == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("epochs", 0, "epochs must be a positive integer, got 0"),
+        ("batch_size", 2.5, "batch_size must be a positive integer, got 2.5"),
+        ("l2", True, "l2 must be a finite number >= 0, got True"),
+        ("l2", -1e-3, "l2 must be a finite number >= 0"),
+        ("l2", float("nan"), "l2 must be a finite number >= 0"),
+        ("patience", 0, "patience must be a positive integer"),
+        ("class_weights", [1.0, -1.0, 1.0], "class_weights must be one number >= 0 per class"),
+    ],
+)
+def test_bad_fit_settings_are_refused_by_name(setting, value, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        FitSettings(**{setting: value})
+
+
+def test_a_misspelt_setting_names_fit_and_the_settings_there_are():
+    x, y = toy_data(32)
+    with pytest.raises(
+        TypeError, match=r"Sequential.fit\(\) got unknown settings \['epoch'\]; the settings are"
+    ):
+        toy_net().fit(x, y, optimizer=Adam(), epoch=3)
+
+
+def test_fit_settings_with_class_weights_can_be_compared_and_printed():
+    settings = FitSettings(class_weights=np.ones(3))
+    assert settings != FitSettings(class_weights=np.ones(3))  # compared as objects: arrays have no one truth
+    assert "class_weights=array" in repr(settings)
+
+
+def test_parameters_that_keep_given_values_need_those_values():
+    net = toy_net()
+    with pytest.raises(ValueError, match="copy=False keeps the values already in `values`"):
+        Parameters(net.layers, copy=False)
+    shared = net.parameters.values * 2
+    adopted = Parameters(net.layers, shared, copy=False)  # a worker adopting the trainer's weights
+    assert adopted.values is shared and np.shares_memory(net.layers[0].params["W"], shared)

@@ -122,8 +122,9 @@ def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str],
     return parse
 
 
-def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data DIR``, as every command that reads MNIST takes it: checked to hold the four files."""
+def add_data_option(parser) -> None:
+    """Add ``--data DIR`` to ``parser`` (a parser or an argument group), as every command that reads MNIST
+    takes it: checked to hold the four files."""
     parser.add_argument(
         "--data",
         metavar="DIR",

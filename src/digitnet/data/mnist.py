@@ -103,7 +103,7 @@ class MNIST:
     def first(self, train_size: int | None) -> MNIST:
         """The same splits with only the first ``train_size`` training images (views, nothing copied);
         ``self`` when ``train_size`` is None or covers them all. For quick runs and small-data studies."""
-        if train_size is None or train_size >= len(self.train):
+        if train_size is None or checked_integer("train_size", train_size) >= len(self.train):
             return self
         train = Split(self.train.x[:train_size], self.train.y[:train_size])  # (train_size, D)
         return MNIST(train=train, validation=self.validation, test=self.test)

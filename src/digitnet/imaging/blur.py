@@ -10,7 +10,8 @@ so the weights sum to 1 (in float64): a blur moves ink around but, away from the
 
 **The blur** is separable: the kernel runs down every column, then along every row, with zero outside
 the array, so ink that the kernel spreads past an edge is lost. Two ways to apply it are kept, each for
-the arithmetic its caller's results were made with (results are bit-for-bit those of the same seed):
+the arithmetic its caller's results were made with (so each caller's results stay bit-for-bit what they
+were):
 
 * :func:`blur` blurs one image of any size with the kernel cut at ``r = ceil(3 sigma)`` (99.7% of its
   weight), in float64, each output a dot product over its window. MNIST-style preprocessing uses it to

@@ -40,7 +40,9 @@ class Callback:
     """Hooks into the training loop; override what you need. ``digitnet train``'s progress bars are one.
 
     ``fit`` sets ``self.model`` before ``on_train_begin``, so a hook can read the parameters and their
-    gradients (``model.parameters.arrays``) after every batch.
+    gradients (``model.parameters.arrays``) after every batch. Read them afresh in each hook rather than
+    keeping the arrays: with ``workers > 1`` training packs the parameters into shared memory after
+    ``on_train_begin``.
     """
 
     model = None

@@ -1,4 +1,5 @@
-"""Weight initialisers: the distribution each weight of a dense layer is drawn from at the start.
+"""Weight initialisers: the distribution each weight of a layer is drawn from at the start, and which
+initialiser a layer gets when it is left to choose (:func:`choose_initializers`).
 
 Each takes a generator, the layer's fan-in (inputs per unit) and fan-out (units) and returns
 W of shape (fan_in, fan_out) and b of shape (fan_out,). The scale matters: too small and signals
@@ -61,7 +62,7 @@ DEFAULT_INIT = {
     "identity": "glorot",
     "softmax": "glorot",
 }
-"""The initialiser a dense layer gets by default, by the activation that follows it."""
+"""The initialiser a weighted layer (Dense, Conv2D) gets by default, by the activation that follows it."""
 
 
 def choose_initializers(layers: list) -> None:

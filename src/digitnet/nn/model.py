@@ -102,7 +102,7 @@ class Sequential:
         x: np.ndarray,
         y: np.ndarray,
         *,
-        weights: np.ndarray | None = None,
+        example_weights: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         predicted: np.ndarray | None = None,
     ) -> float:
@@ -114,28 +114,33 @@ class Sequential:
         backpropagation is four equations (Nielsen, chapter 2); for Dense + sigmoid + quadratic cost
         they are computed here:
 
-        ===  ==============================  ==========================================================
-        BP1  δ^L = ∇_a C ⊙ σ'(z^L)           output error: ``Quadratic.loss_and_gradient`` gives
-                                             ∇_a C = (a^L - y) / N, ``Sigmoid.backward`` multiplies
-                                             by σ'(z) = a(1 - a). (Cross-entropy on logits gives δ^L =
-                                             (softmax(z^L) - y) / N at once.)
-        BP2  δ^l = δ^(l+1) (W^(l+1))ᵀ ⊙ σ'(z^l)  error of a hidden layer: ``Dense.backward`` returns
-                                             ``grad_out @ W.T``, ``Sigmoid.backward`` multiplies by σ'
-        BP3  ∂C/∂b^l = Σ_n δ^l_n             ``Dense.backward``: ``np.add.reduce(grad_out, axis=0)``
-        BP4  ∂C/∂W^l = (a^(l-1))ᵀ δ^l        ``Dense.backward``: ``np.matmul(self.x.T, grad_out)``
-        ===  ==============================  ==========================================================
+        ===  ====================================  ==================================================
+        BP1  δ^L = ∇_a C ⊙ σ'(z^L)                 output error: ``Quadratic.loss_and_gradient``
+                                                   gives ∇_a C = (a^L - y) / N, ``Sigmoid.backward``
+                                                   multiplies by σ'(z) = a(1 - a). (Cross-entropy on
+                                                   logits gives δ^L = (softmax(z^L) - y) / N at once.)
+        BP2  δ^l = δ^(l+1) (W^(l+1))ᵀ ⊙ σ'(z^l)    error of a hidden layer: ``Dense.backward``
+                                                   returns ``grad_out @ W.T``, ``Sigmoid.backward``
+                                                   multiplies by σ'
+        BP3  ∂C/∂b^l = Σ_n δ^l_n                   ``Dense.backward``: ``np.add.reduce(grad_out, axis=0)``
+        BP4  ∂C/∂W^l = (a^(l-1))ᵀ δ^l              ``Dense.backward``: ``np.matmul(self.x.T, grad_out)``
+        ===  ====================================  ==================================================
 
         (The 1/N of the batch's mean sits in ∇_a C, so BP3 and BP4 sum over the batch.) Each layer's
-        ``backward`` sits under its ``forward`` in its own file (``dense.py``, ``activations.py``,
-        ``costs.py``): :meth:`forward` runs a^0 = x up through the layers, each caching what its
-        derivative needs, and :meth:`backward` hands δ down them.
+        ``backward`` sits under its ``forward`` in its own file (``dense.py``, ``activations.py``), the
+        cost's ``loss_and_gradient`` in ``costs.py``: :meth:`forward` runs a^0 = x up through the layers,
+        each caching what its derivative needs, and :meth:`backward` hands δ down them.
+
+        It runs in training mode, as a step of training does: dropout draws its masks from ``rng`` and
+        batch normalisation updates its running statistics. ``x`` and ``y`` are used as given (the
+        loop has checked them once, with :meth:`as_input`).
 
         Parameters
         ----------
         x : ndarray (N, *input_shape)
         y : ndarray (N,)
             Integer class labels.
-        weights : ndarray (N,) or None
+        example_weights : ndarray (N,) or None
             Each example's weight in the mean cost (class weighting); None weighs all alike.
         rng : numpy.random.Generator or None
             Draws dropout masks.
@@ -145,7 +150,7 @@ class Sequential:
         out = self.forward(x, training=True, rng=rng)  # a^L (N, C): every layer's forward, bottom up
         if predicted is not None:
             np.argmax(out, axis=1, out=predicted)  # (N,)
-        loss, grad = self.cost.loss_and_gradient(out, y, weights)  # C, and ∇_a C (N, C): BP1's first factor
+        loss, grad = self.cost.loss_and_gradient(out, y, example_weights)  # C, and ∇_a C (N, C): BP1
         self.backward(grad, input_grad=False)  # δ down the layers: BP1 to BP4, gradients in parameters.grads
         return loss
 
@@ -325,7 +330,7 @@ class Sequential:
             ``workers`` (1).
         """
         rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-        settings = FitSettings(**settings)
+        settings = FitSettings.from_keywords("Sequential.fit()", settings)
         return fit(
             self,
             x,

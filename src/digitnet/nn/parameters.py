@@ -24,6 +24,9 @@ __all__ = ["Parameters", "copy_by_name"]
 class Parameters:
     """The trainable arrays of ``layers`` packed into ``values`` (P,) and their gradients into ``grads`` (P,).
 
+    A model holds one as its ``parameters`` attribute (an object, not a method as in PyTorch's
+    ``Module.parameters()``): ``net.parameters.values``, ``net.parameters.arrays["layers.0.W"]``.
+
     Parameters
     ----------
     layers : sequence of Layer
@@ -54,6 +57,8 @@ class Parameters:
         *,
         copy: bool = True,
     ):
+        if not copy and values is None:
+            raise ValueError("copy=False keeps the values already in `values`: give that array")
         entries = [(i, layer, k) for i, layer in enumerate(layers) for k in layer.params]
         entries.sort(key=lambda e: e[2] not in e[1].decayed)  # stable: decayed first, then layer order
         dtype = entries[0][1].params[entries[0][2]].dtype if entries else np.dtype(np.float32)

@@ -7,14 +7,17 @@ adds L2's gradient λW and calls ``optimizer.step`` (:mod:`digitnet.nn.optimizer
 
 With ``workers > 1`` each batch is split between processes (:mod:`digitnet.nn.parallel`, imported only
 then): the loop is the same, ``train_step`` runs on each process's share. The loop knows the model
-only by the methods it calls (``as_input``, ``train_step``, ``evaluate``, ``parameters``), so this
-module imports nothing of :mod:`digitnet.nn.model`, which imports it for ``Sequential.fit``.
+only by what it uses of it (``as_input``, ``n_classes``, ``train_step``, ``parameters``, ``evaluate``,
+and ``layers`` and ``layer_outputs`` to say where a NaN came from), so this module imports nothing of
+:mod:`digitnet.nn.model`, which imports it for ``Sequential.fit``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ MAX_WORKERS = 64
 """The most processes one batch is split between: more than any machine here has cores."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FitSettings:
     """How :func:`fit` trains: every setting in one object, checked when it is made.
 
@@ -75,18 +78,36 @@ class FitSettings:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        checked_integer("epochs", self.epochs)
-        checked_integer("batch_size", self.batch_size)
-        checked_integer("workers", self.workers, 1, MAX_WORKERS)
+        def store(name, value):
+            object.__setattr__(self, name, value)
+
+        store("epochs", checked_integer("epochs", self.epochs))
+        store("batch_size", checked_integer("batch_size", self.batch_size))
+        store("workers", checked_integer("workers", self.workers, 1, MAX_WORKERS))
         if self.patience is not None:
-            checked_integer("patience", self.patience)
-        if not (isinstance(self.l2, (int, float)) and self.l2 >= 0 and math.isfinite(self.l2)):
-            raise ValueError(f"l2 must be a non-negative number, got {self.l2!r}")
+            store("patience", checked_integer("patience", self.patience))
+        real = isinstance(self.l2, (numbers.Real, np.floating)) and not isinstance(self.l2, (bool, np.bool_))
+        if not (real and 0 <= self.l2 < math.inf):
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
+        store("l2", float(self.l2))
         if self.class_weights is not None:
             weights = np.asarray(self.class_weights, dtype=np.float64)
             if weights.ndim != 1 or not (weights >= 0).all() or not weights.any():
-                raise ValueError("class_weights must be one non-negative number per class, not all zero")
-            object.__setattr__(self, "class_weights", weights)
+                raise ValueError(
+                    "class_weights must be one number >= 0 per class, not all zero, "
+                    f"got {self.class_weights!r}"
+                )
+            store("class_weights", weights)
+
+    @classmethod
+    def from_keywords(cls, where: str, settings: dict) -> FitSettings:
+        """``FitSettings(**settings)``, with a ``TypeError`` that names ``where`` (the function the user
+        called) and the settings there are, if one of the keywords is not a setting."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise TypeError(f"{where} got unknown settings {unknown}; the settings are {known}")
+        return cls(**settings)
 
 
 # NaN and infinity are caught explicitly in the loop and reported with a diagnosis; NumPy's warnings
@@ -219,11 +240,15 @@ class _Loop:
         if self.replicas is not None:
             self.replicas.close()
 
-    def train_step(self, x, y, weights, predicted) -> float:
-        """Forward, the cost and backward on one batch, in this process or split between the workers."""
+    def train_step(self, x, y, example_weights, predicted) -> float:
+        """Forward, the cost and backward on one batch, in this process or split between the workers.
+
+        Shapes: x (N, *input_shape), y (N,), example_weights (N,) or None; ``predicted`` (N,) receives
+        each example's predicted class. Returns the batch's mean cost.
+        """
         if self.replicas is not None:
-            return self.replicas.train_step(x, y, weights, predicted)
-        return self.model.train_step(x, y, weights=weights, rng=self.rng, predicted=predicted)
+            return self.replicas.train_step(x, y, example_weights, predicted)
+        return self.model.train_step(x, y, example_weights=example_weights, rng=self.rng, predicted=predicted)
 
     def epoch(self, epoch: int, x: np.ndarray, y: np.ndarray, order: np.ndarray) -> tuple[float, int]:
         """One pass over the examples ``order`` lists; returns (Σ batch loss x batch size, correct count).
@@ -243,7 +268,7 @@ class _Loop:
         # enough for the C library to map and unmap new pages each time, 10% of a 784-100-10 epoch.
         x_buffer = np.empty((min(batch_size, n), *x.shape[1:]), x.dtype)  # (N, D)
         loss_sum = 0.0
-        with self.replicas.one_blas_thread_each() if self.replicas else contextlib.nullcontext():
+        with self.replicas.one_blas_thread_each() if self.replicas is not None else contextlib.nullcontext():
             for b in range(batches):
                 batch = slice(b * batch_size, (b + 1) * batch_size)
                 idx = order[batch]
@@ -251,8 +276,12 @@ class _Loop:
                 if settings.augment is not None:
                     xb = settings.augment(xb, self.augment_rng)  # a new array, each image its own way
                 yb = y[idx]  # (N,)
-                weights = None if settings.class_weights is None else settings.class_weights[yb]  # (N,)
-                loss = self.train_step(xb, yb, weights, predicted[batch])  # gradient in parameters.grads
+                example_weights = (
+                    None if settings.class_weights is None else settings.class_weights[yb]
+                )  # (N,)
+                loss = self.train_step(
+                    xb, yb, example_weights, predicted[batch]
+                )  # gradient in parameters.grads
                 if not math.isfinite(loss):
                     raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
                 if settings.l2:

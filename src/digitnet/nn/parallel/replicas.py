@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from digitnet.checks import checked_integer
 from digitnet.nn.parallel.shared_memory import shared_array
 from digitnet.nn.parameters import Parameters
 
@@ -44,6 +45,7 @@ class Replicas:
     """
 
     def __init__(self, model, workers: int, rng: np.random.Generator, batch_size: int = 1024):
+        checked_integer("workers", workers)
         self.model, self.rng, self.workers, self._params_file = model, rng, [], None
         if workers == 1:
             return
@@ -74,7 +76,7 @@ class Replicas:
         n = len(x)
         shards = min(len(self.workers) + 1, n)
         if shards == 1:  # the plain step, with nothing added: at batch 10 a step is only about 50 µs
-            return self.model.train_step(x, y, weights=weights, rng=self.rng, predicted=predicted)
+            return self.model.train_step(x, y, example_weights=weights, rng=self.rng, predicted=predicted)
         bounds = [n * s // shards for s in range(shards + 1)]
         ranges = list(zip(bounds, bounds[1:]))  # (first, end) of shard s; shard 0 is computed here
 
@@ -87,7 +89,9 @@ class Replicas:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as in fit and the workers
             xs, ys, ws = cut(*ranges[0])
             losses = [
-                self.model.train_step(xs, ys, weights=ws, rng=self.rng, predicted=predicted[: bounds[1]])
+                self.model.train_step(
+                    xs, ys, example_weights=ws, rng=self.rng, predicted=predicted[: bounds[1]]
+                )
             ]
         for worker, (lo, hi) in zip(busy, ranges[1:]):
             losses.append(worker.finish(predicted[lo:hi]))

@@ -49,7 +49,7 @@ def serve(receive: Connection, send: Connection) -> None:
         predicted = np.empty(n, np.intp)
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # as in fit
-                loss = model.train_step(x, y, weights=weights, rng=rng, predicted=predicted)
+                loss = model.train_step(x, y, example_weights=weights, rng=rng, predicted=predicted)
             send.send(("done", (loss, predicted)))
         except Exception:
             send.send(("error", traceback.format_exc()))

@@ -21,6 +21,7 @@ from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.plots import new_figure
+from digitnet.presets import get_preset
 
 __all__ = ["CANON", "Claim"]
 
@@ -46,23 +47,24 @@ NIELSEN_NETWORK_PY = dict(
     init="standard-normal",
 )
 
+LECUN_MEAN_SQUARE_ERROR = dict(  # our recipe for the mean-square-error rows of LeCun's table
+    activation="tanh",
+    cost="quadratic",
+    optimizer="sgd",
+    lr=0.1,
+    momentum=0.9,
+    schedule="cosine",
+    batch_size=32,
+    epochs=20,
+    validation_size=0,
+)
+
 CANON = [
     Claim(
         "3Blue1Brown, 'But what is a neural network?'",
         "784-16-16-10",
         0.96,
-        TrainConfig(
-            hidden=(16, 16),
-            activation="sigmoid",
-            cost="quadratic",
-            optimizer="sgd",
-            lr=3.0,
-            schedule="cosine",
-            batch_size=10,
-            epochs=60,
-            l2=5e-5,
-            validation_size=0,
-        ),
+        get_preset("seeds"),
         "digitnet's `seeds` preset: sigmoid, quadratic cost, SGD batch 10, L2 5e-5, step 3 decaying to 0",
         validation=False,
     ),
@@ -103,18 +105,7 @@ CANON = [
         "LeCun et al. 1998, table: 2-layer NN, 300 hidden units, mean square error",
         "784-300-10",
         0.953,
-        TrainConfig(
-            hidden=(300,),
-            activation="tanh",
-            cost="quadratic",
-            optimizer="sgd",
-            lr=0.1,
-            momentum=0.9,
-            schedule="cosine",
-            batch_size=32,
-            epochs=20,
-            validation_size=0,
-        ),
+        TrainConfig(hidden=(300,), **LECUN_MEAN_SQUARE_ERROR),
         "tanh hidden, sigmoid outputs, quadratic cost, SGD momentum 0.9, eta 0.1 cosine, batch 32, 20 epochs",
         validation=False,
     ),
@@ -122,18 +113,7 @@ CANON = [
         "LeCun et al. 1998, table: 3-layer NN, 500+150 hidden units, mean square error",
         "784-500-150-10",
         0.9705,
-        TrainConfig(
-            hidden=(500, 150),
-            activation="tanh",
-            cost="quadratic",
-            optimizer="sgd",
-            lr=0.1,
-            momentum=0.9,
-            schedule="cosine",
-            batch_size=32,
-            epochs=20,
-            validation_size=0,
-        ),
+        TrainConfig(hidden=(500, 150), **LECUN_MEAN_SQUARE_ERROR),
         "as the 300-unit row, two hidden layers",
         validation=False,
     ),

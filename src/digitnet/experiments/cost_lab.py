@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
-from digitnet.experiments.lab import Lab, experiment
+from digitnet.experiments.lab import Lab, experiment, nielsen_sgd
 from digitnet.nn import Callback
 from digitnet.nn.activations import sigmoid
 from digitnet.runs import build_model
@@ -93,21 +92,6 @@ def sigmoid_slopes(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]
     return hidden, (out * (1 - out)).ravel()
 
 
-def _config(lab: Lab, activation: str, cost: str, lr: float, epochs: int) -> TrainConfig:
-    return TrainConfig(
-        hidden=(30,),
-        activation=activation,
-        cost=cost,
-        optimizer="sgd",
-        lr=lr,
-        schedule="constant",
-        batch_size=10,
-        epochs=epochs,
-        l2=0.0,
-        seed=lab.seed,
-    )
-
-
 def _subset(data: MNIST, n_train: int, n_val: int) -> MNIST:
     return MNIST(
         Split(data.train.x[:n_train], data.train.y[:n_train]),
@@ -134,11 +118,13 @@ def run(lab: Lab) -> None:
     for activation, cost in COMBOS:
         key = f"{activation}+{cost}"
         pilot = {
-            lr: lab.train(_config(lab, activation, cost, lr, 1), data=pilot_data).metrics["val_accuracy"]
+            lr: lab.train(
+                nielsen_sgd(lab.seed, lr, 1, activation=activation, cost=cost), data=pilot_data
+            ).metrics["val_accuracy"]
             for lr in ETA_GRID
         }
         lr = max(ETA_GRID, key=lambda eta: pilot[eta])  # the first (smallest) of equals
-        config = _config(lab, activation, cost, lr, epochs)
+        config = nielsen_sgd(lab.seed, lr, epochs, activation=activation, cost=cost)
         prober = ProbeAccuracy(*probe)
         initial = build_model(config)  # the same weights lab.train starts from (same seed)
         result = lab.train(config, data=data, callbacks=[prober])

@@ -26,7 +26,7 @@ from digitnet.data import MNIST, load_mnist
 from digitnet.jsonable import plain
 from digitnet.runs import TrainResult, train
 
-__all__ = ["EXPERIMENTS", "Experiment", "Lab", "experiment"]
+__all__ = ["EXPERIMENTS", "Experiment", "Lab", "experiment", "nielsen_sgd"]
 
 
 @dataclass(frozen=True)
@@ -173,3 +173,19 @@ def run_experiment(name: str, lab: Lab) -> Lab:
     EXPERIMENTS[name].run(lab)
     lab.finish(time.perf_counter() - start)
     return lab
+
+
+def nielsen_sgd(seed: int, lr: float, epochs: int, **settings) -> TrainConfig:
+    """Nielsen's bench for comparing neurons and costs: 784-30-10, plain SGD at a constant rate ``lr``,
+    batch 10, no L2, weights from ``seed``; ``settings`` (activation, cost, ...) say what is compared."""
+    return TrainConfig(
+        hidden=(30,),
+        optimizer="sgd",
+        lr=lr,
+        schedule="constant",
+        batch_size=10,
+        epochs=epochs,
+        l2=0.0,
+        seed=seed,
+        **settings,
+    )

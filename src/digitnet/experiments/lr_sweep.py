@@ -35,10 +35,9 @@ import math
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.errors import NonFiniteError
-from digitnet.experiments.lab import Lab, experiment
+from digitnet.experiments.lab import Lab, experiment, nielsen_sgd
 from digitnet.nn import Callback
 
 __all__ = ["BatchLosses", "dead_share", "log_bins", "run"]
@@ -63,21 +62,6 @@ class BatchLosses(Callback):
 
     def on_batch_end(self, epoch, batch, loss):
         self.losses.append(loss)
-
-
-def _config(lab: Lab, network: str, lr: float, epochs: int) -> TrainConfig:
-    settings = NETWORKS[network][0]
-    return TrainConfig(
-        hidden=(30,),
-        optimizer="sgd",
-        lr=lr,
-        schedule="constant",
-        batch_size=10,
-        epochs=epochs,
-        l2=0.0,
-        seed=lab.seed,
-        **settings,
-    )
 
 
 def dead_share(model, x: np.ndarray) -> float:
@@ -123,7 +107,9 @@ def run(lab: Lab) -> None:
             recorder = BatchLosses()
             entry = {"diverged": None, "final_val_accuracy": None, "val_accuracy": [], "dead_units": None}
             try:
-                result = lab.train(_config(lab, network, lr, epochs), data=data, callbacks=[recorder])
+                result = lab.train(
+                    nielsen_sgd(lab.seed, lr, epochs, **NETWORKS[network][0]), data=data, callbacks=[recorder]
+                )
             except NonFiniteError as error:
                 entry["diverged"] = {"epoch": error.epoch, "batch": error.batch, "what": error.what}
             else:

@@ -94,3 +94,24 @@ def test_reads_flat_pixels_is_about_the_input_shape(flat):
     shape = (784,) if flat else (1, 28, 28)
     layers = [Dense(4), ReLU(), Dense(10)] if flat else [Flatten(), Dense(4), ReLU(), Dense(10)]
     assert reads_flat_pixels(Sequential(layers, input_shape=shape, rng=0)) is flat
+
+
+@pytest.mark.parametrize("convolutional", [False, True])
+def test_the_report_figure_draws_exactly_the_chosen_neurons_and_links(convolutional):
+    from digitnet.plots import plt
+    from digitnet.report.figures import network_figure
+
+    if convolutional:
+        layers = [Conv2D(2, 3, padding="same"), ReLU(), MaxPool2D(2), Flatten(), Dense(20), ReLU(), Dense(10)]
+        model = Sequential(layers, input_shape=(1, 28, 28), rng=0)
+    else:
+        model = Sequential([Dense(30), ReLU(), Dense(20), Sigmoid(), Dense(10)], rng=0)
+    x = np.random.default_rng(1).random((1, 784), dtype=np.float32)
+    network, connections, activations = drawn(model, x)
+    fig = network_figure(x[0], network, connections, activations, model.predict_proba(x)[0])
+    ax = fig.axes[0]
+    assert len(ax.lines) == len(connections) > 0  # one line per link
+    dots = [len(c.get_offsets()) for c in ax.collections]  # one scatter per column after the input
+    assert dots == [len(c["shown"]) for c in network[1:]]
+    assert any("not drawn" in t.get_text() for t in ax.texts) == convolutional
+    plt.close(fig)

@@ -81,6 +81,7 @@ def test_report_writes_page_json_and_figures(relu_report):
         "neuron_weights",
         "neuron_top_digits",
         "neuron_importance",
+        "network",
         "reliability",
     }
     assert set(report["figures"]) == expected
@@ -89,7 +90,8 @@ def test_report_writes_page_json_and_figures(relu_report):
             assert image.format == "PNG" and min(image.size) > 100, name
         assert f'src="{file}"' in page  # relative: the page opens from disk
     assert "<script" not in page and "http" not in page  # self-contained, no network
-    for section in ("Training curves", "First-layer neurons", "Confusion matrix", "Calibration", "784-16-10"):
+    sections = ("Training curves", "First-layer neurons", "One digit through the network", "Confusion matrix")
+    for section in (*sections, "Calibration", "784-16-10"):
         assert section.lower() in page.lower()
 
 

@@ -30,6 +30,7 @@ from digitnet.report.calibration import (
     reliability_bins,
     softmax_t,
 )
+from digitnet.report.drawn import drawn_network
 from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer, first_convolution
 from digitnet.report.page import render_page
 
@@ -163,7 +164,10 @@ def build_report(
         save("neuron_top_digits", figures.neuron_digits_figure(neurons, test.images))
         save("neuron_importance", figures.importance_figure(neurons))
 
-    # 5. calibration
+    # 5. one digit through the network, drawn as the drawing page draws it
+    report["network"] = _one_digit(model, test, proba, save)
+
+    # 6. calibration
     report["calibration"] = _calibration(model, data, loaded.training, proba, labels)
     cal = report["calibration"]
     save(
@@ -184,6 +188,21 @@ def build_report(
         f.write(render_page(report))
     report["out"] = str(out)
     return report
+
+
+def _one_digit(model, test, proba: np.ndarray, save) -> dict:
+    """The first test digit through ``model``: the neurons and links :func:`drawn_network` chooses for the
+    drawing page, saved as the ``network`` figure; what the report records of it."""
+    x = test.x[:1]  # (1, 784)
+    network, connections, activations = drawn_network(model, model.layer_outputs(x), x)
+    save("network", figures.network_figure(x[0], network, connections, activations, proba[0]))
+    return {
+        "digit_index": 0,
+        "label": int(test.y[0]),
+        "predicted": int(proba[0].argmax()),
+        "columns": [{"size": c["size"], "shown": c["shown"].tolist()} for c in network[1:]],
+        "links": len(connections),
+    }
 
 
 def _most_confused(m: np.ndarray) -> list[dict]:

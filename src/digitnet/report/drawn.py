@@ -15,8 +15,9 @@ Only contributions that push t up (c_st > 0) are drawn. A convolutional network'
 feature maps, not pixels, so nothing links the image to it; nor, to be safe, for any network that takes
 images (C, H, W) rather than rows of pixels (:func:`~digitnet.report.neurons.reads_flat_pixels`).
 
-The report's first-layer figures (:mod:`digitnet.report.neurons`) choose neurons otherwise: by their
-importance over the whole test set, most important first, not by their activation for one digit.
+The report draws one test digit through the network with this same choice (its ``network`` figure,
+:func:`digitnet.report.figures.network_figure`). Its first-layer figures (:mod:`digitnet.report.neurons`)
+choose neurons otherwise: by their importance over the whole test set, not by activation for one digit.
 """
 
 from __future__ import annotations

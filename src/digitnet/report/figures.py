@@ -19,6 +19,7 @@ __all__ = [
     "misclassified_figure",
     "conv_filters_figure",
     "neuron_digits_figure",
+    "network_figure",
     "neuron_weights_figure",
     "probability_figure",
     "reliability_figure",
@@ -303,4 +304,55 @@ def reliability_figure(panels: list[tuple[str, list[dict], float]]):
         ax_n.bar(centres[filled], counts[filled], width=width, color="gray", edgecolor="white")
         ax_n.set_yscale("log")
         ax_n.set(xlabel="confidence (top probability)", ylabel="test digits")
+    return fig
+
+
+def network_figure(digit: np.ndarray, network: list[dict], connections: list, activations: list[dict], proba):
+    """One test digit going through the network, drawn as the drawing page draws it (the same choice of
+    neurons and links, :func:`digitnet.report.drawn.drawn_network`): the digit on the left, then a column
+    per dense layer with its shown neurons shaded by activation, and each shown neuron's strongest
+    positive incoming links (pixels for the first hidden layer), wider for larger contributions a·w.
+
+    Shape: digit (784,); proba (C,), the output column's probabilities.
+    """
+    gap = 1.2  # between columns; the digit is 1 wide
+    right = 0.3 + gap * (len(network) - 1) + 0.9  # where the last column's labels end
+    fig, ax = new_figure(2.8 * (right + 0.05), 2.8 * 1.12)
+    ax.axis("off")
+    ax.imshow(digit.reshape(28, 28), cmap="gray_r", extent=(0, 1, 0, 1), vmin=0, vmax=1)
+    hidden_values = [a["values"] for a in activations if a.get("column")][: len(network) - 2]
+    positions = {}  # (column, neuron) -> (x, y)
+    for k, column in enumerate(network[1:], start=1):
+        x, shown = 0.3 + k * gap, column["shown"]
+        ys = np.linspace(0.97, 0.03, len(shown)) if len(shown) > 1 else np.array([0.5])
+        last = k == len(network) - 1
+        values = proba if last else (hidden_values[k - 1] if k - 1 < len(hidden_values) else None)
+        shade = np.zeros(len(shown)) if values is None else np.asarray(values, np.float64)[shown]
+        shade = shade / (shade.max() if shade.size and shade.max() > 0 else 1.0)
+        dots = {"s": 110, "cmap": "Blues", "vmin": 0, "vmax": 1, "edgecolors": "0.3", "linewidths": 0.6}
+        ax.scatter(np.full(len(shown), x), ys, c=shade, zorder=3, **dots)
+        for neuron, y in zip(shown, ys):
+            positions[(k, int(neuron))] = (x, y)
+            if last:
+                ax.text(x + 0.12, y, f"{neuron}: {proba[neuron]:.1%}", va="center", fontsize=8)
+        title = "outputs" if last else f"layer {k}: {len(shown)} of {column['size']}"
+        ax.text(x, 1.05, title, ha="center", fontsize=8)
+    if not any(link.source_column == 0 for link in connections):  # a convolutional network
+        note = "convolutions\nand pooling\n(not drawn)"
+        ax.text(0.65 + gap / 2, 0.5, note, ha="center", va="center", fontsize=8, color="0.4")
+    strongest = max((link.contribution for link in connections), default=1.0)
+    for link in connections:
+        if link.source_column == 0:  # a pixel: its place on the image
+            row, col = divmod(link.source, 28)
+            start = ((col + 0.5) / 28, 1 - (row + 0.5) / 28)
+        else:
+            start = positions[(link.source_column, link.source)]
+        end = positions[(link.target_column, link.target)]
+        share = link.contribution / strongest
+        ax.plot(
+            *zip(start, end), color="tab:orange", lw=0.3 + 2.2 * share, alpha=0.25 + 0.6 * share, zorder=2
+        )
+    ax.set_xlim(-0.05, right)
+    ax.set_ylim(-0.02, 1.1)
+    ax.set_aspect("equal")
     return fig

@@ -33,6 +33,7 @@ SECTIONS = (
     ("model", "Model"),
     ("training", "Training curves"),
     ("neurons", "First-layer neurons"),
+    ("network", "One digit through the network"),
     ("mistakes", "Mistakes"),
     ("probabilities", "Probabilities"),
     ("calibration", "Calibration"),
@@ -149,6 +150,20 @@ def _neurons(r) -> str:
     )
 
 
+def _network(r) -> str:
+    n = r["network"]
+    hidden = n["columns"][:-1]
+    shown = ", ".join(f"{len(c['shown'])} of {c['size']}" for c in hidden) or "none"
+    return (
+        f"<p>Test digit {n['digit_index']} (a {n['label']}, read as {n['predicted']}) going through the "
+        "network as <code>digitnet serve</code>'s drawing page shows it: each hidden layer's most active "
+        f"neurons ({_e(shown)} here), shaded by activation, and into each the strongest connections "
+        "that push it up, a&middot;w of the neuron before (pixels for the first layer), wider for "
+        f"larger; {n['links']:,} links in all. The outputs are shaded by probability.</p>"
+        + _figure(r, "network", "one test digit going through the network")
+    )
+
+
 def _mistakes(r) -> str:
     t = r["test"]
     rows = [
@@ -241,6 +256,7 @@ def render_page(r: dict[str, Any]) -> str:
         "model": _model,
         "training": _training,
         "neurons": _neurons,
+        "network": _network,
         "mistakes": _mistakes,
         "probabilities": _probabilities,
         "calibration": _calibration,

@@ -26,14 +26,14 @@ the shards' weighted means::
 
 How the processes share the work
 --------------------------------
-The parameters live in shared memory for the whole of training: the model's ``parameters`` are packed
-anew into a shared array (``parameters.values`` is that array), and every worker's network reads it, so the optimiser's in-place update is
-seen by all with nothing copied. Each worker writes its gradient into a shared (P,) array of its own and
-reads its shard's images from a shared input buffer; labels, weights, losses and predictions travel
-through a pipe. Shared memory here is an unnamed temporary file in ``/dev/shm`` (memory, not disk),
-mapped by both processes through a file descriptor: nothing to name, nothing left behind if a process
-dies. A worker is ``python -m digitnet.nn.parallel.worker``: a fresh interpreter that imports only
-digitnet, whatever script started the training.
+The parameters live in shared memory for the whole of training: the model's ``parameters`` are packed anew
+into a shared array (``parameters.values`` is that array), and every worker's network reads it, so the
+optimiser's in-place update is seen by all with nothing copied. Each worker writes its gradient into a
+shared (P,) array of its own and reads its shard's images from a shared input buffer; labels, weights,
+losses and predictions travel through a pipe. Shared memory here is an unnamed temporary file in
+``/dev/shm`` (memory, not disk), mapped by both processes through a file descriptor: nothing to name,
+nothing left behind if a process dies. A worker is ``python -m digitnet.nn.parallel.worker``: a fresh
+interpreter that imports only digitnet, whatever script started the training.
 
 Where it differs from one worker
 --------------------------------

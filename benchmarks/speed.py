@@ -369,6 +369,19 @@ def _time(f) -> float:
     return time.perf_counter() - start
 
 
+def cpu_model() -> str:
+    """The CPU's model name as Linux reports it ("AMD EPYC ...", "Intel(R) Xeon(R) ..."): timings are
+    only comparable on one CPU, so every table names it. Falls back to the architecture elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return " ".join(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def inference(threads: int, torch_available: bool) -> dict:
     data = load_mnist(validation_size=0, progress=False)
     mlp100, small = build_model(TrainConfig(hidden=(100,))), build_model(BENCHMARKS[0].config)
@@ -430,7 +443,7 @@ def main() -> int:
 
     peak = matmul_peak()
     print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
+        f"{cpu_model()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
         f"PyTorch {torch.__version__} ({args.threads} threads); float32 matmul peak {peak:.0f} GFLOP/s\n"
     )
     header = (
@@ -486,7 +499,7 @@ def main() -> int:
             json.dump(
                 {
                     "machine": {
-                        "processor": platform.processor(),
+                        "processor": cpu_model(),
                         "cores": os.cpu_count(),
                         "numpy": np.__version__,
                         "torch": torch.__version__,

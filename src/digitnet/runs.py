@@ -66,7 +66,10 @@ def network_layers(
     An MLP is input → hidden layers (each Dense, ``activation``, optional dropout) → ``classes`` outputs,
     then the ``output`` activation (none for "identity"). With ``conv`` the image first passes through
     convolutional stages (each "same"-padded Conv2D followed by the activation, then 2x2 max-pooling),
-    is flattened, and continues into the dense layers. With ``batch_norm``, BatchNorm sits between every
+    is flattened, and continues into the dense layers. A stage's last ReLU comes after its pooling:
+    ReLU is non-decreasing, so relu(max(z)) = max(relu(z)) for every window, ties included, and the
+    gradient reaches the same input (the window's first maximum, times ReLU's derivative there), bit for
+    bit; it is 4 times fewer values to rectify. With ``batch_norm``, BatchNorm sits between every
     convolution or hidden dense layer and its activation. ``input_dropout`` drops input pixels.
     """
     act = ACTIVATIONS[activation]
@@ -78,7 +81,10 @@ def network_layers(
     for stage in conv:
         for filters in stage:
             layers += weighted(Conv2D(filters, kernel_size, padding=kernel_size // 2, init=init))
-        layers.append(MaxPool2D(2))
+        if activation == "relu":  # pool first: relu(max(z)) = max(relu(z)), on a quarter of the values
+            layers[-1:] = [MaxPool2D(2), layers[-1]]
+        else:
+            layers.append(MaxPool2D(2))
     if conv:
         layers.append(Flatten())  # (N, F, H, W) -> (N, F·H·W)
     for units in hidden:

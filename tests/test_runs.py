@@ -20,9 +20,18 @@ def test_an_mlp_is_dense_activation_pairs_then_the_outputs():
 def test_a_stage_pools_before_its_last_relu_and_after_any_other_activation():
     relu = network_layers(hidden=(8,), activation="relu", conv=((4, 6), (8,)), batch_norm=True)
     assert kinds(relu)[:11] == [
-        "Conv2D", "BatchNorm", "ReLU", "Conv2D", "BatchNorm", "MaxPool2D", "ReLU",
-        "Conv2D", "BatchNorm", "MaxPool2D", "ReLU",
-    ]  # fmt: skip
+        "Conv2D",
+        "BatchNorm",
+        "ReLU",
+        "Conv2D",
+        "BatchNorm",
+        "MaxPool2D",
+        "ReLU",
+        "Conv2D",
+        "BatchNorm",
+        "MaxPool2D",
+        "ReLU",
+    ]
     tanh = network_layers(hidden=(8,), activation="tanh", conv=((4,),))
     assert kinds(tanh)[:3] == ["Conv2D", "Tanh", "MaxPool2D"]
 
@@ -34,8 +43,9 @@ def test_pooling_before_relu_gives_the_same_outputs_and_gradients_bit_for_bit(ba
     config = TrainConfig(conv=((4,), (6,)), kernel_size=3, batch_norm=batch_norm, hidden=(12,))
     pooled_first = build_model(config)
     layers = []
-    for layer in network_layers(hidden=(12,), activation="relu", conv=((4,), (6,)), kernel_size=3,
-                                batch_norm=batch_norm):  # fmt: skip
+    for layer in network_layers(
+        hidden=(12,), activation="relu", conv=((4,), (6,)), kernel_size=3, batch_norm=batch_norm
+    ):
         if isinstance(layer, ReLU) and layers and isinstance(layers[-1], MaxPool2D):
             layers[-1:] = [layer, layers[-1]]  # the classic order: activation, then pooling
         else:

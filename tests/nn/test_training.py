@@ -15,7 +15,6 @@ from digitnet.nn import (
     Dense,
     Dropout,
     FitSettings,
-    Parameters,
     ReLU,
     Sequential,
     Sigmoid,
@@ -158,21 +157,6 @@ def test_bad_labels_and_shapes():
         net.fit(x, y[:10], optimizer=SGD(0.1), epochs=1)
 
 
-def test_summary_counts_the_classic_network():
-    net = Sequential([Dense(16), Sigmoid(), Dense(16), Sigmoid(), Dense(10), Sigmoid()], cost="quadratic")
-    assert net.n_params == 13_002
-    text = net.summary()
-    assert "13,002" in text and "(N, 16)" in text and "12,560" in text
-
-
-def test_input_shapes_are_accepted_flexibly():
-    net = Sequential([Dense(10)], rng=0)
-    one = np.zeros(784, np.float32)
-    assert net.predict(one).shape == (1,)
-    assert net.predict(np.zeros((3, 28, 28))).shape == (3,)
-    assert net.predict_proba(np.zeros((28, 28))).shape == (1, 10)
-
-
 def test_real_mnist_short_run_learns(mnist):
     """A correctness check, not a timing: two quick epochs on 20,000 digits must pass 90% on the test set."""
     net = Sequential([Dense(64), ReLU(), Dense(10)], rng=0)
@@ -220,35 +204,6 @@ def test_oversampling_and_class_weights_raise_the_rare_class_recall():
     plain = recall()
     assert recall(oversample=True) > plain
     assert recall(class_weights=balanced_class_weights(y, 3)) > plain
-
-
-def test_parameters_live_in_one_flat_array_with_the_weights_first():
-    net = Sequential([Dropout(0.1), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
-    assert net.parameters.values.shape == net.parameters.grads.shape == (net.n_params,)
-    for layer in net.layers:
-        for k, p in layer.params.items():
-            assert np.shares_memory(p, net.parameters.values)
-            assert np.shares_memory(layer.grads[k], net.parameters.grads)
-    assert len(net.parameters.weights) == 20 * 16 + 16 * 3  # the two W; the biases follow
-    decayed = net.parameters.weights
-    np.testing.assert_array_equal(decayed[: 20 * 16], net.layers[1].params["W"].ravel())
-    clone = net.astype(np.float64)  # a copy packs its own arrays
-    assert clone.parameters.values.dtype == np.float64 and not np.shares_memory(
-        clone.parameters.values, net.parameters.values
-    )
-    np.testing.assert_allclose(clone.parameters.values, net.parameters.values)
-
-
-def test_training_backward_skips_only_the_unneeded_input_gradient():
-    x, y = toy_data(n=32)
-    net = Sequential([Dropout(0.0), Dense(16), ReLU(), Dense(3)], input_shape=(20,), rng=0)
-    _, grad = net.cost.loss_and_gradient(net.forward(x), y)
-    full = net.backward(grad.copy())
-    expected = net.parameters.grads.copy()
-    net.parameters.grads[...] = 0
-    assert net.backward(grad.copy(), input_grad=False) is None
-    np.testing.assert_array_equal(net.parameters.grads, expected)
-    assert full.shape == x.shape
 
 
 def test_augmentation_applies_to_training_batches_only_and_leaves_other_runs_unchanged():
@@ -337,12 +292,3 @@ def test_fit_settings_with_class_weights_can_be_compared_and_printed():
     settings = FitSettings(class_weights=np.ones(3))
     assert settings != FitSettings(class_weights=np.ones(3))  # compared as objects: arrays have no one truth
     assert "class_weights=array" in repr(settings)
-
-
-def test_parameters_that_keep_given_values_need_those_values():
-    net = toy_net()
-    with pytest.raises(ValueError, match="copy=False keeps the values already in `values`"):
-        Parameters(net.layers, copy=False)
-    shared = net.parameters.values * 2
-    adopted = Parameters(net.layers, shared, copy=False)  # a worker adopting the trainer's weights
-    assert adopted.values is shared and np.shares_memory(net.layers[0].params["W"], shared)

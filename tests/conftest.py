@@ -54,3 +54,20 @@ def user_cache(tmp_path, monkeypatch) -> Path:
 def mnist(mnist_dir):
     """Real MNIST, loaded once per test session: 50,000 train, 10,000 validation, 10,000 test."""
     return load_mnist(mnist_dir, progress=False)
+
+
+@pytest.fixture
+def unsearchable(monkeypatch):
+    """``unsearchable(folder)`` makes ``folder`` behave as a folder without search (x) permission: every
+    ``os.stat`` of a path inside it raises PermissionError (root would pass a real chmod)."""
+    real_stat = os.stat
+
+    def lock(folder: Path) -> None:
+        def refuse(path, *args, **kwargs):
+            if str(path).startswith(str(folder) + os.sep):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_stat(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "stat", refuse)
+
+    return lock

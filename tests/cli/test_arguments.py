@@ -4,18 +4,13 @@ import json
 import shutil
 
 import pytest
+from cli_helpers import run
 from PIL import Image, ImageDraw
 
 from digitnet.cli.main import main
 from digitnet.cli.train import recorded_config
 from digitnet.models import bundled_models
 from digitnet.presets import get_preset
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def usage_error(capsys, *argv) -> str:

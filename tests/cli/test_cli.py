@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_helpers import run
 from PIL import Image
 
 from digitnet.cli import gradcheck as gradcheck_command
@@ -14,12 +15,6 @@ from digitnet.modelfile import load_model, save_model
 from digitnet.models import DEFAULT_MODEL
 
 FAST = "--hidden 32 --epochs 2 --lr 0.003 --train-size 10000 --validation-size 1000 --no-progress".split()
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,11 @@ import os
 import shutil
 
 import pytest
+from cli_helpers import TINY, run
 
 import digitnet.data.download as download
 from digitnet.cli.main import main
 from digitnet.data.download import MNIST_FILES
-
-TINY = "--hidden 8 --epochs 1 --train-size 500 --validation-size 100 --no-progress".split()
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -94,18 +87,11 @@ def test_a_mistyped_digitnet_data_is_an_error_not_a_download(capsys, tmp_path, n
 
 
 def test_a_folder_that_cannot_be_searched_gets_a_message_not_a_traceback(
-    capsys, tmp_path, monkeypatch, mnist_dir
+    capsys, tmp_path, monkeypatch, mnist_dir, unsearchable
 ):
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_stat = os.stat
-
-    def refuse(path, *args, **kwargs):  # what a folder without search (x) permission does
-        if str(path).startswith(str(locked) + os.sep):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "stat", refuse)
+    unsearchable(locked)
     monkeypatch.setenv("DIGITNET_DATA", str(locked))
     for argv in (
         ["data"],

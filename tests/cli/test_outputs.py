@@ -13,23 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import TINY, run
 
 import digitnet.cli.run_files as run_files
 import digitnet.cli.train as train_command
 import digitnet.experiments
 import digitnet.plots
 import digitnet.report.build
-from digitnet.cli.main import main
 from digitnet.modelfile import load_model, read_header
 from digitnet.progress import ProgressBars
-
-TINY = "--hidden 8 --epochs 1 --train-size 500 --validation-size 100 --no-progress".split()
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

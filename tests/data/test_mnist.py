@@ -249,15 +249,10 @@ def test_a_file_is_not_a_data_folder(tmp_path):
         load_mnist(tmp_path / "file" / "mnist", download=False)
 
 
-def test_a_folder_that_cannot_be_searched_gets_a_clear_message(tmp_path, monkeypatch, fake_mnist):
-    real_stat = os.stat
-
-    def refuse(path, *args, **kwargs):  # what a folder without search (x) permission does
-        if str(path).startswith(str(fake_mnist) + os.sep):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "stat", refuse)
+def test_a_folder_that_cannot_be_searched_gets_a_clear_message(
+    tmp_path, monkeypatch, fake_mnist, unsearchable
+):
+    unsearchable(fake_mnist)
     monkeypatch.setenv("DIGITNET_DATA", str(fake_mnist))
     for call in (find_mnist_dir, lambda: load_mnist(download=False)):
         with pytest.raises(

@@ -94,6 +94,15 @@ def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
     return float((a * rows).sum() / a.sum()), float((a * cols).sum() / a.sum())
 
 
+def centres_of_mass(images: np.ndarray) -> np.ndarray:
+    """(row, column) of each image's centre of mass: (N, H, W) -> (N, 2)."""
+    n, h, w = images.shape
+    mass = images.sum(axis=(1, 2))  # (N,)
+    rows = images.sum(axis=2) @ np.arange(h) / mass  # (N, H) @ (H,) -> (N,)
+    cols = images.sum(axis=1) @ np.arange(w) / mass  # (N, W) @ (W,) -> (N,)
+    return np.stack([rows, cols], axis=1)
+
+
 def ink_box_size(a: np.ndarray) -> tuple[int, int]:
     rows = np.flatnonzero(a.any(axis=1))
     cols = np.flatnonzero(a.any(axis=0))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from imaging_helpers import centres_of_mass
 
 from digitnet.imaging import augment as augment_module
 from digitnet.imaging.augment import AUGMENTATIONS, Augment, elastic_displacement
@@ -29,15 +30,6 @@ def strokes(n: int, seed: int = 0, size: int = 28) -> np.ndarray:
             ink = np.clip((2.5 - distance) / 1.5, 0, 1)  # full ink 2 pixels wide, soft edges: like MNIST
             images[k] = np.maximum(images[k], ink)
     return images
-
-
-def centre_of_mass(images: np.ndarray) -> np.ndarray:
-    """(row, column) of each image's centre of mass: (N, H, W) -> (N, 2)."""
-    n, h, w = images.shape
-    mass = images.sum(axis=(1, 2))  # (N,)
-    rows = images.sum(axis=2) @ np.arange(h) / mass  # (N, H) @ (H,) -> (N,)
-    cols = images.sum(axis=1) @ np.arange(w) / mass  # (N, W) @ (W,) -> (N,)
-    return np.stack([rows, cols], axis=1)
 
 
 # --- shapes, dtype, range, reproducibility ------------------------------------------------------------
@@ -144,7 +136,7 @@ def test_centre_of_mass_stays_within_the_shift_bound():
     ring = np.clip(1.5 - np.abs(np.hypot(rows, cols) - 6), 0, 1).astype(np.float32)  # centred on (13.5, 13.5)
     images = np.repeat(ring[None], 200, axis=0)
     out = Augment(shift=2, elastic_alpha=0)(images, np.random.default_rng(0))
-    offset = centre_of_mass(out) - 13.5  # (N, 2)
+    offset = centres_of_mass(out) - 13.5  # (N, 2)
     assert np.abs(offset).max() <= 2 + 0.05
     assert np.abs(offset).max() > 1.5  # the shifts do use their range
 

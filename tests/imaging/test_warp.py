@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from imaging_helpers import centres_of_mass
 
 from digitnet.imaging import warp as warp_module
 from digitnet.imaging.affine import affine_matrices, invert_affine
@@ -20,15 +21,6 @@ def asymmetric() -> np.ndarray:
     image[17:20, 11:19] = 0.6  # the foot, fainter
     image[7:9, 16:18] = 0.3  # the dot
     return image
-
-
-def centre_of_mass(images: np.ndarray) -> np.ndarray:
-    """(row, column) of each image's centre of mass: (N, H, W) -> (N, 2)."""
-    n, h, w = images.shape
-    mass = images.sum(axis=(1, 2))  # (N,)
-    rows = images.sum(axis=2) @ np.arange(h) / mass  # (N, H) @ (H,) -> (N,)
-    cols = images.sum(axis=1) @ np.arange(w) / mass  # (N, W) @ (W,) -> (N,)
-    return np.stack([rows, cols], axis=1)
 
 
 def rotation(degrees: float) -> np.ndarray:
@@ -100,7 +92,7 @@ def test_scale_moves_ink_away_from_the_centre_by_the_factor():
     image = np.zeros((28, 28), dtype=np.float32)
     image[15:17, 13:15] = 1.0  # centre of mass (15.5, 13.5): 2 rows below the centre (13.5, 13.5)
     out = warp(image[None], affine_matrices(0, 0, 2.0, (0, 0), (28, 28)))
-    np.testing.assert_allclose(centre_of_mass(out)[0], [17.5, 13.5], atol=0.05)
+    np.testing.assert_allclose(centres_of_mass(out)[0], [17.5, 13.5], atol=0.05)
     np.testing.assert_allclose(out.sum(), 4 * image.sum(), rtol=0.05)  # area grows by the factor squared
 
 

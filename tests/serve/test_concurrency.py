@@ -92,10 +92,20 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.01)
 
 
-def test_other_requests_are_answered_while_a_prediction_is_held(monkeypatch, start_app):
+def app_with_held_predictions(monkeypatch, threads=None, waiting=None):
+    """The app on the default model, its predictions held until released: (app, the Held predict).
+    ``threads`` and ``waiting`` size its prediction queue (the server's own sizes when None)."""
+    if threads is not None:
+        monkeypatch.setattr(api, "PREDICTION_THREADS", threads)  # read by create_app
+    if waiting is not None:
+        monkeypatch.setattr(api, "MAX_WAITING", waiting)
     held = Held(api.predict)
     monkeypatch.setattr(api, "predict", held)
-    app = create_app({"default": load_model(DEFAULT_MODEL)}, "default")
+    return create_app({"default": load_model(DEFAULT_MODEL)}, "default"), held
+
+
+def test_other_requests_are_answered_while_a_prediction_is_held(monkeypatch, start_app):
+    app, held = app_with_held_predictions(monkeypatch)
     with start_app(app) as url:
         poster, answers = in_background(url)
         assert held.started.wait(GUARD), "the prediction never started"
@@ -113,11 +123,7 @@ def test_other_requests_are_answered_while_a_prediction_is_held(monkeypatch, sta
 
 
 def test_a_full_line_is_answered_503_with_retry_after(monkeypatch, start_app):
-    monkeypatch.setattr(api, "PREDICTION_THREADS", 1)  # read by create_app
-    monkeypatch.setattr(api, "MAX_WAITING", 1)
-    held = Held(api.predict)
-    monkeypatch.setattr(api, "predict", held)
-    app = create_app({"default": load_model(DEFAULT_MODEL)}, "default")
+    app, held = app_with_held_predictions(monkeypatch, threads=1, waiting=1)
     with start_app(app) as url:
         first, first_answers = in_background(url)
         assert held.started.wait(GUARD), "the prediction never started"
@@ -135,11 +141,7 @@ def test_a_full_line_is_answered_503_with_retry_after(monkeypatch, start_app):
 
 
 def test_a_pixels_grid_is_answered_even_while_every_thread_is_held(monkeypatch, start_app):
-    monkeypatch.setattr(api, "PREDICTION_THREADS", 1)
-    monkeypatch.setattr(api, "MAX_WAITING", 0)
-    held = Held(api.predict)
-    monkeypatch.setattr(api, "predict", held)
-    app = create_app({"default": load_model(DEFAULT_MODEL)}, "default")
+    app, held = app_with_held_predictions(monkeypatch, threads=1, waiting=0)
     with start_app(app) as url:
         poster, answers = in_background(url)
         assert held.started.wait(GUARD), "the prediction never started"

@@ -127,9 +127,10 @@ class BatchNorm(Layer):
             )
         mean = x.mean(axis=axes)  # (P,)
         centred = x - mean.reshape(per)  # x's shape
-        var = np.mean(np.square(centred), axis=axes)  # (P,), biased
+        squares = np.square(centred)  # x's shape, a work array
+        var = np.mean(squares, axis=axes)  # (P,), biased
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (P,)
-        self.x_hat = centred * inv_std.reshape(per)  # x's shape
+        self.x_hat = np.multiply(centred, inv_std.reshape(per), out=centred)  # x's shape, in place
         self.scale = (gamma * inv_std).reshape(per)  # γ / sqrt(σ² + ε), broadcastable
         m = self.momentum
         running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
@@ -137,22 +138,29 @@ class BatchNorm(Layer):
         running_mean += m * mean
         running_var *= 1.0 - m
         running_var += (m * count / (count - 1)) * var
-        return self.x_hat * gamma.reshape(per) + beta.reshape(per)
+        y = np.multiply(self.x_hat, gamma.reshape(per), out=squares)  # reuses the work array
+        y += beta.reshape(per)
+        return y
 
     def backward(self, grad_out, need_input_grad=True):
         axes, per = self._axes_and_shape(grad_out)
         if not self.training:  # x̂ from the running statistics the forward pass used
             self.x_hat = (self.x - self.buffers["running_mean"].reshape(per)) * self.inv_std.reshape(per)
         np.add.reduce(grad_out, axis=axes, out=self.grads["beta"])  # x's shape -> (P,)
-        np.add.reduce(grad_out * self.x_hat, axis=axes, out=self.grads["gamma"])  # x's shape -> (P,)
+        work = np.multiply(grad_out, self.x_hat)  # x's shape: g ⊙ x̂
+        np.add.reduce(work, axis=axes, out=self.grads["gamma"])  # x's shape -> (P,)
         if not need_input_grad:
             return None
         if not self.training:
-            return grad_out * self.scale
+            return np.multiply(grad_out, self.scale, out=work)
         count = grad_out.size // grad_out.shape[1]  # M
         mean_g = (self.grads["beta"] / count).reshape(per)  # mean(g), (P,) broadcastable
         mean_gx = (self.grads["gamma"] / count).reshape(per)  # mean(g ⊙ x̂)
-        return self.scale * (grad_out - mean_g - self.x_hat * mean_gx)
+        # scale · (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂)), evaluated in that order, in one work array
+        grad_in = np.subtract(grad_out, mean_g, out=work)
+        grad_in -= np.multiply(self.x_hat, mean_gx, out=self.x_hat)  # x̂ is not needed after this
+        grad_in *= self.scale
+        return grad_in
 
     def config(self):
         return {"momentum": self.momentum, "eps": self.eps}

@@ -177,8 +177,8 @@ class Conv2D(Layer):
         n, c, h, w = x.shape
         k, s, p, f = self.kernel_size, self.stride, self.pad, self.filters
         hp, wp, oh, ow, cols, _ = self._plan()
-        if p:
-            xp = np.zeros((n, c, hp, wp), x.dtype)
+        if p:  # the border is written once, as zeros, and only the inside afterwards
+            xp = self._workspace("padded", (n, c, hp, wp), x.dtype, reuse=training, zeros=True)
             xp[:, :, p : p + h, p : p + w] = x
         else:
             xp = x
@@ -219,12 +219,13 @@ class Conv2D(Layer):
         dpatches = self._workspace("column_gradient", (c * k * k, n * cols), g.dtype, reuse=True)
         np.matmul(self.params["W"].reshape(f, -1).T, g, out=dpatches)  # (C·K·K, F) @ (F, N·L) -> (C·K·K, N·L)
         dpatches = dpatches.reshape(c, k * k, n, cols)  # (C, K·K, N, L)
-        dxp = np.zeros((c, n, hp * wp), dpatches.dtype)  # (C, N, Hp·Wp): col2im
+        dxp = self._workspace("padded_gradient", (c, n, hp * wp), g.dtype, reuse=True)  # (C, N, Hp·Wp)
+        dxp.fill(0.0)  # col2im adds into it
         span = s * (cols - 1) + 1
         for tap, off in enumerate(offsets):
             dxp[:, :, off : off + span : s] += dpatches[:, tap]  # (C, N, L)
         dxp = dxp.reshape(c, n, hp, wp)[:, :, p : p + h, p : p + w]  # (C, N, H, W)
-        return np.ascontiguousarray(dxp.transpose(1, 0, 2, 3))  # (N, C, H, W)
+        return dxp.transpose(1, 0, 2, 3).copy()  # (N, C, H, W), never a view of the reused work array
 
     def config(self):
         return {

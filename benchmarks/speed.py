@@ -98,9 +98,14 @@ BENCHMARKS = [
         get_preset("cnn").replace(l2=0.0, augment=None),
         ("digitnet, 1 worker",),
     ),
+    Benchmark(
+        "fast CNN (3x3, BatchNorm), Adam",
+        get_preset("fast-cnn").replace(l2=0.0, augment=None),
+        ("digitnet, 1 worker",),
+    ),
 ]
 """The issue's four MLP configurations; the ``large`` preset's optimiser (SGD with Nesterov momentum),
-whose update reads and writes less memory per step than Adam's; and the two convolutional presets
+whose update reads and writes less memory per step than Adam's; and the three convolutional presets
 (without augmentation, which prepares data rather than trains). Those train with 2 workers, as their
 presets do (``digitnet.nn.parallel``), and also with one, for comparison."""
 

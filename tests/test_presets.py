@@ -39,7 +39,7 @@ def readme_rows() -> dict[str, list[str]]:
     rows = {}
     for line in README.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        command = re.fullmatch(r"`digitnet train(?: --preset (\w+))?`", cells[-1])
+        command = re.fullmatch(r"`digitnet train(?: --preset ([\w-]+))?`", cells[-1])
         if line.startswith("|") and command:
             rows[command.group(1) or "default"] = cells
     return rows
@@ -147,6 +147,17 @@ def test_large_has_the_dropout_rates_it_names():
 
 def test_cnn_has_256_dense_units():
     assert get_preset("cnn").hidden == (256,)
+
+
+def test_fast_cnn_is_the_small_3x3_network_it_describes():
+    """Three stages of 3x3 filters, fewer parameters than LeNet-5, and no dropout: dropout's masks draw from
+    the stream that also shuffles, so without it benchmarks/time_to_accuracy.py can hand PyTorch the very
+    batches digitnet trains on."""
+    fast, cnn, lenet5 = get_preset("fast-cnn"), get_preset("cnn"), get_preset("lenet5")
+    assert fast.conv == ((8,), (32,), (64,)) and fast.kernel_size == 3 and fast.batch_norm
+    assert (fast.dropout, fast.input_dropout) == (0.0, 0.0)
+    assert parameter_count(fast) < parameter_count(lenet5) < parameter_count(cnn)
+    assert fast.workers == cnn.workers == 2  # timed against cnn with the same cores
 
 
 # --- the README's results table, row by row -----------------------------------------------------------

@@ -110,6 +110,28 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
             workers=2,
         ),
     ),
+    "fast-cnn": (
+        "about 99.5% in a quarter of the cnn preset's time: a convolutional network sized for MNIST, three "
+        "stages of 3x3 convolutions (8, 32 and 64 filters) with batch normalisation, each max-pooled, then "
+        "128-10; ReLU, Adam (3e-3, cosine), 18 epochs on distorted digits (shift, rotation, scale, shear), "
+        "all 60,000 images",
+        TrainConfig(
+            conv=((8,), (32,), (64,)),
+            kernel_size=3,
+            batch_norm=True,
+            hidden=(128,),
+            activation="relu",
+            optimizer="adam",
+            lr=3e-3,
+            schedule="cosine",
+            batch_size=64,
+            epochs=18,
+            l2=3e-4,
+            augment="affine",
+            validation_size=0,
+            workers=2,
+        ),
+    ),
 }
 """Preset name -> (one-line description, configuration)."""
 

@@ -3,6 +3,8 @@
 import numpy as np
 
 from digitnet.nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid
+from digitnet.nn.batchnorm import BatchNorm
+from digitnet.nn.pooling import AvgPool2D
 
 
 def test_summary_counts_the_classic_network():
@@ -31,6 +33,24 @@ def test_training_backward_skips_only_the_unneeded_input_gradient():
     assert net.backward(grad.copy(), input_grad=False) is None
     np.testing.assert_array_equal(net.parameters.grads, expected)
     assert full.shape == x.shape
+
+
+def test_backward_can_be_repeated_after_one_forward_pass():
+    """Layers work in place to save memory; none may spend what its forward pass kept. Every layer with a
+    cache (convolution, batch norm in training and inference, both poolings, dropout, dense) gives the same
+    gradients when backward runs twice."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((6, 1, 8, 8), dtype=np.float32), rng.integers(0, 3, 6)
+    layers = [Conv2D(3, 3, padding=1), BatchNorm(), MaxPool2D(2), ReLU(), Conv2D(4, 3, padding=1)]
+    layers += [BatchNorm(), AvgPool2D(2), Sigmoid(), Flatten(), Dropout(0.5), Dense(5), BatchNorm(), Dense(3)]
+    net = Sequential(layers, input_shape=(1, 8, 8), rng=0)
+    for training in (True, False):
+        _, grad = net.cost.loss_and_gradient(net.forward(x, training=training, rng=rng), y)
+        first = net.backward(grad.copy())
+        first_params = net.parameters.grads.copy()
+        second = net.backward(grad.copy())
+        np.testing.assert_array_equal(second, first)
+        np.testing.assert_array_equal(net.parameters.grads, first_params)
 
 
 def test_layer_outputs_are_every_layers_output_and_end_with_forward():

@@ -158,7 +158,7 @@ class BatchNorm(Layer):
         mean_gx = (self.grads["gamma"] / count).reshape(per)  # mean(g ⊙ x̂)
         # scale · (g - mean(g) - x̂ ⊙ mean(g ⊙ x̂)), evaluated in that order, in one work array
         grad_in = np.subtract(grad_out, mean_g, out=work)
-        grad_in -= np.multiply(self.x_hat, mean_gx, out=self.x_hat)  # x̂ is not needed after this
+        grad_in -= self.x_hat * mean_gx  # x̂ stays as it was: backward may be called again
         grad_in *= self.scale
         return grad_in
 

@@ -12,10 +12,11 @@ This trains one preset (``fast-cnn`` unless told otherwise) on all 60,000 traini
   batch, L2 on the weights only (PyTorch's ``weight_decay`` on those parameters, which adds λ·W to the
   gradient before Adam, as digitnet does), batch-norm momentum and eps.
 
-Two things cannot be the same: dropout's random masks (none in ``fast-cnn``) and, with ``workers = 2``,
-batch normalisation's statistics: digitnet splits each batch between two processes, each normalising its
-half with that half's mean and variance (see :mod:`digitnet.nn.parallel`), where PyTorch's two threads
-normalise the whole batch. So the two runs follow the same recipe, not bit for bit the same path.
+Recipes with dropout are refused: its masks draw from the stream that also shuffles, and PyTorch's
+cannot. One thing differs even so: with ``workers = 2``, digitnet splits each batch between two
+processes, each normalising its half with that half's batch-norm mean and variance (see
+:mod:`digitnet.nn.parallel`), where PyTorch's two threads normalise the whole batch. So the two runs
+follow the same recipe, not bit for bit the same path.
 
 After every epoch each framework evaluates the 10,000 test images with its clock stopped; the table gives
 the training time (augmentation included) until the first epoch at or above each target, and every epoch's
@@ -179,6 +180,11 @@ def main() -> int:
         config = config.replace(epochs=args.epochs)
     if config.cost != "cross-entropy" or config.optimizer != "adam" or not config.conv:
         parser.error("this benchmark replicates convolutional recipes with Adam and cross-entropy only")
+    if config.dropout or config.input_dropout or config.oversample or config.class_weighted:
+        parser.error(
+            f"preset {args.preset!r} uses dropout, oversampling or class weights: their random draws or "
+            "weights are not replayed for PyTorch, so the two runs would not see the same batches"
+        )
     if args.framework:  # a child process: one framework, its epochs as JSON on stdout
         epochs = run_digitnet(config) if args.framework == "digitnet" else run_pytorch(config, args.threads)
         print(json.dumps(epochs))
@@ -202,7 +208,10 @@ def main() -> int:
         command = [sys.executable, __file__, "--preset", args.preset, "--seed", str(args.seed)]
         command += ["--epochs", str(config.epochs)]
         command += ["--threads", str(args.threads), "--framework", framework]
-        results[framework] = json.loads(subprocess.run(command, check=True, capture_output=True).stdout)
+        child = subprocess.run(command, capture_output=True, text=True)
+        if child.returncode != 0:
+            raise SystemExit(f"the {framework} run failed:\n{child.stderr}")
+        results[framework] = json.loads(child.stdout)
 
     header = f"{'framework':10s}" + "".join(f" {'to ' + format(t, '.1%'):>16s}" for t in TARGETS)
     print(header + f" {'final':>8s} {'total':>8s}")

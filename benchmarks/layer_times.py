@@ -15,11 +15,11 @@ Figures are medians over ``--repeats`` steps after two warm-up steps::
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
+from speed import cpu_model  # this folder's speed benchmark: every table names its CPU
 from threadpoolctl import threadpool_limits
 
 from digitnet.nn.conv import Conv2D
@@ -27,18 +27,6 @@ from digitnet.presets import PRESETS, get_preset
 from digitnet.runs import build_model
 
 WARMUP = 2  # steps run before any timing (first-touch allocation, BLAS buffers)
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, or what ``platform`` knows elsewhere."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def layer_times(preset: str, batch: int, repeats: int) -> list[tuple[str, float, float]]:

@@ -22,6 +22,7 @@ import numpy as np
 from speed import cpu_model  # this folder's speed benchmark: every table names its CPU
 from threadpoolctl import threadpool_limits
 
+from digitnet.nn import Sequential
 from digitnet.nn.conv import Conv2D
 from digitnet.presets import PRESETS, get_preset
 from digitnet.runs import build_model
@@ -29,9 +30,8 @@ from digitnet.runs import build_model
 WARMUP = 2  # steps run before any timing (first-touch allocation, BLAS buffers)
 
 
-def layer_times(preset: str, batch: int, repeats: int) -> list[tuple[str, float, float]]:
+def layer_times(net: Sequential, batch: int, repeats: int) -> list[tuple[str, float, float]]:
     """(layer name, median forward seconds, median backward seconds) for each layer, in order."""
-    net = build_model(get_preset(preset))
     rng = np.random.default_rng(0)
     x = rng.random((batch, *net.input_shape), dtype=np.float32)  # (N, C, H, W)
     forward = [[] for _ in net.layers]
@@ -56,25 +56,20 @@ def layer_times(preset: str, batch: int, repeats: int) -> list[tuple[str, float,
     ]
 
 
-def largest_conv_products(preset: str, batch: int, repeats: int) -> tuple[str, float, float]:
+def largest_conv_products(net: Sequential, batch: int, repeats: int) -> tuple[str, float, float]:
     """(description, median seconds, GFLOP/s) of the largest convolution's three im2col products.
 
     With M = N·OH·OW output positions, K = C·KH·KW taps and F filters: Y = cols @ W is (M, K) @ (K, F),
     dL/dW = dY^T @ cols is (F, M) @ (M, K), dL/dcols = dY @ W^T is (M, F) @ (F, K); 2·M·K·F FLOPs each.
     """
-    net = build_model(get_preset(preset))
-    shapes = []
-    out = np.zeros((1, *net.input_shape), dtype=np.float32)
-    for layer in net.layers:
-        if isinstance(layer, Conv2D):
-            c, h, w = out.shape[1:]
-            out = layer.forward(out)
-            f, oh, ow = out.shape[1:]
-            k = c * layer.kernel_size * layer.kernel_size
-            shapes.append((batch * oh * ow * k * f, batch * oh * ow, k, f, c, h, w))
-        else:
-            out = layer.forward(out)
-    _, m, k, f, c, h, w = max(shapes)
+
+    def flops(conv: Conv2D) -> int:
+        (c, _, _), (f, oh, ow) = conv.input_shape, conv.output_shape  # (C, H, W) -> (F, OH, OW)
+        return batch * oh * ow * c * conv.kernel_size**2 * f
+
+    conv = max((layer for layer in net.layers if isinstance(layer, Conv2D)), key=flops)
+    (c, h, w), (f, oh, ow) = conv.input_shape, conv.output_shape
+    m, k = batch * oh * ow, c * conv.kernel_size**2
     rng = np.random.default_rng(0)
     cols = rng.standard_normal((m, k), dtype=np.float32)
     weights = rng.standard_normal((k, f), dtype=np.float32)
@@ -100,13 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 1:
         parser.error("--batch and --repeats must be at least 1")
-    if not build_model(get_preset(args.preset)).is_convolutional:
-        parser.error(f"--preset {args.preset!r} has no convolution; choose lenet5, cnn or fast-cnn")
+    net = build_model(get_preset(args.preset))
+    if not net.is_convolutional:
+        convolutional = [name for name in PRESETS if get_preset(name).conv]
+        parser.error(f"--preset {args.preset!r} has no convolution; choose one of {', '.join(convolutional)}")
 
     print(f"{cpu_model()}, one BLAS thread; preset {args.preset}, batch {args.batch}")
     with threadpool_limits(1):
-        rows = layer_times(args.preset, args.batch, args.repeats)
-        described, seconds, gflops = largest_conv_products(args.preset, args.batch, args.repeats)
+        rows = layer_times(net, args.batch, args.repeats)
+        described, seconds, gflops = largest_conv_products(net, args.batch, args.repeats)
     for i, (name, f, b) in enumerate(rows):
         print(f"{i:3d} {name:10s} forward {f * 1e3:7.2f} ms   backward {b * 1e3:7.2f} ms")
     total = sum(f + b for _, f, b in rows)

@@ -32,6 +32,8 @@ LAYERS = {
     "plots": 2,
     "metrics": 2,
     "models": 2,
+    "interop": 3,
+    "sklearn": 3,
     # what is built on the library
     "report": 3,
     "experiments": 3,

@@ -7,12 +7,24 @@ import contextlib
 import os
 import sys
 
-from digitnet.cli import data, evaluate, experiment, gradcheck, info, predict, report, serve, train
+from digitnet.cli import (
+    data,
+    evaluate,
+    experiment,
+    export,
+    gradcheck,
+    import_onnx,
+    info,
+    predict,
+    report,
+    serve,
+    train,
+)
 from digitnet.cli.options import Parser
 from digitnet.errors import DigitnetError
 from digitnet.version import __version__
 
-COMMANDS = (train, evaluate, predict, info, gradcheck, data, experiment, report, serve)
+COMMANDS = (train, evaluate, predict, info, export, import_onnx, gradcheck, data, experiment, report, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,59 @@
+"""``digitnet import FILE.onnx --out model.safetensors``: a network trained elsewhere as a digitnet model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from digitnet.cli.output import printable
+from digitnet.errors import ModelFileError
+from digitnet.interop.onnx_import import SUPPORTED_OPS, import_onnx
+from digitnet.modelfile import save_model
+from digitnet.modelfile.records import check_records
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser(
+        "import",
+        help="turn an ONNX file (from PyTorch, digitnet, ...) into a digitnet model file",
+        description="Read an ONNX network (needs the extra: pip install 'digitnet[onnx]') and save it as a "
+        "digitnet model file, which evaluate, predict, report and serve then use. The graph must be a "
+        "chain of these operators: " + ", ".join(SUPPORTED_OPS) + "; taking 28x28 digits, flat or as "
+        "(N, 1, 28, 28) images, to 10 class scores.",
+    )
+    p.add_argument("onnx_file", metavar="FILE.onnx", help="the ONNX file")
+    p.add_argument("--out", metavar="FILE", help="the model to write (default: FILE's name + .safetensors)")
+    p.add_argument("--overwrite", action="store_true", help="replace the model file if it already exists")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    source = Path(args.onnx_file)
+    out = Path(args.out) if args.out else Path(f"{source.stem}.safetensors")
+    if out.is_dir():
+        raise ValueError(f"{out} is a folder; give --out a file name, e.g. {out / 'model.safetensors'}")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out} already exists; choose another --out or pass --overwrite")
+    imported = import_onnx(source)
+    model = imported.model
+    if math.prod(model.input_shape) != 784 or model.n_classes != 10:
+        raise ModelFileError(
+            f"{source}: the network takes {model.input_shape} inputs to {model.n_classes} classes; "
+            "digitnet's commands read 28x28 digits (784 pixels) into the classes 0 to 9"
+        )
+    training, metrics = _checked_records(source, imported.training, imported.metrics)
+    metrics = {**metrics, "imported_from": source.name, "parameters": model.n_params}
+    save_model(out, model, training=training, metrics=metrics)
+    print(printable(f"wrote {out}: {model!r}, imported from {source}"))
+    print(model.summary())
+    return 0
+
+
+def _checked_records(source: Path, training: dict, metrics: dict) -> tuple[dict, dict]:
+    """The records an exported file carried, if they are what digitnet writes; else none (the weights
+    are what matter, and a model file must never hold records that its reader refuses)."""
+    try:
+        check_records(source, {"training": training, "metrics": metrics})
+    except ModelFileError:
+        return {}, {}
+    return training, metrics

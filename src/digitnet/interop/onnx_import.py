@@ -97,6 +97,9 @@ class _Graph:
                 if value is None:
                     raise self.refuse(node, "a Constant without a tensor `value`")
                 self.constants[node.output[0]] = numpy_helper.to_array(value.t)
+            elif node.op_type == "Identity" and node.input[0] in self.constants:  # PyTorch copies weights so
+                self.constants[node.output[0]] = self.constants[node.input[0]]
+        self.nodes = [n for n in self.graph.node if n.output[0] not in self.constants]  # the chain's nodes
 
     def refuse(self, node, why: str) -> ModelFileError:
         where = f"node {node.name!r} ({node.op_type})" if node.name else f"a {node.op_type} node"
@@ -139,7 +142,7 @@ def _input_shape(g: _Graph) -> tuple[str, tuple[int, ...]]:
 def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarray]], str]:
     """The chain of layers from the input ``start``, their state arrays, and the cost it implies."""
     layers, states, current, cost = [], [], start, "cross-entropy"
-    nodes = [n for n in g.graph.node if n.op_type != "Constant"]
+    nodes = g.nodes
     output = g.graph.output[0].name
     if [n.op_type for n in nodes[-3:]] == ["Relu", "ReduceSum", "Div"] and nodes[-1].output[0] == output:
         # the quadratic cost's probabilities, max(a, 0) / Σ max(a, 0), as digitnet exports them
@@ -196,7 +199,8 @@ def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarr
             if a.get("training_mode", 0):
                 raise g.refuse(node, "is in training mode; export the network in inference (eval) mode")
             gamma, beta, mean, var = (g.weight(node, k) for k in (1, 2, 3, 4))
-            layers.append(BatchNorm(eps=float(a.get("epsilon", 1e-5))))
+            eps = float(f"{a.get('epsilon', 1e-5):.7g}")  # a float32 attribute: 1e-05, not 9.9999997e-06
+            layers.append(BatchNorm(eps=eps))
             states.append({"gamma": gamma, "beta": beta, "running_mean": mean, "running_var": var})
         elif op in ("Flatten", "Reshape"):
             _check_flatten(g, node, a)
@@ -208,7 +212,7 @@ def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarr
         elif op in ("Softmax", "LogSoftmax"):
             if a.get("axis", -1) not in (-1, 1):
                 raise g.refuse(node, f"normalises over axis {a['axis']}; digitnet's is the last, the classes")
-            if all(n.op_type in _SKIPPED for n in nodes[i:]):
+            if cost == "cross-entropy" and all(n.op_type in _SKIPPED for n in nodes[i:]):
                 continue  # the last: the cross-entropy cost's probabilities, softmax of the logits
             if op == "LogSoftmax":
                 raise g.refuse(node, "LogSoftmax is read only as the last node, the class probabilities")
@@ -257,8 +261,10 @@ def _check_flatten(g: _Graph, node, a: dict[str, Any]) -> None:
             raise g.refuse(node, f"flattens from axis {a['axis']}; digitnet keeps the batch axis, axis 1")
         return
     shape = g.weight(node, 1)
-    if shape is None or shape.ndim != 1 or len(shape) != 2 or shape[0] not in (0, -1) and shape[1] != -1:
-        raise g.refuse(node, f"reshapes to {shape}; digitnet reads only a reshape to (N, -1), a flatten")
+    if shape is None or shape.ndim != 1 or len(shape) != 2:
+        # (N, -1), (-1, D), (0, -1) or, from a graph exported with a fixed batch, (N, D): a flatten, as
+        # long as the layer after it takes D inputs (checked when the model is built)
+        raise g.refuse(node, f"reshapes to {shape}; digitnet reads only a reshape to (N, D), a flatten")
 
 
 def import_onnx(path: str | os.PathLike) -> ImportedModel:

@@ -1,4 +1,4 @@
-"""ONNX out and in: ONNX Runtime predicts what digitnet predicts; PyTorch's graphs import to PyTorch's answers.
+"""ONNX out and in: ONNX Runtime predicts what digitnet does; PyTorch's graphs import to PyTorch's answers.
 
 Needs the optional extras (``pip install -e '.[onnx]'``): every test here skips cleanly without them.
 """

@@ -21,14 +21,24 @@ from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import make_schedule
 from digitnet.nn.training import FitSettings, fit
 
-__all__ = ["TrainResult", "build_model", "make_optimizer", "network_layers", "train"]
+__all__ = [
+    "TrainResult",
+    "build_model",
+    "fit_settings",
+    "make_optimizer",
+    "network_layers",
+    "train",
+    "training_rng",
+]
 
 
-def build_model(config: TrainConfig) -> Sequential:
+def build_model(config: TrainConfig, *, features: int = 784, classes: int = 10) -> Sequential:
     """The network ``config`` describes (see :func:`network_layers`), weights drawn from ``config.seed``.
 
     The quadratic cost compares activations with the one-hot target, so its output layer is a sigmoid
     unless ``config.output_activation`` says otherwise; cross-entropy takes the raw scores (logits).
+    ``features`` inputs (784 pixels of a digit; a convolutional network needs those 784, as a 28x28
+    image) and ``classes`` outputs: other data than MNIST, as :mod:`digitnet.sklearn` trains on.
     """
     output = config.output_activation or ("sigmoid" if config.cost == "quadratic" else "identity")
     layers = network_layers(
@@ -41,8 +51,11 @@ def build_model(config: TrainConfig) -> Sequential:
         input_dropout=config.input_dropout,
         init=config.init,
         output=output,
+        classes=classes,
     )
-    input_shape = (1, 28, 28) if config.conv else (784,)
+    if config.conv and features != 784:
+        raise ValueError(f"convolutional networks read 28x28 images (784 features), got {features} features")
+    input_shape = (1, 28, 28) if config.conv else (features,)
     return Sequential(
         layers, cost=config.cost, input_shape=input_shape, rng=np.random.default_rng(config.seed)
     )
@@ -104,6 +117,29 @@ def make_optimizer(config: TrainConfig):
     return OPTIMIZERS[config.optimizer](config.lr)
 
 
+def fit_settings(config: TrainConfig, labels: np.ndarray, *, classes: int, epochs: int | None = None):
+    """The :class:`FitSettings` of ``config`` for training labels ``labels`` (N,) of ``classes`` classes
+    (class weights are counted from them); ``epochs`` replaces ``config.epochs`` (one, for a
+    scikit-learn ``partial_fit``)."""
+    epochs = config.epochs if epochs is None else epochs
+    return FitSettings(
+        epochs=epochs,
+        batch_size=config.batch_size,
+        schedule=make_schedule(config.schedule, epochs),
+        l2=config.l2,
+        patience=config.patience,
+        class_weights=balanced_class_weights(labels, classes) if config.class_weighted else None,
+        oversample=config.oversample,
+        augment=AUGMENTATIONS[config.augment] if config.augment else None,
+        workers=config.workers,
+    )
+
+
+def training_rng(config: TrainConfig) -> np.random.Generator:
+    """Shuffling and dropout masks: a stream of ``config.seed`` apart from the initial weights'."""
+    return np.random.default_rng([config.seed, 1])
+
+
 @dataclass
 class TrainResult:
     """A trained model, its history, and its final scores."""
@@ -124,27 +160,14 @@ def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = 
     data = data.first(config.train_size)
     model = build_model(config)
     validation = (data.validation.x, data.validation.y) if len(data.validation) else None
-    settings = FitSettings(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        schedule=make_schedule(config.schedule, config.epochs),
-        l2=config.l2,
-        patience=config.patience,
-        class_weights=balanced_class_weights(data.train.y, 10) if config.class_weighted else None,
-        oversample=config.oversample,
-        augment=AUGMENTATIONS[config.augment] if config.augment else None,
-        workers=config.workers,
-    )
-    rng = np.random.default_rng([config.seed, 1])  # shuffling and dropout: a stream apart from the weights'
-    optimizer = make_optimizer(config)
     start = time.perf_counter()
     history = fit(
         model,
         data.train.x,
         data.train.y,
-        optimizer=optimizer,
-        settings=settings,
-        rng=rng,
+        optimizer=make_optimizer(config),
+        settings=fit_settings(config, data.train.y, classes=10),
+        rng=training_rng(config),
         validation=validation,
         callbacks=callbacks,
     )

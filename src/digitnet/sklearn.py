@@ -1,0 +1,264 @@
+"""digitnet's network as a scikit-learn classifier: ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``
+tune and score it like any other estimator.
+
+Needs the extra: ``pip install 'digitnet[sklearn]'``. The constructor's arguments are
+:class:`~digitnet.config.TrainConfig`'s fields (``random_state`` is its ``seed``), and ``fit`` trains
+through the same path as ``digitnet train`` (:mod:`digitnet.runs`): on the same images with the same
+settings and seed it gives the very same weights, so the same accuracy.
+
+Any data will do, not only MNIST: X is (n_samples, n_features) of numbers (a convolutional network needs
+n_features = 784, a 28x28 image), y any labels, which ``classes_`` maps to the network's outputs 0..C-1.
+Scale the features yourself (MNIST's pixels are in [0, 1]; a ``StandardScaler`` in a ``Pipeline`` for
+other data).
+
+Examples
+--------
+>>> from digitnet.sklearn import DigitNetClassifier
+>>> from sklearn.datasets import load_digits
+>>> X, y = load_digits(return_X_y=True)
+>>> clf = DigitNetClassifier(hidden=(32,), lr=1e-2, epochs=20, random_state=0).fit(X / 16, y)
+>>> clf.score(X / 16, y) > 0.95
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitnet.config import TrainConfig
+from digitnet.interop.extras import require
+from digitnet.nn import Sequential
+from digitnet.nn.training import fit as fit_network
+from digitnet.runs import build_model, fit_settings, make_optimizer, training_rng
+
+require("sklearn", "sklearn", "digitnet.sklearn")
+
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data  # noqa: E402
+
+__all__ = ["DigitNetClassifier"]
+
+
+class DigitNetClassifier(ClassifierMixin, BaseEstimator):
+    """A digitnet network trained by mini-batch gradient descent, as a scikit-learn classifier.
+
+    Parameters
+    ----------
+    hidden, conv, kernel_size, batch_norm, augment, activation, cost, optimizer, lr, momentum, nesterov,
+    schedule, batch_size, epochs, l2, dropout, input_dropout, init, patience, oversample, class_weighted,
+    workers, output_activation
+        As in :class:`~digitnet.config.TrainConfig`, with its defaults (784-100-10 with ReLU, Adam at 1e-3,
+        a cosine schedule, 40 epochs, L2 3e-4); ``augment`` needs 784 features. ``patience`` stops early
+        on the validation split that ``validation_fraction`` holds out.
+    validation_fraction : float
+        The share of the training data held out (its last rows, as ``digitnet train`` holds out the
+        last 10,000 images) to record validation scores each epoch and, with ``patience``, stop early.
+        0 (the default) trains on everything.
+    random_state : int
+        The seed of the initial weights, the shuffling and the dropout masks: same seed, same model.
+
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+        The labels seen in ``fit``, sorted; output c of the network is ``classes_[c]``.
+    n_features_in_ : int
+    model_ : Sequential
+        The trained network.
+    n_iter_ : int
+        Epochs trained, over every ``fit`` and ``partial_fit`` since the last ``fit``.
+    loss_curve_ : list of float
+        The mean training cost of each of those epochs.
+    validation_scores_ : list of float
+        Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
+    config_ : TrainConfig
+        The settings it was trained with.
+    """
+
+    def __init__(
+        self,
+        hidden=(100,),
+        conv=(),
+        kernel_size=5,
+        batch_norm=False,
+        augment=None,
+        activation="relu",
+        cost="cross-entropy",
+        optimizer="adam",
+        lr=1e-3,
+        momentum=0.0,
+        nesterov=False,
+        schedule="cosine",
+        batch_size=64,
+        epochs=40,
+        l2=3e-4,
+        dropout=0.0,
+        input_dropout=0.0,
+        init=None,
+        patience=None,
+        oversample=False,
+        class_weighted=False,
+        workers=1,
+        output_activation=None,
+        validation_fraction=0.0,
+        random_state=0,
+    ):
+        self.hidden = hidden
+        self.conv = conv
+        self.kernel_size = kernel_size
+        self.batch_norm = batch_norm
+        self.augment = augment
+        self.activation = activation
+        self.cost = cost
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.schedule = schedule
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.l2 = l2
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.init = init
+        self.patience = patience
+        self.oversample = oversample
+        self.class_weighted = class_weighted
+        self.workers = workers
+        self.output_activation = output_activation
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    # ----- the settings --------------------------------------------------------------------------
+
+    def _config(self, n_samples: int) -> TrainConfig:
+        """The TrainConfig of the current parameters for ``n_samples`` rows, checked by TrainConfig
+        itself; its ``validation_size`` is the rows that ``validation_fraction`` holds out."""
+        if not isinstance(self.random_state, (int, np.integer)) or isinstance(self.random_state, bool):
+            raise ValueError(
+                f"random_state must be an integer seed, got {self.random_state!r}: digitnet draws every "
+                "random number from one seed, so the same seed gives the same model"
+            )
+        if not 0.0 <= float(self.validation_fraction) < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
+        held = int(n_samples * float(self.validation_fraction))
+        if self.patience is not None and held == 0:
+            raise ValueError(
+                "patience (early stopping) watches a validation split: set validation_fraction > 0 "
+                f"(it holds out {held} of {n_samples} rows now)"
+            )
+        own = ("random_state", "validation_fraction")  # the estimator's; the rest are TrainConfig's
+        fields = {k: v for k, v in self.get_params().items() if k not in own}
+        return TrainConfig(**fields, seed=int(self.random_state), validation_size=held)
+
+    # ----- training ------------------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Build a fresh network and train it for ``epochs`` epochs on (X, y). Returns self.
+
+        Shape: X (n_samples, n_features), y (n_samples,).
+        """
+        X, y = self._checked(X, y, reset=True)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self._start(X.shape)
+        self._train(X, codes, epochs=self.config_.epochs)
+        return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch on (X, y), continuing from the network so far (its optimiser state included).
+
+        The first call builds the network and needs every class that will ever appear: pass them in
+        ``classes`` (or have all of them in this first y). Its learning rate stays at ``lr``: a schedule
+        needs to know how many epochs there will be, which a stream of ``partial_fit`` calls does not.
+        """
+        first = not hasattr(self, "model_")
+        X, y = self._checked(X, y, reset=first)
+        if first:
+            self.classes_ = np.unique(y if classes is None else column_or_1d(classes))
+            self._start(X.shape)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"classes {np.unique(classes)} differ from those of the first call, {self.classes_}"
+            )
+        unseen = np.setdiff1d(y, self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"labels {unseen[:5]} are not among classes_ {self.classes_}; pass every class to the first "
+                "partial_fit as classes=..."
+            )
+        self._train(X, np.searchsorted(self.classes_, y), epochs=1, schedule="constant")
+        return self
+
+    def _checked(self, X, y, *, reset: bool):
+        X, y = validate_data(self, X, y, reset=reset, dtype=(np.float32, np.float64))
+        check_classification_targets(y)
+        return np.asarray(X, dtype=np.float32), y
+
+    def _start(self, shape: tuple[int, int]) -> None:
+        """A fresh network, optimiser and random stream for data of ``shape`` (n_samples, n_features)."""
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"a classifier needs at least 2 classes to learn, got the one class {self.classes_.tolist()}"
+            )
+        self.config_ = self._config(shape[0])
+        self.model_ = build_model(self.config_, features=shape[1], classes=len(self.classes_))
+        self._optimizer = make_optimizer(self.config_)
+        self._rng = training_rng(self.config_)
+        self.n_iter_, self.loss_curve_, self.validation_scores_ = 0, [], []
+
+    def _train(self, X, codes, *, epochs: int, schedule: str | None = None) -> None:
+        config = self.config_
+        held = int(len(X) * float(self.validation_fraction))
+        validation = None
+        if held:
+            X, codes, validation = X[:-held], codes[:-held], (X[-held:], codes[-held:])
+        if schedule is not None:
+            config = config.replace(schedule=schedule)
+        settings = fit_settings(config, codes, classes=len(self.classes_), epochs=epochs)
+        history = fit_network(
+            self.model_,
+            X,
+            codes,
+            optimizer=self._optimizer,
+            settings=settings,
+            rng=self._rng,
+            validation=validation,
+        )
+        self.n_iter_ += len(history)
+        self.loss_curve_ += [float(e["loss"]) for e in history.epochs]
+        self.validation_scores_ += [float(e["val_accuracy"]) for e in history.epochs if "val_accuracy" in e]
+
+    # ----- using it ------------------------------------------------------------------------------
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Each class's probability, (n_samples, n_features) -> (n_samples, n_classes), rows summing to 1."""
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        return self.model_.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable label of each sample, (n_samples, n_features) -> (n_samples,)."""
+        proba = self.predict_proba(X)  # checks that it was fitted, before classes_ is read
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ----- pickling ------------------------------------------------------------------------------
+
+    def __getstate__(self):
+        """The network as its architecture and arrays (a model file's content), not live objects: the
+        layers' parameters are views of one flat array, which pickle would copy apart."""
+        state = dict(self.__dict__)
+        if "model_" in state:
+            model = state.pop("model_")
+            state["_model_state"] = (model.config(), {k: v.copy() for k, v in model.named_state().items()})
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "_model_state" in state:
+            config, arrays = state.pop("_model_state")
+            model = Sequential.from_config(config)
+            model.set_state(arrays)
+            state["model_"] = model
+            state.pop("_optimizer", None)  # its moments belong to the old arrays: start afresh
+            state["_optimizer"] = make_optimizer(state["config_"])
+        self.__dict__.update(state)

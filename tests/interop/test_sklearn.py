@@ -1,0 +1,184 @@
+"""digitnet as a scikit-learn classifier: scikit-learn's own estimator checks, Pipeline, GridSearchCV,
+cross_val_score, any labels and features, partial_fit, determinism, and the same model as ``digitnet train``.
+
+Needs the optional extra (``pip install -e '.[sklearn]'``): every test here skips cleanly without it.
+"""
+
+import doctest
+import pickle
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits, make_blobs  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from digitnet.config import TrainConfig  # noqa: E402
+from digitnet.runs import train  # noqa: E402
+from digitnet.sklearn import DigitNetClassifier  # noqa: E402
+
+# The checks scikit-learn's estimators must pass, run on a small network that trains in milliseconds.
+# Every check passes, so nothing is listed as an expected failure; a check that starts failing is a bug.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [DigitNetClassifier(hidden=(16,), epochs=20, batch_size=16, lr=1e-2)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's 8x8 digits: 1,797 images of 64 features in [0, 1], labels 0-9."""
+    x, y = load_digits(return_X_y=True)
+    return x / 16.0, y
+
+
+def small(**settings) -> DigitNetClassifier:
+    return DigitNetClassifier(**{"hidden": (32,), "epochs": 15, "batch_size": 32, "lr": 1e-2, **settings})
+
+
+def test_learns_the_8x8_digits_with_64_features(digits):
+    x, y = digits
+    clf = small().fit(x[:1500], y[:1500])
+    assert clf.n_features_in_ == 64
+    assert clf.score(x[1500:], y[1500:]) > 0.9
+    proba = clf.predict_proba(x[1500:])
+    assert proba.shape == (297, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert clf.n_iter_ == 15 and len(clf.loss_curve_) == 15
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.model_.n_params == 64 * 32 + 32 + 32 * 10 + 10
+
+
+def test_any_labels_map_through_classes(digits):
+    x, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    clf = small().fit(x, names[y])
+    assert list(clf.classes_) == sorted(names)
+    assert set(clf.predict(x[:50])) <= set(names)
+    assert clf.score(x, names[y]) > 0.9
+    # Three classes only: the network has three outputs.
+    keep = y < 3
+    three = small().fit(x[keep], y[keep] * 10)
+    assert list(three.classes_) == [0, 10, 20] and three.model_.n_classes == 3
+
+
+def test_same_random_state_same_model_other_state_other_model(digits):
+    x, y = digits
+    a, b = small(random_state=3).fit(x, y), small(random_state=3).fit(x, y)
+    np.testing.assert_array_equal(a.predict_proba(x), b.predict_proba(x))
+    c = small(random_state=4).fit(x, y)
+    assert not np.array_equal(a.predict_proba(x), c.predict_proba(x))
+
+
+def test_refit_starts_afresh(digits):
+    x, y = digits
+    clf = small(epochs=3)
+    first = clf.fit(x, y).predict_proba(x)
+    second = clf.fit(x, y).predict_proba(x)
+    np.testing.assert_array_equal(first, second)
+    assert clf.n_iter_ == 3
+
+
+def test_partial_fit_streams_epochs_and_needs_every_class_first(digits):
+    x, y = digits
+    clf = small(lr=3e-3)
+    with pytest.raises(ValueError, match="classes"):
+        DigitNetClassifier().partial_fit(x[:20], y[:20] % 2 * 0 + 1)  # a single class: nothing to tell apart
+    clf.partial_fit(x[:600], y[:600], classes=np.arange(10))
+    before = clf.score(x[600:], y[600:])
+    for _ in range(5):
+        clf.partial_fit(x[:600], y[:600])
+    assert clf.n_iter_ == 6 and len(clf.loss_curve_) == 6
+    assert clf.score(x[600:], y[600:]) > before
+    with pytest.raises(ValueError, match="not among classes_"):
+        clf.partial_fit(x[:5], np.array([11, 1, 2, 3, 4]))
+    with pytest.raises(ValueError, match="differ from those of the first call"):
+        clf.partial_fit(x[:5], y[:5], classes=np.arange(12))
+
+
+def test_validation_fraction_records_scores_and_patience_stops_early(digits):
+    x, y = digits
+    clf = small(epochs=60, lr=3e-2, validation_fraction=0.2, patience=2).fit(x, y)
+    assert len(clf.validation_scores_) == clf.n_iter_ < 60
+    assert clf.config_.validation_size == int(len(x) * 0.2)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        small(patience=2).fit(x, y)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"activation": "swish"}, "unknown activation"),
+        ({"lr": -1.0}, "lr must be a positive"),
+        ({"random_state": None}, "random_state must be an integer"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be in"),
+        ({"conv": ((4,),)}, "784"),
+    ],
+)
+def test_bad_settings_are_refused_at_fit_with_the_reason(digits, settings, message):
+    x, y = digits
+    with pytest.raises(ValueError, match=message):
+        small(**settings).fit(x[:100], y[:100])
+
+
+def test_pickles_and_clones(digits):
+    x, y = digits
+    clf = small(epochs=3).fit(x, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(x), clf.predict_proba(x))
+    again.partial_fit(x, y)  # a restored estimator trains on
+    assert again.n_iter_ == 4
+    fresh = clone(clf)
+    assert not hasattr(fresh, "model_") and fresh.get_params() == clf.get_params()
+
+
+def test_pipeline_cross_val_score_and_grid_search(digits):
+    x, y = digits
+    pipeline = make_pipeline(StandardScaler(), small(epochs=8))
+    scores = cross_val_score(pipeline, x, y, cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.85
+    search = GridSearchCV(
+        pipeline, {"digitnetclassifier__hidden": [(8,), (32,)], "digitnetclassifier__lr": [1e-3, 1e-2]}, cv=2
+    )
+    search.fit(x, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["digitnetclassifier__hidden"] in ((8,), (32,))
+    assert search.score(x, y) > 0.9
+
+
+def test_blobs_with_any_number_of_features():
+    x, y = make_blobs(n_samples=300, n_features=3, centers=4, random_state=0)
+    clf = make_pipeline(StandardScaler(), small(epochs=30)).fit(x, y)
+    assert clf.score(x, y) > 0.95
+
+
+def test_a_convolutional_network_on_784_features(mnist):
+    clf = DigitNetClassifier(conv=((4,),), hidden=(), epochs=2, batch_size=32, lr=3e-3)
+    clf.fit(mnist.train.x[:2000], mnist.train.y[:2000])
+    assert clf.score(mnist.test.x[:1000], mnist.test.y[:1000]) > 0.8
+
+
+def test_same_model_as_digitnet_train_with_the_same_settings_and_seed(mnist):
+    config = TrainConfig(hidden=(16, 16), activation="sigmoid", epochs=2, train_size=3000, seed=5)
+    result = train(config, mnist)
+    clf = DigitNetClassifier(hidden=(16, 16), activation="sigmoid", epochs=2, random_state=5)
+    clf.fit(mnist.train.x[:3000], mnist.train.y[:3000])
+    np.testing.assert_array_equal(clf.model_.parameters.values, result.model.parameters.values)
+    assert clf.score(mnist.test.x, mnist.test.y) == result.metrics["test_accuracy"]
+
+
+def test_the_module_docstring_example_holds():
+    import digitnet.sklearn
+
+    assert doctest.testmod(digitnet.sklearn).failed == 0

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -14,7 +16,7 @@ def code_blocks(language):
 def test_python_example_runs(mnist_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DIGITNET_DATA", str(mnist_dir))
     monkeypatch.chdir(tmp_path)
-    (example,) = code_blocks("python")
+    (example,) = [block for block in code_blocks("python") if "load_mnist" in block]
     namespace = {}
     exec(compile(example, "README.md", "exec"), namespace)
     out = capsys.readouterr().out
@@ -29,3 +31,13 @@ def test_ci_runs_the_readme_test_command():
     test_command = quick_start[1]
     assert "pytest" in test_command
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_scikit_learn_example_runs(capsys):
+    pytest.importorskip("sklearn")
+    (example,) = [block for block in code_blocks("python") if "DigitNetClassifier" in block]
+    namespace = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    search = namespace["search"]
+    assert len(search.cv_results_["params"]) == 4 and search.best_score_ > 0.9
+    assert "digitnetclassifier__hidden" in capsys.readouterr().out

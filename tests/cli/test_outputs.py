@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from cli_helpers import TINY, run
 
-import digitnet.cli.run_files as run_files
 import digitnet.cli.train as train_command
 import digitnet.experiments
+import digitnet.modelfile.run_folder as run_files
 import digitnet.plots
 import digitnet.report.build
 from digitnet.modelfile import load_model, read_header

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from digitnet.cli.run_files import MODEL_FILE
 from digitnet.errors import ModelFileError
+from digitnet.modelfile.run_folder import MODEL_FILE
 from digitnet.models import bundled_models
 
 __all__ = ["MODEL_HELP", "OneModel", "bundled_name", "resolve_model"]

@@ -7,7 +7,7 @@ import socket
 
 from digitnet.cli.modelpath import MODEL_HELP, resolve_model
 from digitnet.cli.options import integer
-from digitnet.cli.run_files import MODEL_FILE
+from digitnet.modelfile.run_folder import MODEL_FILE
 
 
 def add_parser(commands) -> None:

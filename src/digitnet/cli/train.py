@@ -21,11 +21,11 @@ from digitnet.cli.options import (
 )
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
-from digitnet.cli.run_files import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
 from digitnet.data import find_mnist_dir, load_mnist
 from digitnet.imaging import AUGMENTATIONS
 from digitnet.modelfile import load_model
+from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.models import bundled_models
 from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES, Callback, History
 from digitnet.nn.training import MAX_WORKERS

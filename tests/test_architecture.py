@@ -37,6 +37,7 @@ LAYERS = {
     # what is built on the library
     "report": 3,
     "experiments": 3,
+    "sweeps": 3,
     "serve": 4,
     "cli": 5,
     # the package's face and ``python -m digitnet``

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from digitnet.cli.output import format_table, print_json
 from digitnet.cli.outputs import claimed_output_dir, rescue_dir
 from digitnet.data import find_mnist_dir
 from digitnet.errors import OutputError
+from digitnet.sweeps.backends import SCHEDULER_VARIABLE
 
 
 def add_parser(commands) -> None:
@@ -30,6 +32,19 @@ def add_parser(commands) -> None:
         "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/experiments/NAME)"
     )
     add_data_option(p)
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=os.environ.get(SCHEDULER_VARIABLE) or None,
+        help="train on this Dask cluster, e.g. tcp://10.0.0.5:8786, where an experiment trains many "
+        f"networks at once (canon) (default: ${SCHEDULER_VARIABLE}; unset: this machine's cores)",
+    )
+    p.add_argument(
+        "--processes",
+        type=integer("--processes", 1),
+        metavar="N",
+        help="trainings at once on this machine, where the experiment trains many (default: one per core)",
+    )
     p.add_argument("--json", action="store_true", help="print results.json's content on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -65,6 +80,8 @@ def run(args) -> int:
             seed=args.seed,
             data_dir=args.data,
             progress=not args.no_progress,
+            scheduler=args.scheduler,
+            processes=args.processes,
             rescue=lambda: rescue_dir("experiment"),
         )
         run_experiment(args.name, lab)

@@ -18,13 +18,27 @@ from digitnet.cli import (
     predict,
     report,
     serve,
+    sweep,
     train,
 )
 from digitnet.cli.options import Parser
 from digitnet.errors import DigitnetError
 from digitnet.version import __version__
 
-COMMANDS = (train, evaluate, predict, info, export, import_onnx, gradcheck, data, experiment, report, serve)
+COMMANDS = (
+    train,
+    sweep,
+    evaluate,
+    predict,
+    info,
+    export,
+    import_onnx,
+    gradcheck,
+    data,
+    experiment,
+    report,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.plots import new_figure
 from digitnet.presets import get_preset
+from digitnet.sweeps.spec import SweepSpec, run_key
 
 __all__ = ["CANON", "Claim"]
 
@@ -149,15 +149,15 @@ def _quick(config: TrainConfig) -> TrainConfig:
 @experiment("canon", "the published accuracies (3Blue1Brown, Nielsen, LeCun) re-run over several seeds")
 def run(lab: Lab) -> None:
     seeds = [lab.seed] if lab.quick else [lab.seed + i for i in range(3)]
+    configs = [_quick(claim.config) if lab.quick else claim.config for claim in CANON]
+    # Every (claim, seed) training at once, on this machine's cores or the lab's cluster (lab.sweep).
+    # A row's validation_size says its data: 0 trains on all 60,000 images, as its source did.
+    spec = SweepSpec(points=tuple(_settings(c) for c in configs), seeds=tuple(seeds))
+    records = lab.sweep(spec).records
     rows = []
-    for claim in CANON:
-        config = _quick(claim.config) if lab.quick else claim.config
-        data = lab.data if config.validation_size else _all_training_images(lab.data)
-        accuracies, seconds = [], []
-        for seed in seeds:
-            result = lab.train(config.replace(seed=seed), data=data)
-            accuracies.append(result.metrics["test_accuracy"])
-            seconds.append(result.metrics["train_seconds"])
+    for claim, config in zip(CANON, configs):
+        metrics = [records[run_key(config.replace(seed=seed))]["metrics"] for seed in seeds]
+        accuracies = [m["test_accuracy"] for m in metrics]
         mean, std = float(np.mean(accuracies)), float(np.std(accuracies))
         rows.append(
             {
@@ -168,7 +168,7 @@ def run(lab: Lab) -> None:
                 "measured_std": std,
                 "runs": accuracies,
                 "seeds": seeds,
-                "train_seconds": float(np.mean(seconds)),
+                "train_seconds": float(np.mean([m["train_seconds"] for m in metrics])),
                 "note": claim.note,
                 "config": config.to_dict(),
             }
@@ -181,14 +181,9 @@ def run(lab: Lab) -> None:
     lab.figure("canon", _figure(rows))
 
 
-def _all_training_images(data: MNIST) -> MNIST:
-    """The same data with the validation images trained on too (for rows that use all 60,000)."""
-    if len(data.validation) == 0:
-        return data
-    x = np.concatenate([data.train.x, data.validation.x])
-    y = np.concatenate([data.train.y, data.validation.y])
-    empty = Split(x[:0], y[:0])
-    return MNIST(train=Split(x, y), validation=empty, test=data.test)
+def _settings(config: TrainConfig) -> dict:
+    """Every setting of ``config`` but its seed: one listed configuration of the canon's sweep."""
+    return {k: v for k, v in config.to_dict().items() if k != "seed"}
 
 
 def _figure(rows):

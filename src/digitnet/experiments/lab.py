@@ -68,6 +68,10 @@ class Lab:
         Where to look for MNIST first (see :func:`digitnet.data.load_mnist`).
     progress : bool
         Show progress bars while training.
+    scheduler : str or None
+        A Dask scheduler's address for :meth:`sweep` (None: this machine's cores).
+    processes : int or None
+        How many runs :meth:`sweep` trains at once on this machine (None: one per core).
     rescue : callable, optional
         Returns a fresh folder to write into if writing into ``out`` fails (disk full, folder removed),
         so a long run's results are never lost; the figures saved so far are copied there too.
@@ -87,6 +91,8 @@ class Lab:
     seed: int = 0
     data_dir: str | None = None
     progress: bool = False
+    scheduler: str | None = None
+    processes: int | None = None
     rescue: Callable[[], Path] | None = None
     rescued_from: Path | None = None
     rescue_reason: str = ""
@@ -110,6 +116,33 @@ class Lab:
 
             callbacks = [*callbacks, ProgressBars()]
         return train(config, data if data is not None else self.data, callbacks=callbacks)
+
+    def sweep(self, spec, *, keep_models: bool = False):
+        """Train every run of ``spec`` (:class:`~digitnet.sweeps.SweepSpec`) the way ``digitnet sweep``
+        does: at once on this machine's cores or on the lab's Dask cluster, recorded in
+        ``<out>/sweep`` as each finishes, so running the experiment again trains only what is missing.
+        Returns the :class:`~digitnet.sweeps.SweepOutcome`; its ``records[run_key(config)]["metrics"]``
+        are each run's metrics. A run that still fails after its retries raises ``RuntimeError``.
+        """
+        from digitnet.sweeps import DaskCluster, LocalProcesses, run_sweep
+        from digitnet.sweeps.progress import SweepProgress
+
+        backend = DaskCluster(self.scheduler) if self.scheduler else LocalProcesses(self.processes)
+        outcome = run_sweep(
+            spec,
+            self.out / "sweep",
+            backend,
+            data_dir=self.data_dir,
+            keep_models=keep_models,
+            progress=SweepProgress(enabled=self.progress),
+        )
+        if outcome.failed:
+            key, error = next(iter(outcome.failed.items()))
+            raise RuntimeError(
+                f"{len(outcome.failed)} of the experiment's trainings failed, e.g. run {key}: {error}; the "
+                f"others are recorded in {self.out / 'sweep'}: run the experiment again to retry"
+            )
+        return outcome
 
     def figure(self, name: str, fig) -> Path:
         """Save a matplotlib figure as ``<out>/<name>.png``."""

@@ -1,0 +1,120 @@
+"""Where a sweep's runs train: this machine's processes, or a Dask cluster.
+
+Both give the runner the same four things: ``capacity`` (how many runs to keep going at once),
+``submit(function, *args)`` (a future), ``wait(futures, seconds)`` (those finished so far) and
+``close()``. A run whose process dies fails its future; the runner retries it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+from digitnet.interop.extras import require
+
+__all__ = ["DaskCluster", "LocalProcesses", "SCHEDULER_VARIABLE", "available_cores"]
+
+SCHEDULER_VARIABLE = "DIGITNET_SCHEDULER"
+"""The environment variable that names a Dask scheduler when ``--scheduler`` is not given."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, which a container or ``taskset`` may limit)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class LocalProcesses:
+    """Runs on this machine, one process per core (``processes``), each training one run at a time.
+
+    Processes are started fresh (``spawn``), as a Dask worker would be: nothing of the parent's state
+    reaches a run. If one dies, every run in flight fails with ``BrokenProcessPool``; the pool is then
+    started afresh for the retries.
+    """
+
+    def __init__(self, processes: int | None = None):
+        self.capacity = processes or available_cores()
+        if self.capacity < 1:
+            raise ValueError(f"a sweep needs at least one process, got {processes}")
+        self._pool = None
+
+    def describe(self) -> str:
+        return f"this machine, {self.capacity} process{'es' * (self.capacity > 1)}"
+
+    def submit(self, function, *args) -> concurrent.futures.Future:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self.capacity, mp_context=context)
+        try:
+            return self._pool.submit(function, *args)
+        except BrokenProcessPool:  # a process died since the last submit: start afresh
+            self._discard()
+            return self.submit(function, *args)
+
+    def wait(self, futures, seconds: float) -> set:
+        done, _ = concurrent.futures.wait(futures, timeout=seconds, return_when="FIRST_COMPLETED")
+        if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+            self._discard()
+        return done
+
+    def _discard(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskCluster:
+    """Runs on the workers of a running Dask scheduler at ``address`` (``tcp://host:8786``).
+
+    Start one with ``dask scheduler`` and, on every machine that should train, ``dask worker ADDRESS
+    --nthreads 1`` per core (each worker needs digitnet installed and MNIST: see the README). If a worker
+    is lost, the scheduler gives its runs to the others.
+    """
+
+    def __init__(self, address: str, *, timeout: float = 10.0):
+        distributed = require("distributed", "dask", "a sweep on a Dask cluster (--scheduler)")
+        try:
+            self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise OSError(
+                f"cannot reach a Dask scheduler at {address!r} ({exc}). Start one with `dask scheduler` "
+                f"and workers with `dask worker {address}`, or leave out --scheduler (and "
+                f"${SCHEDULER_VARIABLE}) to run on this machine"
+            ) from None
+        self.address = address
+
+    @property
+    def capacity(self) -> int:
+        threads = sum(self.client.nthreads().values())
+        return max(threads, 1) * 2  # one queued behind each running run, so no worker waits
+
+    def describe(self) -> str:
+        workers = self.client.nthreads()
+        return (
+            f"the Dask cluster at {self.address}, {len(workers)} workers with {sum(workers.values())} threads"
+        )
+
+    def submit(self, function, *args):
+        return self.client.submit(function, *args, pure=False)
+
+    def wait(self, futures, seconds: float) -> set:
+        """The futures done within ``seconds``, polled: ``distributed.wait`` would need a default client."""
+        deadline = time.monotonic() + seconds
+        while True:
+            done = {f for f in futures if f.done()}
+            if done or time.monotonic() >= deadline:
+                return done
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,154 @@
+"""Running a sweep: every run that is not yet done, on a backend, each recorded as it finishes.
+
+The sweep folder::
+
+    sweep.json            what the sweep trains (the SweepSpec)
+    runs/<key>/           one folder per finished run, named by the run's key:
+        model.safetensors   the trained network (left out where models are not kept)
+        metrics.json        its configuration, metrics and history, naming the model's checksum
+    results.json          every run, the table and the best configuration (rewritten as runs finish)
+
+A run is *done* when its ``metrics.json`` is there, belongs to the model beside it and records the very
+configuration of the run. Running the same sweep again trains only the runs that are not done: after
+Ctrl-C, a crash or a lost worker nothing finished is lost and nothing is trained twice. A run that fails
+(its training raises, or its process or worker dies) is tried again up to ``retries`` times, then
+reported with its error while the rest of the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from digitnet.atomic import atomic_write
+from digitnet.modelfile.run_folder import METRICS_FILE, read_record, write_run
+from digitnet.nn import Sequential
+from digitnet.sweeps.results import summarise
+from digitnet.sweeps.spec import Run, SweepSpec
+from digitnet.sweeps.task import train_run
+
+__all__ = ["SweepOutcome", "done_record", "run_sweep"]
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep ended with: a record per finished run (by key), the errors of the failed ones."""
+
+    spec: SweepSpec
+    runs: list[Run]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    trained: int = 0  # runs trained this time (the rest were done already)
+    seconds: float = 0.0
+    where: str = ""
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summarise(self.spec, self.runs, self.records, self.failed)
+
+
+def done_record(folder: Path, run: Run) -> dict[str, Any] | None:
+    """The record of ``run`` in its folder if it finished there, else None (missing, torn or another's)."""
+    path = folder / METRICS_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = read_record(path)
+    except ValueError:  # interrupted between its two files, or replaced: train it again
+        return None
+    return record if record.get("config") == run.config.to_dict() and "metrics" in record else None
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: Path,
+    backend,
+    *,
+    data_dir: str | None = None,
+    retries: int = 2,
+    keep_models: bool = True,
+    progress=None,
+) -> SweepOutcome:
+    """Train every run of ``spec`` not yet done in ``out`` on ``backend``; returns the outcome.
+
+    ``progress`` is an object with ``start(total, done)``, ``update(done, running, failed)`` and
+    ``close()`` (:class:`digitnet.sweeps.progress.SweepProgress`), or None.
+    Ctrl-C stops the runs in flight and raises ``KeyboardInterrupt`` saying how many are done; what
+    finished stays recorded.
+    """
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    _write_json(out / "sweep.json", spec.to_dict())
+    runs = spec.runs()
+    outcome = SweepOutcome(spec, runs, where=backend.describe())
+    todo = deque()
+    for run in runs:
+        record = done_record(out / "runs" / run.key, run)
+        if record is None:
+            todo.append(run)
+        else:
+            outcome.records[run.key] = record
+    start = time.perf_counter()
+    attempts: dict[str, int] = {}
+    flying: dict[Any, Run] = {}
+    if progress is not None:
+        progress.start(len(runs), len(outcome.records))
+    try:
+        while todo or flying:
+            while todo and len(flying) < backend.capacity:
+                run = todo.popleft()
+                flying[backend.submit(train_run, run.config.to_dict(), data_dir, keep_models)] = run
+            for future in backend.wait(flying, 0.5):
+                run = flying.pop(future)
+                error = future.exception()
+                if error is None:
+                    outcome.records[run.key] = _record(out / "runs" / run.key, run, future.result())
+                    outcome.trained += 1
+                    _write_json(out / "results.json", outcome.summary)
+                    continue
+                attempts[run.key] = attempts.get(run.key, 0) + 1
+                if attempts[run.key] <= retries:
+                    todo.appendleft(run)
+                else:
+                    outcome.failed[run.key] = f"{type(error).__name__}: {error}"
+            if progress is not None:
+                progress.update(len(outcome.records), len(flying), len(outcome.failed))
+    except KeyboardInterrupt:
+        for future in flying:
+            future.cancel()
+        raise KeyboardInterrupt(
+            f"with {len(outcome.records)} of {len(runs)} runs done and recorded in {out}; run the same "
+            "sweep again to train the rest"
+        ) from None
+    finally:
+        outcome.seconds = time.perf_counter() - start
+        backend.close()
+        if progress is not None:
+            progress.close()
+        _write_json(out / "results.json", outcome.summary)
+    return outcome
+
+
+def _record(folder: Path, run: Run, result: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished run's files into ``folder`` and return its record."""
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = {**result["metrics"], "worker": result["worker"]}  # flat: a model file records scalars
+    training, history = run.config.to_dict(), result["history"]
+    if "model" in result:
+        architecture, arrays = result["model"]
+        model = Sequential.from_config(architecture)
+        model.set_state(arrays)
+        write_run(folder, model, training=training, history=history, metrics=metrics)
+        return read_record(folder / METRICS_FILE)
+    record = {"metrics": metrics, "config": training, "history": history}
+    _write_json(folder / METRICS_FILE, record)
+    return record
+
+
+def _write_json(path: Path, value: Any) -> None:
+    with atomic_write(path, "w") as f:
+        json.dump(value, f, indent=1)

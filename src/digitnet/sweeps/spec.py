@@ -1,0 +1,354 @@
+"""What a sweep trains: a grid, a list or random samples over :class:`TrainConfig`'s settings, times seeds.
+
+A sweep's configurations are the union of three parts, each over a base configuration (a preset, with
+fixed settings on top):
+
+* ``grid``: every combination of the values given for each setting (the Cartesian product);
+* ``points``: an explicit list of settings, each a dict;
+* ``random``: ``samples`` draws from a distribution per setting (a list of choices, uniform or
+  log-uniform between two numbers), drawn from ``sample_seed``, so the same sweep draws the same ones.
+
+Each configuration is trained once per seed. A run is known by its *key*, a checksum of its whole
+configuration (seed included), so the same run always has the same key, in any sweep, on any machine.
+
+Settings given as text (the command line, or strings in a file) are parsed by the setting's type:
+``lr=1e-3,3e-3`` (values separated by commas), ``hidden=100,16x16,none`` (``x`` between the sizes of
+one network's layers, ``none`` for no hidden layer), ``conv=6/16,32x32/64x64``, ``batch_norm=true,false``,
+``init=none,he``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from digitnet.config import TrainConfig
+
+__all__ = [
+    "Run",
+    "SweepSpec",
+    "run_key",
+    "seed_list",
+    "parse_assignment",
+    "parse_distribution",
+    "parse_value",
+    "spec_from_mapping",
+]
+
+FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+SWEEPABLE = sorted(set(FIELD_TYPES) - {"seed"})  # a sweep's seeds come from ``seeds``
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training of a sweep: its configuration (seed included), its key, and its configuration's."""
+
+    config: TrainConfig
+    key: str  # of the whole configuration: the run's name in the sweep folder
+    group: str  # of the configuration without its seed: runs of one group differ only in the seed
+    settings: dict[str, Any]  # the swept settings' values, as plain JSON
+
+
+def run_key(config: TrainConfig) -> str:
+    """The key of the run that trains ``config``: the name of its folder in a sweep folder."""
+    return config_key(config.to_dict())
+
+
+def config_key(config: dict[str, Any]) -> str:
+    """12 hex digits of the SHA-256 of the configuration as canonical JSON."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _check_field(name: str) -> None:
+    if name == "seed":
+        raise ValueError("seeds are not swept as a setting: give --seeds N (or seeds = [...] in a file)")
+    if name not in FIELD_TYPES:
+        raise ValueError(f"unknown setting {name!r}; a sweep can vary any of {', '.join(SWEEPABLE)}")
+
+
+def parse_value(name: str, value: Any) -> Any:
+    """One value of setting ``name``, from text or from JSON/TOML, as TrainConfig takes it.
+
+    >>> parse_value("hidden", "16x16"), parse_value("conv", "6/16"), parse_value("lr", "3e-3")
+    ((16, 16), ((6,), (16,)), 0.003)
+    """
+    _check_field(name)
+    kind = FIELD_TYPES[name]
+    optional = kind.endswith("| None")
+    if value is None and optional:
+        return None
+    if (
+        isinstance(value, str)
+        and value.strip().lower() == "none"
+        and (optional or name in ("hidden", "conv"))
+    ):
+        return None if optional else ()
+    try:
+        if name == "hidden":
+            if isinstance(value, str):
+                return tuple(int(v) for v in value.split("x"))
+            return (int(value),) if isinstance(value, (int, np.integer)) else tuple(int(v) for v in value)
+        if name == "conv":
+            if isinstance(value, str):
+                return tuple(tuple(int(f) for f in stage.split("x")) for stage in value.split("/"))
+            return tuple(tuple(int(f) for f in ([s] if isinstance(s, int) else s)) for s in value)
+        base = kind.replace("| None", "").strip()
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in ("true", "false"):
+                raise ValueError
+            return text == "true"
+        if base == "int":
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if base == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={value!r} is not a value of {name} ({kind}); e.g. "
+            f"{_EXAMPLES.get(name, 'hidden=100,16x16 or lr=1e-3,3e-3')}"
+        ) from None
+
+
+_EXAMPLES = {
+    "hidden": "hidden=100,16x16,none",
+    "conv": "conv=6/16,32x32/64x64",
+    "batch_norm": "batch_norm=true,false",
+}
+
+
+def parse_assignment(text: str) -> tuple[str, tuple[Any, ...]]:
+    """``"lr=1e-3,3e-3"`` -> ``("lr", (0.001, 0.003))``: a setting and its values, for ``--grid``."""
+    name, sep, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    if not sep or not name or not values.strip():
+        raise ValueError(f"{text!r} is not SETTING=VALUE[,VALUE...], e.g. lr=1e-3,3e-3 or hidden=100,16x16")
+    _check_field(name)
+    return name, tuple(parse_value(name, v.strip()) for v in values.split(","))
+
+
+def parse_distribution(text: str) -> tuple[str, dict[str, Any]]:
+    """A ``--sample`` setting: ``lr=log:1e-4:1e-2`` (log-uniform), ``dropout=0:0.5`` (uniform),
+    ``hidden=16,64`` (a choice)."""
+    name, values = text.split("=", 1) if "=" in text else (text, "")
+    name = name.strip().replace("-", "_")
+    _check_field(name)
+    parts = values.split(":")
+    if parts[0] == "log" and len(parts) == 3:
+        return name, {"log_uniform": [float(parts[1]), float(parts[2])]}
+    if len(parts) == 2:
+        return name, {"uniform": [float(parts[0]), float(parts[1])]}
+    name, values = parse_assignment(text)
+    return name, {"choice": list(values)}
+
+
+def _checked_distribution(name: str, spec: Any) -> dict[str, Any]:
+    _check_field(name)
+    if isinstance(spec, list):
+        spec = {"choice": spec}
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(
+            f"random setting {name}: give one of choice = [...], uniform = [low, high] or "
+            f"log_uniform = [low, high], got {spec!r}"
+        )
+    ((kind, values),) = spec.items()
+    if kind == "choice":
+        if not values:
+            raise ValueError(f"random setting {name}: choice needs at least one value")
+        return {"choice": [parse_value(name, v) for v in values]}
+    if kind in ("uniform", "log_uniform"):
+        low, high = (float(v) for v in values)
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"random setting {name}: {kind} needs finite low < high, got {values!r}")
+        if kind == "log_uniform" and low <= 0:
+            raise ValueError(f"random setting {name}: log_uniform needs positive bounds, got {values!r}")
+        return {kind: [low, high]}
+    raise ValueError(
+        f"random setting {name}: unknown distribution {kind!r}; use choice, uniform or log_uniform"
+    )
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep: the base configuration, what varies, and the seeds. See the module's docstring."""
+
+    base: TrainConfig = field(default_factory=TrainConfig)
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    points: tuple[dict[str, Any], ...] = ()
+    samples: int = 0
+    distributions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    sample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        grid = {}
+        for name, values in self.grid.items():
+            values = tuple(parse_value(name, v) for v in values)
+            if not values:
+                raise ValueError(f"grid setting {name} has no values")
+            grid[name] = tuple(dict.fromkeys(values))  # a value given twice is trained once
+        object.__setattr__(self, "grid", grid)
+        points = []
+        for point in self.points:
+            if not isinstance(point, dict):
+                raise ValueError(f"each listed configuration is a table of settings, got {point!r}")
+            points.append({name: parse_value(name, v) for name, v in point.items()})
+        object.__setattr__(self, "points", tuple(points))
+        dists = {name: _checked_distribution(name, d) for name, d in self.distributions.items()}
+        object.__setattr__(self, "distributions", dists)
+        if self.samples < 0 or (self.samples and not dists):
+            raise ValueError("random samples need --samples N >= 1 and at least one --sample SETTING=...")
+        if dists and not self.samples:
+            raise ValueError("--sample settings need --samples N, the number of configurations to draw")
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct whole numbers >= 0, got {list(self.seeds)}")
+        object.__setattr__(self, "seeds", seeds)
+
+    # ----- what it trains --------------------------------------------------------------------------
+
+    def settings(self) -> list[dict[str, Any]]:
+        """Each configuration's settings on top of ``base``: the grid's, the list's, then the draws'."""
+        names = list(self.grid)
+        chosen = (
+            [dict(zip(names, combo)) for combo in itertools.product(*self.grid.values())] if names else []
+        )
+        chosen += [dict(p) for p in self.points]
+        rng = np.random.default_rng([self.sample_seed, 15])
+        for _ in range(self.samples):
+            chosen.append({name: self._draw(name, d, rng) for name, d in self.distributions.items()})
+        return chosen or [{}]
+
+    def _draw(self, name: str, dist: dict[str, Any], rng: np.random.Generator) -> Any:
+        ((kind, values),) = dist.items()
+        if kind == "choice":
+            return values[int(rng.integers(len(values)))]
+        low, high = values
+        x = (
+            math.exp(rng.uniform(math.log(low), math.log(high)))
+            if kind == "log_uniform"
+            else rng.uniform(low, high)
+        )
+        return parse_value(name, round(x) if FIELD_TYPES[name].startswith("int") else float(f"{x:.4g}"))
+
+    def swept(self) -> list[str]:
+        """The settings that take more than one value across the configurations, in a stable order."""
+        seen: dict[str, set] = {}
+        for s in self.settings():
+            for name, value in s.items():
+                seen.setdefault(name, set()).add(json.dumps(_plain(value)))
+        return [n for n, values in seen.items() if len(values) > 1]
+
+    def runs(self) -> list[Run]:
+        """Every training: each configuration (checked by TrainConfig now, before anything trains) times
+        each seed; a configuration that two parts both give is trained once."""
+        runs, seen = [], set()
+        for settings in self.settings():
+            try:
+                config = self.base.replace(**settings)
+            except ValueError as exc:
+                raise ValueError(f"the configuration {_plain(settings)} is not valid: {exc}") from None
+            group = config_key({**config.to_dict(), "seed": None})
+            for seed in self.seeds:
+                seeded = config.replace(seed=seed)
+                key = run_key(seeded)
+                if key not in seen:
+                    seen.add(key)
+                    runs.append(Run(seeded, key, group, _plain(settings)))
+        return runs
+
+    # ----- as a file -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base.to_dict(),
+            "grid": {k: [_plain(v) for v in vs] for k, vs in self.grid.items()},
+            "points": [_plain(p) for p in self.points],
+            "samples": self.samples,
+            "distributions": _plain(self.distributions),
+            "seeds": list(self.seeds),
+            "sample_seed": self.sample_seed,
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, recursively: the JSON form of settings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+FILE_KEYS = ("preset", "base", "grid", "list", "random", "seeds")
+
+
+def spec_from_mapping(d: dict[str, Any], *, where: str = "the sweep file") -> SweepSpec:
+    """A :class:`SweepSpec` from a sweep file's content (JSON or TOML)::
+
+    preset = "default"              # the base recipe (default: "default")
+    seeds = 3                       # 3 seeds, 0, 1 and 2; or a list: [0, 7]
+    [base]                          # settings every run shares
+    epochs = 10
+    [grid]                          # every combination
+    lr = [1e-3, 3e-3]
+    hidden = [100, "16x16"]
+    [[list]]                        # configurations one by one
+    activation = "sigmoid"
+    [random]                        # draws from distributions
+    samples = 8
+    seed = 0
+    lr = {log_uniform = [1e-4, 1e-2]}
+    """
+    from digitnet.presets import get_preset
+
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} holds no table of settings")
+    unknown = sorted(set(d) - set(FILE_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; a sweep file has {', '.join(FILE_KEYS)}")
+    base = get_preset(str(d.get("preset", "default")))
+    fixed = d.get("base", {})
+    if not isinstance(fixed, dict):
+        raise ValueError(f"{where}: base must be a table of settings, got {fixed!r}")
+    try:
+        base = base.replace(**{name: parse_value(name, v) for name, v in fixed.items()})
+    except TypeError as exc:
+        raise ValueError(f"{where}: base: {exc}") from None
+    grid = d.get("grid", {})
+    if not isinstance(grid, dict) or not all(isinstance(v, list) for v in grid.values()):
+        raise ValueError(f"{where}: grid must be a table of lists of values, e.g. lr = [1e-3, 3e-3]")
+    random = dict(d.get("random", {}))
+    samples = random.pop("samples", 0)
+    sample_seed = random.pop("seed", 0)
+    return SweepSpec(
+        base=base,
+        grid=grid,
+        points=tuple(d.get("list", ())),
+        samples=int(samples),
+        distributions=random,
+        seeds=seed_list(d.get("seeds", 1)),
+        sample_seed=int(sample_seed),
+    )
+
+
+def seed_list(seeds: Any, first: int = 0) -> tuple[int, ...]:
+    """``3`` -> (0, 1, 2) (counting from ``first``); a list stays the list."""
+    if isinstance(seeds, (list, tuple)):
+        return tuple(int(s) for s in seeds)
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}")
+    return tuple(range(first, first + int(seeds)))

@@ -66,3 +66,11 @@ class NonFiniteError(DigitnetError, ArithmeticError):
         self.what = what
         self.epoch = epoch
         self.batch = batch
+
+    def __reduce__(self):
+        """Pickled with its keywords, so it crosses to another process (a sweep's worker) intact."""
+        return _rebuild_non_finite, (str(self), self.what, self.epoch, self.batch)
+
+
+def _rebuild_non_finite(message: str, what: str, epoch: int, batch: int) -> NonFiniteError:
+    return NonFiniteError(message, what=what, epoch=epoch, batch=batch)

@@ -56,6 +56,11 @@ class LocalProcesses:
             self._discard()
             return self.submit(function, *args)
 
+    @staticmethod
+    def lost(error: BaseException | None) -> bool:
+        """Whether ``error`` says the run's process died (rather than its training raising)."""
+        return isinstance(error, BrokenProcessPool)
+
     def wait(self, futures, seconds: float) -> set:
         done, _ = concurrent.futures.wait(futures, timeout=seconds, return_when="FIRST_COMPLETED")
         if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
@@ -106,6 +111,12 @@ class DaskCluster:
 
     def submit(self, function, *args):
         return self.client.submit(function, *args, pure=False)
+
+    @staticmethod
+    def lost(error: BaseException | None) -> bool:
+        """False: the scheduler itself moves the runs of a lost worker to the others (and gives up on a
+        run that kills several workers with ``KilledWorker``, which counts as one of its tries)."""
+        return False
 
     def wait(self, futures, seconds: float) -> set:
         """The futures done within ``seconds``, polled: ``distributed.wait`` would need a default client."""

@@ -12,7 +12,9 @@ A run is *done* when its ``metrics.json`` is there, belongs to the model beside 
 configuration of the run. Running the same sweep again trains only the runs that are not done: after
 Ctrl-C, a crash or a lost worker nothing finished is lost and nothing is trained twice. A run that fails
 (its training raises, or its process or worker dies) is tried again up to ``retries`` times, then
-reported with its error while the rest of the sweep goes on.
+reported with its error while the rest of the sweep goes on. When a process of this machine's pool dies,
+every run in flight fails with it; those runs are not charged a try but are tried again one at a time,
+so that only a run that kills its process itself uses up its tries.
 """
 
 from __future__ import annotations
@@ -97,26 +99,36 @@ def run_sweep(
     flying: dict[Any, Run] = {}
     if progress is not None:
         progress.start(len(runs), len(outcome.records))
+    suspects: set[str] = set()  # runs whose process died beside others: tried next alone, to see
     try:
         while todo or flying:
-            while todo and len(flying) < backend.capacity:
+            while todo and len(flying) < backend.capacity and not (flying and todo[0].key in suspects):
                 run = todo.popleft()
                 flying[backend.submit(train_run, run.config.to_dict(), data_dir, keep_models)] = run
-            for future in backend.wait(flying, 0.5):
+                if run.key in suspects:
+                    break  # alone: if its process dies again, it is the one that kills it
+            if progress is not None:
+                progress.update(len(outcome.records), len(flying), len(outcome.failed))
+            finished = backend.wait(flying, 0.5)
+            lost = [f for f in finished if backend.lost(f.exception())]
+            for future in finished:
                 run = flying.pop(future)
                 error = future.exception()
                 if error is None:
+                    suspects.discard(run.key)
                     outcome.records[run.key] = _record(out / "runs" / run.key, run, future.result())
                     outcome.trained += 1
                     _write_json(out / "results.json", outcome.summary)
+                    continue
+                if future in lost and len(lost) > 1:  # one process died and took the others' runs along
+                    suspects.add(run.key)
+                    todo.appendleft(run)
                     continue
                 attempts[run.key] = attempts.get(run.key, 0) + 1
                 if attempts[run.key] <= retries:
                     todo.appendleft(run)
                 else:
                     outcome.failed[run.key] = f"{type(error).__name__}: {error}"
-            if progress is not None:
-                progress.update(len(outcome.records), len(flying), len(outcome.failed))
     except KeyboardInterrupt:
         for future in flying:
             future.cancel()
@@ -128,6 +140,7 @@ def run_sweep(
         outcome.seconds = time.perf_counter() - start
         backend.close()
         if progress is not None:
+            progress.update(len(outcome.records), 0, len(outcome.failed))
             progress.close()
         _write_json(out / "results.json", outcome.summary)
     return outcome

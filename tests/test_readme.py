@@ -41,3 +41,22 @@ def test_scikit_learn_example_runs(capsys):
     search = namespace["search"]
     assert len(search.cv_results_["params"]) == 4 and search.best_score_ > 0.9
     assert "digitnetclassifier__hidden" in capsys.readouterr().out
+
+
+def test_sweep_file_example_is_a_valid_sweep():
+    tomllib = pytest.importorskip("tomllib")
+    from digitnet.sweeps import spec_from_mapping
+
+    (example,) = code_blocks("toml")
+    spec = spec_from_mapping(tomllib.loads(example))
+    assert len(spec.runs()) == (3 * 2 + 1 + 8) * 3
+    assert spec.base.epochs == 10 and spec.base.activation == "sigmoid"
+
+
+def test_sweep_command_example_parses_into_the_sweep_it_shows():
+    from digitnet.cli.main import build_parser
+    from digitnet.cli.sweep import spec_from_args
+
+    (command,) = [b for b in code_blocks("bash") if b.startswith("digitnet sweep --preset seeds")]
+    args = build_parser().parse_args(command.replace("\\\n", " ").split()[1:])
+    assert len(spec_from_args(args).runs()) == 18 and "18 runs trained now" in README

@@ -118,6 +118,11 @@ def test_sample_flags(text, expected):
     assert parse_distribution(text) == expected
 
 
+def test_sample_bounds_must_be_numbers():
+    with pytest.raises(ValueError, match="the bounds must be numbers"):
+        parse_distribution("lr=log:small:large")
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

@@ -147,10 +147,15 @@ def parse_distribution(text: str) -> tuple[str, dict[str, Any]]:
     name = name.strip().replace("-", "_")
     _check_field(name)
     parts = values.split(":")
-    if parts[0] == "log" and len(parts) == 3:
-        return name, {"log_uniform": [float(parts[1]), float(parts[2])]}
-    if len(parts) == 2:
-        return name, {"uniform": [float(parts[0]), float(parts[1])]}
+    try:
+        if parts[0] == "log" and len(parts) == 3:
+            return name, {"log_uniform": [float(parts[1]), float(parts[2])]}
+        if len(parts) == 2:
+            return name, {"uniform": [float(parts[0]), float(parts[1])]}
+    except ValueError:
+        raise ValueError(
+            f"--sample {text}: the bounds must be numbers, e.g. lr=log:1e-4:1e-2 or dropout=0:0.5"
+        ) from None
     name, values = parse_assignment(text)
     return name, {"choice": list(values)}
 

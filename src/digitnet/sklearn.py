@@ -39,6 +39,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 __all__ = ["DigitNetClassifier"]
 
+DEFAULTS = TrainConfig()
+"""The constructor's defaults are TrainConfig's own, read from it rather than written again."""
+
 
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     """A digitnet network trained by mini-batch gradient descent, as a scikit-learn classifier.
@@ -77,29 +80,29 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden=(100,),
-        conv=(),
-        kernel_size=5,
-        batch_norm=False,
-        augment=None,
-        activation="relu",
-        cost="cross-entropy",
-        optimizer="adam",
-        lr=1e-3,
-        momentum=0.0,
-        nesterov=False,
-        schedule="cosine",
-        batch_size=64,
-        epochs=40,
-        l2=3e-4,
-        dropout=0.0,
-        input_dropout=0.0,
-        init=None,
-        patience=None,
-        oversample=False,
-        class_weighted=False,
-        workers=1,
-        output_activation=None,
+        hidden=DEFAULTS.hidden,
+        conv=DEFAULTS.conv,
+        kernel_size=DEFAULTS.kernel_size,
+        batch_norm=DEFAULTS.batch_norm,
+        augment=DEFAULTS.augment,
+        activation=DEFAULTS.activation,
+        cost=DEFAULTS.cost,
+        optimizer=DEFAULTS.optimizer,
+        lr=DEFAULTS.lr,
+        momentum=DEFAULTS.momentum,
+        nesterov=DEFAULTS.nesterov,
+        schedule=DEFAULTS.schedule,
+        batch_size=DEFAULTS.batch_size,
+        epochs=DEFAULTS.epochs,
+        l2=DEFAULTS.l2,
+        dropout=DEFAULTS.dropout,
+        input_dropout=DEFAULTS.input_dropout,
+        init=DEFAULTS.init,
+        patience=DEFAULTS.patience,
+        oversample=DEFAULTS.oversample,
+        class_weighted=DEFAULTS.class_weighted,
+        workers=DEFAULTS.workers,
+        output_activation=DEFAULTS.output_activation,
         validation_fraction=0.0,
         random_state=0,
     ):

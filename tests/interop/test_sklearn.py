@@ -182,3 +182,13 @@ def test_the_module_docstring_example_holds():
     import digitnet.sklearn
 
     assert doctest.testmod(digitnet.sklearn).failed == 0
+
+
+def test_the_constructor_mirrors_every_training_setting_with_its_default():
+    import dataclasses
+
+    params = DigitNetClassifier().get_params()
+    own = {"random_state", "validation_fraction"}  # seed and validation_size, as an estimator names them
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "validation_size", "train_size"}
+    assert set(params) - own == fields
+    assert all(params[name] == getattr(TrainConfig(), name) for name in fields)

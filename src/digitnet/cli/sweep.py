@@ -13,6 +13,7 @@ from digitnet.cli.output import format_table, print_json
 from digitnet.data import find_mnist_dir
 from digitnet.presets import PRESETS
 from digitnet.sweeps.backends import SCHEDULER_VARIABLE
+from digitnet.sweeps.results import setting_label
 from digitnet.sweeps.spec import (
     SweepSpec,
     config_key,
@@ -140,14 +141,6 @@ def _cell(stat, scale: float = 100.0, digits: int = 2) -> str:
     return f"{scale * stat['mean']:.{digits}f} ± {scale * stat['std']:.{digits}f}"
 
 
-def _value(v) -> str:
-    if isinstance(v, list):
-        if v and all(isinstance(s, list) for s in v):
-            return "/".join("x".join(map(str, s)) for s in v)
-        return "x".join(map(str, v)) or "none"
-    return str(v)
-
-
 def table(summary: dict) -> str:
     """Each configuration's swept settings, seeds done, and mean ± sd of validation accuracy, test
     accuracy (%) and training seconds; the best on validation marked with *."""
@@ -159,7 +152,7 @@ def table(summary: dict) -> str:
         digits = 2 if seconds and seconds["mean"] < 10 else 1
         rows.append(
             [
-                *(_value(r["settings"][k]) for k in swept),
+                *(setting_label(r["settings"][k]) for k in swept),
                 len(r["seeds"]),
                 _cell(r["val_accuracy"]),
                 _cell(r["test_accuracy"]),
@@ -175,7 +168,7 @@ def run(args) -> int:
     from digitnet.plots import save_figure
     from digitnet.sweeps import DaskCluster, LocalProcesses, run_sweep
     from digitnet.sweeps.progress import SweepProgress
-    from digitnet.sweeps.results import sweep_figure
+    from digitnet.sweeps.results import sweep_figure  # matplotlib: imported when a sweep runs
 
     spec = spec_from_args(args)
     runs = spec.runs()  # every configuration checked before anything starts
@@ -204,9 +197,8 @@ def run(args) -> int:
         print(table(summary))
         best = summary["best"]
         if best is not None:
-            chosen = (
-                ", ".join(f"{k}={_value(v)}" for k, v in best["settings"].items()) or "the one configuration"
-            )
+            chosen = ", ".join(f"{k}={setting_label(v)}" for k, v in best["settings"].items())
+            chosen = chosen or "the one configuration"
             print(
                 f"\nbest on validation: {chosen} (validation {_cell(best['val_accuracy'])}%, "
                 f"test {_cell(best['test_accuracy'])}%)"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["best_configuration", "summarise", "sweep_figure"]
+__all__ = ["best_configuration", "setting_label", "summarise", "sweep_figure"]
 
 MEASURES = ("val_accuracy", "test_accuracy", "train_seconds")
 
@@ -76,7 +76,9 @@ def best_configuration(rows: list[dict]) -> dict | None:
     return max(scored, key=lambda r: r["val_accuracy"]["mean"]) if scored else None
 
 
-def _label(value: Any) -> str:
+def setting_label(value: Any) -> str:
+    """A setting's value as the command line writes it: ``[16, 16]`` -> ``16x16``, ``[[6], [16]]`` ->
+    ``6/16``, ``[]`` -> ``none``."""
     if isinstance(value, list):
         if value and all(isinstance(v, list) for v in value):
             return "/".join("x".join(str(f) for f in stage) for stage in value)
@@ -106,7 +108,7 @@ def sweep_figure(summary: dict[str, Any]):
         position = {v: i for i, v in enumerate(order)}
         series: dict[str, list] = {}
         for r in rows:
-            rest = ", ".join(f"{k}={_label(r['settings'][k])}" for k in swept if k != name)
+            rest = ", ".join(f"{k}={setting_label(r['settings'][k])}" for k in swept if k != name)
             series.setdefault(rest, []).append(r)
         for rest, members in series.items():
             members.sort(key=lambda r: position[json.dumps(r["settings"][name])])
@@ -114,7 +116,7 @@ def sweep_figure(summary: dict[str, Any]):
             y = [100 * r[measure]["mean"] for r in members]
             e = [100 * r[measure]["std"] for r in members]
             ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=rest or None)
-        ax.set_xticks(range(len(order)), [_label(json.loads(v)) for v in order])
+        ax.set_xticks(range(len(order)), [setting_label(json.loads(v)) for v in order])
         ax.set(xlabel=name, ylabel=f"{'validation' if measure == 'val_accuracy' else 'test'} accuracy (%)")
         ax.set_title(f"{'validation' if measure == 'val_accuracy' else 'test'} accuracy against {name}")
         if len(series) > 1:

@@ -23,6 +23,7 @@ import numpy as np
 from digitnet.atomic import atomic_write
 from digitnet.config import TrainConfig
 from digitnet.data import MNIST, load_mnist
+from digitnet.errors import DigitnetError
 from digitnet.jsonable import plain
 from digitnet.runs import TrainResult, train
 
@@ -122,7 +123,8 @@ class Lab:
         does: at once on this machine's cores or on the lab's Dask cluster, recorded in
         ``<out>/sweep`` as each finishes, so running the experiment again trains only what is missing.
         Returns the :class:`~digitnet.sweeps.SweepOutcome`; its ``records[run_key(config)]["metrics"]``
-        are each run's metrics. A run that still fails after its retries raises ``RuntimeError``.
+        are each run's metrics. A run that still fails after its retries raises
+        :class:`~digitnet.errors.DigitnetError` (the command line prints it as a message).
         """
         from digitnet.sweeps import DaskCluster, LocalProcesses, run_sweep
         from digitnet.sweeps.progress import SweepProgress
@@ -138,7 +140,7 @@ class Lab:
         )
         if outcome.failed:
             key, error = next(iter(outcome.failed.items()))
-            raise RuntimeError(
+            raise DigitnetError(
                 f"{len(outcome.failed)} of the experiment's trainings failed, e.g. run {key}: {error}; the "
                 f"others are recorded in {self.out / 'sweep'}: run the experiment again to retry"
             )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import printable
+from digitnet.cli.outputs import checked_output_file
 from digitnet.interop.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx
 from digitnet.modelfile import load_model
 
@@ -33,10 +34,7 @@ def run(args) -> int:
     loaded = load_model(source)
     stem = source.parent.name if source.name == "model.safetensors" else source.stem
     out = Path(args.out) if args.out else Path(f"{stem}.onnx")
-    if out.is_dir():
-        raise ValueError(f"{out} is a folder; give --out a file name, e.g. {out / (stem + '.onnx')}")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"{out} already exists; choose another --out or pass --overwrite")
+    checked_output_file(out, overwrite=args.overwrite, name=f"{stem}.onnx")
     export_onnx(loaded.model, out, training=loaded.training, metrics=loaded.metrics)
     shape = ", ".join(map(str, loaded.model.input_shape))
     print(

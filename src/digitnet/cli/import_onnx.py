@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from digitnet.cli.output import printable
+from digitnet.cli.outputs import checked_output_file
 from digitnet.errors import ModelFileError
 from digitnet.interop.onnx_import import SUPPORTED_OPS, import_onnx
 from digitnet.modelfile import save_model
@@ -30,10 +31,7 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     source = Path(args.onnx_file)
     out = Path(args.out) if args.out else Path(f"{source.stem}.safetensors")
-    if out.is_dir():
-        raise ValueError(f"{out} is a folder; give --out a file name, e.g. {out / 'model.safetensors'}")
-    if out.exists() and not args.overwrite:
-        raise ValueError(f"{out} already exists; choose another --out or pass --overwrite")
+    checked_output_file(out, overwrite=args.overwrite, name="model.safetensors")
     imported = import_onnx(source)
     model = imported.model
     if math.prod(model.input_shape) != 784 or model.n_classes != 10:

@@ -25,6 +25,7 @@ from digitnet.errors import DigitnetError, ModelFileError, OutputError
 
 __all__ = [
     "SAVE_ERRORS",
+    "checked_output_file",
     "claimed_output_dir",
     "prepare_output_dir",
     "rescue_dir",
@@ -117,6 +118,16 @@ def _file_in_the_way(folder: Path) -> Path | None:
             return None  # cannot tell; creating the folder will say what is wrong
         return None if stat.S_ISDIR(mode) else path
     return None
+
+
+def checked_output_file(path: Path, *, overwrite: bool, name: str) -> Path:
+    """``--out FILE`` for a command that writes one file: refused if it is a folder (the message suggests
+    ``name`` inside it) or already exists without ``--overwrite``. Returns ``path``."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give --out a file name, e.g. {path / name}")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{path} already exists; choose another --out or pass --overwrite")
+    return path
 
 
 def rescue_dirs(command: str) -> Iterator[Path]:

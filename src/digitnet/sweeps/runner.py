@@ -46,7 +46,6 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     trained: int = 0  # runs trained this time (the rest were done already)
     seconds: float = 0.0
-    where: str = ""
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -86,7 +85,7 @@ def run_sweep(
     (out / "runs").mkdir(parents=True, exist_ok=True)
     _write_json(out / "sweep.json", spec.to_dict())
     runs = spec.runs()
-    outcome = SweepOutcome(spec, runs, where=backend.describe())
+    outcome = SweepOutcome(spec, runs)
     todo = deque()
     for run in runs:
         record = done_record(out / "runs" / run.key, run)

@@ -350,10 +350,10 @@ def spec_from_mapping(d: dict[str, Any], *, where: str = "the sweep file") -> Sw
     )
 
 
-def seed_list(seeds: Any, first: int = 0) -> tuple[int, ...]:
-    """``3`` -> (0, 1, 2) (counting from ``first``); a list stays the list."""
+def seed_list(seeds: Any) -> tuple[int, ...]:
+    """``3`` -> (0, 1, 2); a list stays the list."""
     if isinstance(seeds, (list, tuple)):
         return tuple(int(s) for s in seeds)
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}")
-    return tuple(range(first, first + int(seeds)))
+    return tuple(range(int(seeds)))

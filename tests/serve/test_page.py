@@ -206,3 +206,43 @@ def test_model_names_and_architectures_are_shown_as_text_never_run(start_app):
     title, text, value, images = shown
     assert title != "ran" and images == 0
     assert text == f"{name} ({crafted.metrics['architecture']})" and value == name
+
+
+PEN_STROKES = [  # a slashed zero, a flagged 1 with a foot and a crossed 7, with curves, dots and joins
+    [[(140 + 60 * math.cos(t * math.pi / 12), 140 + 95 * math.sin(t * math.pi / 12)) for t in range(25)]],
+    [[(90, 250), (200, 30)]],
+    [[(120, 90), (160, 40), (160, 240)], [(110, 240), (210, 240)], [(60, 60)]],
+    [[(70, 50.5), (210.25, 50), (115, 245)], [(100, 150.7), (190.3, 145)]],
+]
+
+
+@pytest.mark.parametrize("strokes", PEN_STROKES, ids=["zero", "slash", "one", "seven"])
+def test_the_python_pen_draws_what_the_canvas_draws(page, strokes):
+    """digitnet.imaging.pen renders strokes as the page's canvas does: the same picture up to anti-aliasing
+    at the strokes' edges, and the same 28x28 input for the network."""
+    import numpy as np
+
+    from digitnet.imaging import preprocess
+    from digitnet.imaging.pen import BRUSH, PAD, render_strokes
+
+    assert page.evaluate("[pad.width, pad.height, +document.getElementById('brush').value]") == [PAD, PAD, BRUSH]
+    canvas = page.evaluate(
+        """drawn => {
+             strokes = drawn.map(points => ({width: %d, points}));
+             backdrop = null; repaint();
+             const data = ctx.getImageData(0, 0, pad.width, pad.height).data;
+             return Array.from({length: data.length / 4}, (_, i) => data[4 * i]); }"""
+        % BRUSH,
+        [[list(p) for p in stroke] for stroke in strokes],
+    )
+    canvas = np.array(canvas, dtype=np.uint8).reshape(PAD, PAD)
+    ours = render_strokes(strokes)
+    difference = np.abs(canvas.astype(int) - ours.astype(int))
+    assert difference.mean() < 1.0  # grey levels, 0..255: only edge pixels differ
+    assert np.count_nonzero(difference > 64) < 0.002 * difference.size
+    theirs, mine = preprocess(canvas), preprocess(ours)
+    assert theirs.box == mine.box
+    assert np.abs(theirs.fitted - mine.fitted).max() < 0.03  # the 20-pixel fits agree
+    # and so do the inputs, up to the whole-pixel centring, which a mass centre on a half pixel can flip
+    shifts = [np.roll(mine.input, (dy, dx), axis=(0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    assert min(np.abs(theirs.input - shifted).max() for shifted in shifts) < 0.03

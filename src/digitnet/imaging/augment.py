@@ -39,6 +39,7 @@ import numpy as np
 
 from digitnet.imaging.affine import affine_matrices, invert_affine
 from digitnet.imaging.blur import gaussian_matrix
+from digitnet.imaging.styles import add_styles, refit_matrices
 from digitnet.imaging.warp import CHUNK, Resampler, as_images
 
 __all__ = ["AUGMENTATIONS", "Augment", "elastic_displacement"]
@@ -74,6 +75,11 @@ class Augment:
         Scale of the elastic displacement field in pixels; 0 switches elastic distortion off (and
         saves nearly half the time). No displacement exceeds it. Default 34: Simard et al.'s
         value, also used by Ciresan et al. (2010) together with affine distortions.
+    styles : float, optional
+        Probability that a digit whose class has writing styles MNIST lacks (a bar through 0, a flag or
+        foot on 1, a crossed 7, a curled 9; :mod:`digitnet.imaging.styles`) gets one drawn
+        on before the distortion, and is then fitted back into MNIST's 20-pixel box; 0 to 1. Needs the
+        labels. Default 0: MNIST's own styles only.
     elastic_sigma : float, optional
         Standard deviation in pixels of the Gaussian that smooths the field; more than 0. Default 6:
         Ciresan et al.'s (2010) value for elastic on top of affine distortions, giving displacements
@@ -103,6 +109,7 @@ class Augment:
     shear: float = 10.0
     elastic_alpha: float = 34.0
     elastic_sigma: float = 6.0
+    styles: float = 0.0
 
     def __post_init__(self):
         _check_range("shift", self.shift, 0.0, math.inf, "a number of pixels >= 0")
@@ -113,8 +120,16 @@ class Augment:
         _check_range(
             "elastic_sigma", self.elastic_sigma, 0.0, math.inf, "a number of pixels > 0", low_open=True
         )
+        _check_range("styles", self.styles, 0.0, 1.0, "a probability in [0, 1]")
 
-    def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    @property
+    def takes_labels(self) -> bool:
+        """Whether a call needs the batch's labels: only to draw writing styles onto the right digits."""
+        return self.styles > 0
+
+    def __call__(
+        self, images: np.ndarray, rng: np.random.Generator, labels: np.ndarray | None = None
+    ) -> np.ndarray:
         """Distort each image of a batch with its own random parameters.
 
         Parameters
@@ -125,6 +140,8 @@ class Augment:
             The only source of randomness: the same generator state and batch give bit-identical
             output. The result depends on how a dataset is cut into batches, since each call draws
             all of its batch's parameters first, then its elastic fields.
+        labels : numpy.ndarray, optional
+            Each image's digit, needed when ``styles > 0`` (ValueError without them); ignored otherwise.
 
         Returns
         -------
@@ -140,6 +157,9 @@ class Augment:
             raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
         x, size = as_images(images)  # (N, H, W) float32
         n = len(x)
+        styled = self._draw_styles(x, labels, rng) if self.styles > 0 else None
+        if styled is not None:
+            x, styled = styled  # a styled copy: the caller's images are never changed
         matrices = affine_matrices(
             rotation=rng.uniform(-self.rotation, self.rotation, n),  # (N,) degrees
             shear=rng.uniform(-self.shear, self.shear, n),  # (N,) degrees
@@ -147,6 +167,8 @@ class Augment:
             shift=rng.uniform(-self.shift, self.shift, (n, 2)),  # (N, 2) pixels (row, column)
             size=size,
         )
+        if styled is not None and len(styled):  # fit the styled digits back, then distort: one resampling
+            matrices[styled] = _compose(matrices[styled], refit_matrices(x[styled]))
         inverse = invert_affine(matrices)  # (N, 2, 3) output pixel -> source pixel
         out = np.empty_like(x)  # (N, H, W)
         resampler = Resampler(min(n, CHUNK), size)
@@ -160,6 +182,25 @@ class Augment:
                 displacement = field.draw(rng, count, self.elastic_alpha, self.elastic_sigma)
             resampler.affine(x[chunk], inverse[chunk], displacement, out[chunk])
         return out.reshape(np.shape(images))  # (N, H, W) -> the input's shape
+
+    def _draw_styles(self, x, labels, rng) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of ``x`` with styles drawn onto a random ``styles`` share of the eligible digits, and the
+        indices drawn on. Shape: (N, H, W), (N,) -> (N, H, W), (M,)."""
+        if labels is None:
+            raise ValueError("Augment(styles > 0) draws styles by digit: call it with the batch's labels")
+        labels = np.asarray(labels)
+        if labels.shape != (len(x),):
+            raise ValueError(f"labels must have shape ({len(x)},), one per image, not {labels.shape}")
+        x = x.copy()
+        return x, add_styles(x, labels, rng, self.styles)
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The forward map ``outer(inner(p))`` of two stacks of ``[M | b]`` matrices. Shape: (N, 2, 3) twice."""
+    out = np.empty_like(outer)
+    out[:, :, :2] = outer[:, :, :2] @ inner[:, :, :2]  # (N, 2, 2)
+    out[:, :, 2] = (outer[:, :, :2] @ inner[:, :, 2:])[:, :, 0] + outer[:, :, 2]  # (N, 2)
+    return out
 
 
 def elastic_displacement(
@@ -230,9 +271,15 @@ def _check_range(
         raise ValueError(f"Augment.{name} must be {meaning}, not {value!r}")
 
 
+STYLE_RATE = 0.3
+"""Share of eligible digits given a style by the ``styles`` augmentation: about the share of slashed
+zeros among drawn ones (a fifth) with room for the rarer 1s and 7s, while most digits keep MNIST's look."""
+
 AUGMENTATIONS: dict[str, Augment] = {
     "affine": Augment(elastic_alpha=0.0),
     "elastic": Augment(),
+    "styles": Augment(elastic_alpha=0.0, styles=STYLE_RATE),
 }
 """Named augmentations, as ``TrainConfig.augment`` and ``digitnet train --augment`` spell them: shift,
-rotation, scale and shear; or those plus Simard's elastic distortion."""
+rotation, scale and shear; those plus Simard's elastic distortion; or the affine ones plus the writing
+styles MNIST lacks, drawn onto a ``STYLE_RATE`` share of the 0s, 1s, 7s and 9s."""

@@ -58,7 +58,8 @@ class FitSettings:
         an epoch then has C · max_c n_c examples.
     augment : callable or None
         ``augment(images, rng) -> images``, e.g. :class:`digitnet.imaging.Augment`: applied to every
-        training batch (never to validation data) with a generator split off from the training one.
+        training batch (never to validation data) with a generator split off from the training one;
+        one whose ``takes_labels`` is true is called ``augment(images, rng, labels=labels)``.
     workers : int
         Split every batch between this process and ``workers - 1`` worker processes, one core each,
         that share the weights (:mod:`digitnet.nn.parallel`): convolutional networks train 1.4 to 1.8
@@ -273,9 +274,12 @@ class _Loop:
                 batch = slice(b * batch_size, (b + 1) * batch_size)
                 idx = order[batch]
                 xb = x.take(idx, axis=0, out=x_buffer[: len(idx)], mode="clip")  # (N, D); "clip": no checks
-                if settings.augment is not None:
-                    xb = settings.augment(xb, self.augment_rng)  # a new array, each image its own way
                 yb = y[idx]  # (N,)
+                if settings.augment is not None:  # a new array, each image its own way
+                    if getattr(settings.augment, "takes_labels", False):  # styles drawn by digit
+                        xb = settings.augment(xb, self.augment_rng, labels=yb)
+                    else:
+                        xb = settings.augment(xb, self.augment_rng)
                 example_weights = (
                     None if settings.class_weights is None else settings.class_weights[yb]
                 )  # (N,)

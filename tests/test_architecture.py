@@ -34,6 +34,7 @@ LAYERS = {
     "models": 2,
     "interop": 3,
     "sklearn": 3,
+    "confidence": 3,
     # what is built on the library
     "report": 3,
     "experiments": 3,

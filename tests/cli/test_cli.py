@@ -12,7 +12,7 @@ from PIL import Image
 from digitnet.cli import gradcheck as gradcheck_command
 from digitnet.cli.main import COMMANDS, build_parser, main
 from digitnet.modelfile import load_model, save_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 
 FAST = "--hidden 32 --epochs 2 --lr 0.003 --train-size 10000 --validation-size 1000 --no-progress".split()
 
@@ -78,7 +78,7 @@ def test_info(trained, capsys):
 
 
 def test_info_shows_control_characters_from_a_model_file_as_escapes(tmp_path, capsys):
-    loaded = load_model(DEFAULT_MODEL)
+    loaded = load_model(MLP_MODEL)
     path = save_model(
         tmp_path / "m.safetensors", loaded.model, metrics={"preset": "\x1b]0;title\x07\x1b[2J\rforged"}
     )
@@ -166,7 +166,7 @@ def test_a_network_too_large_for_memory_gets_a_clear_message(capsys, monkeypatch
 
 def test_a_model_whose_outputs_overflow_is_refused_not_read(tmp_path, mnist_dir, capsys):
     """Finite weights of 3e38 load (nothing is NaN), but every output overflows: no answer is printed."""
-    loaded = load_model(DEFAULT_MODEL)
+    loaded = load_model(MLP_MODEL)
     loaded.model.layers[0].params["W"][...] = 3e38
     path = save_model(tmp_path / "huge.safetensors", loaded.model, metrics=loaded.metrics)
     image = tmp_path / "bar.png"

@@ -8,7 +8,7 @@ from PIL import Image
 from digitnet.errors import ImageError
 from digitnet.imaging import load_image, preprocess, preprocess_file
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 
 
 def test_file_errors_name_the_file(tmp_path):
@@ -77,7 +77,7 @@ def test_mnist_digits_pass_through_as_arrays(mnist_test_images):
 @pytest.fixture(scope="module")
 def default_model():
     """The bundled ``default`` network (97.96% on the MNIST test set)."""
-    return load_model(DEFAULT_MODEL).model
+    return load_model(MLP_MODEL).model
 
 
 def share_read_right(model, inputs: list[np.ndarray], labels: np.ndarray) -> float:

@@ -15,15 +15,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL, bundled_models
+from digitnet.models import DEFAULT_MODEL, MLP_MODEL, bundled_models
 from digitnet.serve import MAX_BODY_BYTES, create_app
 
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(
-        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
-    )
+    return TestClient(create_app({"default": load_model(MLP_MODEL)}, "default", allowed_hosts=["testserver"]))
 
 
 def png_bytes(digit28: np.ndarray, scale: int = 10) -> bytes:
@@ -34,12 +32,19 @@ def png_bytes(digit28: np.ndarray, scale: int = 10) -> bytes:
     return buffer.getvalue()
 
 
-def test_the_bundled_models_ship_and_are_good():
-    assert set(bundled_models()) == {"default", "lenet5"}
-    loaded = load_model(DEFAULT_MODEL)
-    assert loaded.model.n_params == 79_510 and loaded.metrics["test_accuracy"] > 0.975
-    cnn = load_model(bundled_models()["lenet5"])
-    assert cnn.model.input_shape == (1, 28, 28) and cnn.metrics["test_accuracy"] > 0.99
+def test_the_bundled_models_ship_are_good_and_calibrated():
+    assert list(bundled_models()) == ["cnn", "lenet5", "mlp"]  # the default first
+    assert DEFAULT_MODEL == bundled_models()["cnn"]
+    mlp = load_model(MLP_MODEL)
+    assert mlp.model.n_params == 79_510 and mlp.metrics["test_accuracy"] > 0.975
+    assert mlp.training["augment"] == "styles"
+    lenet5 = load_model(bundled_models()["lenet5"])
+    assert lenet5.model.input_shape == (1, 28, 28) and lenet5.metrics["test_accuracy"] > 0.99
+    cnn = load_model(DEFAULT_MODEL)
+    assert cnn.model.input_shape == (1, 28, 28) and cnn.metrics["test_accuracy"] >= 0.991
+    assert cnn.training["augment"] == "styles" and cnn.training["conv"] == [[8], [32], [64]]
+    for loaded in (mlp, lenet5, cnn):  # digitnet calibrate fitted each on drawn digits
+        assert loaded.metrics["temperature"] >= 1 and 0.3 < loaded.metrics["min_confidence"] < 1
 
 
 def test_health_models_and_schema(client):
@@ -249,7 +254,7 @@ def test_digitnet_serve_starts_with_no_dataset_and_answers(tmp_path, start_serve
 def test_digitnet_serve_takes_run_folders_and_bundled_names(tmp_path, start_server):
     run = tmp_path / "run-1"
     run.mkdir()
-    (run / "model.safetensors").write_bytes(DEFAULT_MODEL.read_bytes())  # as `digitnet train` leaves it
+    (run / "model.safetensors").write_bytes(MLP_MODEL.read_bytes())  # as `digitnet train` leaves it
     with start_server(args=[str(run), "lenet5", str(run / "model.safetensors")]) as (url, _):
         with urllib.request.urlopen(url + "/api/models", timeout=10) as reply:
             served = {model["name"]: model["default"] for model in json.loads(reply.read())}
@@ -265,9 +270,7 @@ def test_random_test_digit(client, mnist_dir):
 
 def test_random_test_digit_without_a_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("DIGITNET_DATA", str(tmp_path / "empty"))
-    bare = TestClient(
-        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
-    )
+    bare = TestClient(create_app({"default": load_model(MLP_MODEL)}, "default", allowed_hosts=["testserver"]))
     response = bare.get("/api/random-digit")
     assert response.status_code == 404 and "DIGITNET_DATA" in response.json()["detail"]
 
@@ -321,8 +324,49 @@ def test_hostile_uploads_are_refused_from_their_first_bytes(client, content, sta
 
 
 def test_a_model_whose_outputs_overflow_answers_422_not_500():
-    crafted = load_model(DEFAULT_MODEL)
+    crafted = load_model(MLP_MODEL)
     crafted.model.layers[0].params["W"][...] = 3e38  # finite weights whose sums overflow float32
     client = TestClient(create_app({"default": crafted}, "default", allowed_hosts=["testserver"]))
     response = client.post("/api/predict", json={"pixels": [[0.0] * 28] * 10 + [[1.0] * 28] * 18})
     assert response.status_code == 422 and "NaN or infinite" in response.json()["detail"]
+
+
+def test_every_answer_says_whether_it_is_sure_by_the_models_threshold_or_the_callers(client, mnist):
+    pixels = mnist.test.x[0].tolist()
+    answer = client.post("/api/predict", json={"pixels": pixels}).json()
+    assert answer["min_confidence"] == load_model(MLP_MODEL).metrics["min_confidence"]  # the model's own
+    assert answer["sure"] == (answer["confidence"] >= answer["min_confidence"])
+    ranked = np.argsort(answer["probabilities"])[::-1]
+    assert [answer["digit"], answer["runner_up"]] == ranked[:2].tolist()
+    assert answer["runner_up_confidence"] == pytest.approx(answer["probabilities"][ranked[1]], abs=1e-6)
+    always = client.post("/api/predict", json={"pixels": pixels, "min_confidence": 0}).json()
+    assert always["sure"] and always["min_confidence"] == 0
+    never = client.post("/api/predict", json={"pixels": pixels, "min_confidence": 1.0}).json()
+    assert never["sure"] == (never["confidence"] >= 1.0) and never["digit"] == always["digit"]
+    form = client.post(
+        "/api/predict",
+        files={"file": ("d.png", png_bytes(mnist.test.images[0]), "image/png")},
+        data={"min_confidence": "0.999999"},
+    ).json()
+    assert form["min_confidence"] == 0.999999 and form["sure"] == (form["confidence"] >= 0.999999)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, True, "0.5", [0.5]])
+def test_a_bad_threshold_is_refused_with_a_message(client, bad):
+    reply = client.post("/api/predict", json={"pixels": [0.0] * 784, "min_confidence": bad})
+    assert reply.status_code == 422 and "min_confidence" in reply.json()["detail"]
+
+
+@pytest.mark.parametrize("bad", ["abc", "nan", "2", "-1"])
+def test_a_bad_threshold_in_a_form_is_refused_with_a_message(client, bad):
+    image = (255 * np.ones((28, 28))).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    reply = client.post(
+        "/api/predict",
+        files={"file": ("d.png", buffer.getvalue(), "image/png")},
+        data={"min_confidence": bad},
+    )
+    assert (
+        reply.status_code == 422 and "min_confidence must be a number from 0 to 1" in reply.json()["detail"]
+    )

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 from digitnet.serve import api, create_app
 
 GUARD = 30
@@ -101,7 +101,7 @@ def app_with_held_predictions(monkeypatch, threads=None, waiting=None):
         monkeypatch.setattr(api, "MAX_WAITING", waiting)
     held = Held(api.predict)
     monkeypatch.setattr(api, "predict", held)
-    return create_app({"default": load_model(DEFAULT_MODEL)}, "default"), held
+    return create_app({"default": load_model(MLP_MODEL)}, "default"), held
 
 
 def test_other_requests_are_answered_while_a_prediction_is_held(monkeypatch, start_app):

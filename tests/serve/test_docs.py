@@ -7,15 +7,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 from digitnet.serve import create_app
 
 
 @pytest.fixture(scope="module")
 def client():
-    return TestClient(
-        create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed_hosts=["testserver"])
-    )
+    return TestClient(create_app({"default": load_model(MLP_MODEL)}, "default", allowed_hosts=["testserver"]))
 
 
 def test_docs_page_loads_nothing_from_elsewhere(client):

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from digitnet.cli.main import main
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 from digitnet.serve import create_app
 from digitnet.serve.api import parse_host, parse_origin
 
@@ -19,7 +19,7 @@ DRAWING = [[0.0] * 28] * 10 + [[0.0] * 12 + [1.0] * 4 + [0.0] * 12] * 10 + [[0.0
 
 
 def client(allowed=(), base_url="http://testserver", hosts=("testserver",)):
-    app = create_app({"default": load_model(DEFAULT_MODEL)}, "default", allowed, allowed_hosts=hosts)
+    app = create_app({"default": load_model(MLP_MODEL)}, "default", allowed, allowed_hosts=hosts)
     return TestClient(app, base_url=base_url)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digitnet.modelfile import load_model
-from digitnet.models import DEFAULT_MODEL
+from digitnet.models import MLP_MODEL
 from digitnet.serve import create_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -189,7 +189,7 @@ def test_model_names_and_architectures_are_shown_as_text_never_run(start_app):
     """What /api/models lists comes from model files and folder names: a crafted one must stay text."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    crafted = load_model(DEFAULT_MODEL)
+    crafted = load_model(MLP_MODEL)
     crafted.metrics["architecture"] = "<img src=x onerror=\"document.title='ran'\">"
     name = "<b onmouseover=alert(1)>m</b>"
     app = create_app({name: crafted}, name)
@@ -225,15 +225,18 @@ def test_the_python_pen_draws_what_the_canvas_draws(page, strokes):
     from digitnet.imaging import preprocess
     from digitnet.imaging.pen import BRUSH, PAD, render_strokes
 
-    assert page.evaluate("[pad.width, pad.height, +document.getElementById('brush').value]") == [PAD, PAD, BRUSH]
+    assert page.evaluate("[pad.width, pad.height, +document.getElementById('brush').value]") == [
+        PAD,
+        PAD,
+        BRUSH,
+    ]
     canvas = page.evaluate(
-        """drawn => {
-             strokes = drawn.map(points => ({width: %d, points}));
+        """([drawn, width]) => {
+             strokes = drawn.map(points => ({width, points}));
              backdrop = null; repaint();
              const data = ctx.getImageData(0, 0, pad.width, pad.height).data;
-             return Array.from({length: data.length / 4}, (_, i) => data[4 * i]); }"""
-        % BRUSH,
-        [[list(p) for p in stroke] for stroke in strokes],
+             return Array.from({length: data.length / 4}, (_, i) => data[4 * i]); }""",
+        [[[list(p) for p in stroke] for stroke in strokes], BRUSH],
     )
     canvas = np.array(canvas, dtype=np.uint8).reshape(PAD, PAD)
     ours = render_strokes(strokes)

@@ -8,6 +8,7 @@ import os
 import sys
 
 from digitnet.cli import (
+    calibrate,
     data,
     evaluate,
     experiment,
@@ -37,6 +38,7 @@ COMMANDS = (
     data,
     experiment,
     report,
+    calibrate,
     serve,
 )
 

@@ -2,8 +2,9 @@
 
 Every command that takes a model (``evaluate``, ``predict``, ``info``, ``report``, ``train --config``)
 resolves it here, in this order: a path that exists always wins (a file, or a folder holding
-``model.safetensors``); otherwise ``default`` and ``lenet5`` name the models shipped with digitnet
-(:func:`digitnet.models.bundled_models`), as in ``digitnet serve``.
+``model.safetensors``); otherwise ``cnn``, ``mlp`` and ``lenet5`` name the models shipped with digitnet
+(:func:`digitnet.models.bundled_models`), as in ``digitnet serve``, and ``default`` names the default one
+(``cnn``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 
 from digitnet.errors import ModelFileError
 from digitnet.modelfile.run_folder import MODEL_FILE
-from digitnet.models import bundled_models
+from digitnet.models import DEFAULT_NAME, bundled_models
 
 __all__ = ["MODEL_HELP", "OneModel", "bundled_name", "resolve_model"]
 
 MODEL_HELP = (
     f"a model file written by `digitnet train`, a run folder holding one, or a bundled model: "
-    f"{', '.join(bundled_models())}"
+    f"{', '.join(bundled_models())} (default: {DEFAULT_NAME})"
 )
 """The help text of every MODEL argument."""
 
@@ -72,6 +73,8 @@ def resolve_model(text: str) -> Path:
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot be looked at ({exc.strerror or exc})") from None
     bundled = bundled_models()
+    if text == "default":
+        return bundled[DEFAULT_NAME]
     if text in bundled:
         return bundled[text]
     raise ModelFileError(
@@ -89,4 +92,4 @@ def bundled_name(path: Path) -> str | None:
 
 
 def _names() -> str:
-    return ", ".join(bundled_models())
+    return f"{', '.join(bundled_models())}, or default ({DEFAULT_NAME})"

@@ -9,6 +9,7 @@ train``, where the preset decides, the default preset's value (``action.shown_de
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,29 @@ def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str],
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     parse.__name__ = flag.lstrip("-").replace("-", "_")  # what argparse calls the type in its messages
+    return parse
+
+
+def unit_interval(flag: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a number from 0 to 1 that names the flag when it refuses one (NaN too).
+
+    Examples
+    --------
+    >>> unit_interval("--min-confidence")("1.5")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: --min-confidence must be a number from 0 to 1, got '1.5'
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= 1:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{flag} must be a number from 0 to 1, got {text!r}")
+        return value
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")
     return parse
 
 

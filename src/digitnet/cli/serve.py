@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
         description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health) and "
         "the drawing page at / on 127.0.0.1. /docs describes the API (a self-contained page, works offline), "
         "/openapi.json is its OpenAPI document. The models bundled with digitnet are always available: "
-        "'default' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files and run folders given here "
+        "'cnn' (the default, trained on the writing styles people use), 'mlp' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files and run folders given here "
         "are served too, by file or folder name. Other web pages cannot call the API (403) unless allowed "
         "with --allow-origin, nor can requests for a host name other than localhost, an IP address or "
         "one allowed with --allow-host.",
@@ -77,12 +77,12 @@ def run(args) -> int:
     import uvicorn
 
     from digitnet.modelfile import load_model
-    from digitnet.models import bundled_models
+    from digitnet.models import DEFAULT_NAME, bundled_models
     from digitnet.serve import create_app
 
-    models = {name: load_model(path) for name, path in bundled_models().items()}  # default and lenet5
+    models = {name: load_model(path) for name, path in bundled_models().items()}  # cnn, mlp, lenet5
     served = {path.resolve(): name for name, path in bundled_models().items()}  # file -> its name
-    default = "default"
+    default = DEFAULT_NAME
     for text in args.models:
         path = resolve_model(text)  # a model file, a run folder or a bundled model's name
         if path.resolve() not in served:  # a file given twice, or a bundled one, is served once

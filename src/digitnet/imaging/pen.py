@@ -69,7 +69,9 @@ def render_strokes(
     for k, stroke in enumerate(strokes):
         points = np.asarray(stroke, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0 or not np.isfinite(points).all():
-            raise ValueError(f"stroke {k} must be a non-empty list of finite (x, y) points, got {points.shape}")
+            raise ValueError(
+                f"stroke {k} must be a non-empty list of finite (x, y) points, got {points.shape}"
+            )
         if len(points) == 1:
             points = np.vstack([points, points])  # a dot: a segment of length 0 has round caps
         for a, b in zip(points[:-1], points[1:], strict=True):

@@ -117,7 +117,7 @@ def style_strokes(image: np.ndarray, style: str, rng: np.random.Generator) -> li
     if rows.size < 4 or cols.size < 1:
         return []
     top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
-    height, width = bottom - top + 1, right - left + 1
+    height = bottom - top + 1
     u = rng.uniform
     if style == "slash":
         centre = np.array([(top + bottom) / 2, (left + right) / 2])

@@ -12,7 +12,8 @@ wrote them, so :func:`check_records` refuses anything else with a message naming
     history    {"epochs": [{"epoch": int >= 1, "loss": number, ...}, ...],   every epoch with the same keys
                 "best_epoch": int >= 1 or null, "stopped_early": bool}       other keys: scalars or lists
     metrics    {name: number, string, bool or null}; scores (``*_accuracy``, ``*_loss``) and counts
-               finite numbers, ``architecture`` and ``preset`` strings
+               finite numbers, ``architecture`` and ``preset`` strings; ``temperature`` > 0 and
+               ``min_confidence`` in [0, 1] (written by ``digitnet calibrate``)
 
 Numbers must be finite everywhere: a NaN accuracy cannot be shown or sent as JSON.
 """
@@ -36,7 +37,15 @@ __all__ = ["check_records"]
 # The figures each epoch of History records (training.fit), which `digitnet info` and the report show.
 _EPOCH_FIGURES = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 # Metrics that `digitnet info` and /api/models format as numbers, besides every *_accuracy and *_loss.
-_NUMERIC_METRICS = ("parameters", "epochs_trained", "train_examples", "train_seconds")
+_NUMERIC_METRICS = (
+    "parameters",
+    "epochs_trained",
+    "train_examples",
+    "train_seconds",
+    "calibration_examples",
+    "temperature",
+    "min_confidence",
+)
 _TEXT_METRICS = ("architecture", "preset")
 
 
@@ -141,6 +150,10 @@ def _check_metrics(metrics: dict[str, Any]) -> None:
                 raise _Invalid(where, f"must be a share from 0 to 1, got {short(value)}")
             if key in _NUMERIC_METRICS and value < 0:
                 raise _Invalid(where, f"must be >= 0, got {short(value)}")
+            if key == "temperature" and not value > 0:
+                raise _Invalid(where, f"must be > 0 (it divides the scores), got {short(value)}")
+            if key == "min_confidence" and not value <= 1:
+                raise _Invalid(where, f"must be a confidence from 0 to 1, got {short(value)}")
         elif key in _TEXT_METRICS:
             if not isinstance(value, str):
                 raise _Invalid(where, f"must be a string, got {_json_type(value)}")

@@ -1,11 +1,13 @@
 """The prediction API on FastAPI: ``POST /api/predict``, ``GET /api/models``, ``GET /api/health``.
 
 ``/api/predict`` takes either JSON, ``{"pixels": 28x28 or 784 numbers in [0, 1]}`` or
-``{"image": "<base64 PNG/JPEG>"}`` (optionally ``"model"``), or a multipart form with an image ``file``
-field. Every input goes through the same MNIST-style preprocessing as ``digitnet predict`` (crop to the
-ink, fit to 20 pixels, centre by mass). The answer holds the digit, the ten probabilities, every layer's
-activations, the 28x28 input the network saw, and the preprocessing steps (the source's size, the ink's
-box in it, the 20-pixel fit). Bad input gets a 4xx answer whose JSON ``detail``
+``{"image": "<base64 PNG/JPEG>"}`` (optionally ``"model"`` and ``"min_confidence"``), or a multipart form
+with an image ``file`` field. Every input goes through the same MNIST-style preprocessing as
+``digitnet predict`` (crop to the ink, fit to 20 pixels, centre by mass). The answer holds the digit,
+whether the network is ``sure`` of it (its calibrated probability at least ``min_confidence``, by default
+the model's own threshold) and the ``runner_up``, the ten probabilities, every layer's activations, the
+28x28 input the network saw, and the preprocessing steps (the source's size, the ink's box in it, the
+20-pixel fit). Bad input gets a 4xx answer whose JSON ``detail``
 says what was wrong; a body over 1 MB is refused with 413 before it is read in full.
 
 Other web pages cannot use the API: a request whose ``Origin`` is not the server's own (nor one given
@@ -31,6 +33,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import ValidationError
 
+from digitnet.confidence import (
+    calibrated_probabilities,
+    checked_min_confidence,
+    recorded_min_confidence,
+    verdicts,
+)
 from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
@@ -76,8 +84,14 @@ MAX_IMAGE_PIXELS = 4_000_000
 stays under 100 MB however the 1 MB body was compressed."""
 
 
-def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) -> dict[str, Any]:
+def predict(
+    loaded: LoadedModel, source: np.ndarray | Image.Image, name: str, min_confidence: float | None = None
+) -> dict[str, Any]:
     """Preprocess ``source``, run the model, and report every layer's activations.
+
+    The probabilities are calibrated with the model's recorded temperature, and the answer says whether
+    it is ``sure``: its probability is at least ``min_confidence`` (default: the threshold the model
+    records, see :mod:`digitnet.confidence`), with the ``runner_up`` digit for "not sure: 0 or 8?".
 
     ``network`` and ``connections`` describe what the page draws (see :mod:`digitnet.report.drawn`): for
     each hidden layer its most active neurons, and for each drawn neuron its strongest incoming
@@ -91,8 +105,13 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
         outputs = model.layer_outputs(x)  # (1, ...) each
     h = finite_outputs(outputs[-1])  # NaN or infinity: NonFiniteOutputError, a 422 that says why
     network, connections, activations = drawn_network(model, outputs, x)
-    probabilities = model.cost.probabilities(h)[0]  # (10,)
-    digit = int(probabilities.argmax())
+    temperature = float(loaded.metrics.get("temperature", 1.0))
+    if temperature == 1.0:
+        probabilities = model.cost.probabilities(h)[0]  # (10,)
+    else:
+        probabilities = calibrated_probabilities(model, x, temperature)[0]  # (10,) softmax(z / T)
+    threshold = recorded_min_confidence(loaded.metrics) if min_confidence is None else min_confidence
+    verdict = verdicts(probabilities[None], threshold)[0]
     steps = {
         "size": list(prepared.ink.shape),
         "box": list(prepared.box),
@@ -100,8 +119,8 @@ def predict(loaded: LoadedModel, source: np.ndarray | Image.Image, name: str) ->
         "inverted": prepared.inverted,
     }  # the preprocessing, step by step, for the page to show
     return {
-        "digit": digit,
-        "confidence": float(probabilities[digit]),
+        **verdict,
+        "min_confidence": threshold,
         "probabilities": _rounded(probabilities),
         "activations": [{**entry, "values": _rounded(entry["values"])} for entry in activations],
         "input": _rounded(prepared.input),
@@ -261,17 +280,19 @@ def create_app(
             upload, model = form.get("file"), form.get("model")
             if upload is None or isinstance(upload, str):
                 raise HTTPException(422, "multipart requests need an image in the field 'file'")
+            threshold = form_threshold(form.get("min_confidence"))
             data, filename = await upload.read(), upload.filename or "upload"
             model = model if isinstance(model, str) and model else None  # empty, or a file: no model named
-            return await predictions.run(answer_upload, data, filename, model)
+            return await predictions.run(answer_upload, data, filename, model, threshold)
         if kind == "application/json":
             body = parse_json(await request.body())  # at most 1 MB (BodyLimit): a millisecond or two
             name, loaded = choose(body.model)
+            threshold = json_threshold(body.min_confidence)
             if body.pixels is not None:
-                return answer(name, loaded, lambda: checked_pixels(body.pixels), "pixels")
+                return answer(name, loaded, lambda: checked_pixels(body.pixels), "pixels", threshold)
             image = body.image
             return await predictions.run(
-                answer, name, loaded, lambda: _image(decoded_base64(image), "image"), "image"
+                answer, name, loaded, lambda: _image(decoded_base64(image), "image"), "image", threshold
             )
         raise HTTPException(415, "send JSON (application/json) or a multipart form with an image 'file'")
 
@@ -284,17 +305,35 @@ def create_app(
             raise HTTPException(422, "send exactly one of 'pixels' and 'image'")
         return body
 
-    def answer_upload(data: bytes, filename: str, model: str | None) -> JSONResponse:
-        name, loaded = choose(model)
-        return answer(name, loaded, lambda: _image(data, filename), filename)
+    def json_threshold(value: float | None) -> float | None:
+        try:
+            return None if value is None else checked_min_confidence(value)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
 
-    def answer(name: str, loaded: LoadedModel, decode: Callable[[], Any], label: str) -> JSONResponse:
+    def form_threshold(value: Any) -> float | None:
+        if value is None or value == "":
+            return None
+        try:
+            return checked_min_confidence(float(value) if isinstance(value, str) else value)
+        except ValueError:
+            raise HTTPException(
+                422, f"min_confidence must be a number from 0 to 1, got {str(value)[:40]!r}"
+            ) from None
+
+    def answer_upload(data: bytes, filename: str, model: str | None, threshold: float | None) -> JSONResponse:
+        name, loaded = choose(model)
+        return answer(name, loaded, lambda: _image(data, filename), filename, threshold)
+
+    def answer(
+        name: str, loaded: LoadedModel, decode: Callable[[], Any], label: str, threshold: float | None = None
+    ) -> JSONResponse:
         """Decode, preprocess and predict; 415 for a refused format, 413 for too many pixels, 422 for any
         other bad image (corrupt, no ink)."""
         try:
             source = decode()
             # plain lists and numbers already: skip FastAPI's per-element encoder, which costs ~10 ms here
-            return JSONResponse({"model": name, **predict(loaded, source, label)})
+            return JSONResponse({"model": name, **predict(loaded, source, label, threshold)})
         except ImageFormatError as exc:
             raise HTTPException(415, str(exc)) from None
         except ImageTooLargeError as exc:

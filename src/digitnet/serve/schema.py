@@ -30,6 +30,7 @@ class PredictRequest(BaseModel):
     pixels: list[float] | list[list[float]] | None = None
     image: str | None = None
     model: str | None = None
+    min_confidence: float | None = None
 
 
 def request_body(names: list[str]) -> dict[str, Any]:
@@ -56,6 +57,12 @@ def request_body(names: list[str]) -> dict[str, Any]:
     }
     model = {"enum": list(names), "description": "a name from GET /api/models; default: the default model"}
     image = "a PNG or JPEG image, base64-encoded (a data: URL is fine)"
+    threshold = {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "answer 'sure' only at this probability or more; default: the model's own threshold",
+    }
     json = {
         "type": "object",
         "additionalProperties": False,
@@ -63,6 +70,7 @@ def request_body(names: list[str]) -> dict[str, Any]:
             "pixels": pixels,
             "image": {"type": ["string", "null"], "description": image},
             "model": {"anyOf": [model, {"type": "null"}]},
+            "min_confidence": {"anyOf": [threshold, {"type": "null"}]},
         },
         "oneOf": [
             {"required": ["pixels"], "properties": {"pixels": {"not": {"type": "null"}}}},  # exactly
@@ -74,6 +82,7 @@ def request_body(names: list[str]) -> dict[str, Any]:
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
             "model": {**model, "enum": [*names, ""]},
+            "min_confidence": {"type": "string", "description": "a number from 0 to 1, or empty"},
         },  # a form says "none" with an empty field
         "required": ["file"],
     }

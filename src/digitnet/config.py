@@ -33,6 +33,7 @@ INTEGER_SETTINGS = (
     "train_size",
     "patience",
     "workers",
+    "pen_digits",
 )
 
 
@@ -65,6 +66,8 @@ class TrainConfig:
     patience: int | None = None  # early stopping on validation loss; None trains every epoch
     oversample: bool = False  # redraw rare classes' images until every class is as frequent as the largest
     class_weighted: bool = False  # weight each class's cost by N / (C · n_c), so rare classes count as much
+    pen_digits: int = 0  # copies of 20 writers' pen-drawn digits (UCI pen digits, writers 1-20, 4,996)
+    #   added to the training images, each copy drawn with another pen width; 0: MNIST only
     workers: int = 1  # split every batch between this many processes, a core each (digitnet.nn.parallel):
     #   1.4-1.8x for convolutional networks on 2 cores; the weights depend on it
     # None: sigmoid for quadratic, logits for cross-entropy
@@ -107,6 +110,7 @@ class TrainConfig:
         if self.augment is not None:
             choose("augmentation", self.augment, AUGMENTATIONS)
         checked_integer("workers", self.workers, 1, MAX_WORKERS)
+        checked_integer("pen_digits", self.pen_digits, 0, 5)
         checked_integer("batch_size", self.batch_size)
         checked_integer("epochs", self.epochs)
         if not 0 < self.lr < math.inf:  # NaN and infinity fail too

@@ -151,6 +151,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
             epochs=18,
             l2=3e-4,
             augment="styles",
+            pen_digits=3,
             validation_size=0,
             workers=2,
         ),
@@ -158,7 +159,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
     "drawn-mlp": (
         "the default 784-100-10 recipe on all 60,000 images, distorted and with the same writing styles "
         "drawn on as drawn-cnn: the bundled MLP, for teaching",
-        TrainConfig(augment="styles", validation_size=0),
+        TrainConfig(augment="styles", pen_digits=3, validation_size=0),
     ),
 }
 """Preset name -> (one-line description, configuration)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from digitnet.config import TrainConfig
 from digitnet.data.mnist import MNIST
+from digitnet.data.pendigits import pen_training_digits
 from digitnet.imaging.augment import AUGMENTATIONS
 from digitnet.nn import ACTIVATIONS, OPTIMIZERS, Callback, Dense, Dropout, History, Layer, Sequential
 from digitnet.nn.batchnorm import BatchNorm
@@ -149,15 +150,22 @@ class TrainResult:
     metrics: dict[str, Any]
 
 
-def train(config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = ()) -> TrainResult:
+def train(
+    config: TrainConfig, data: MNIST, callbacks: list[Callback] | tuple = (), *, progress: bool = False
+) -> TrainResult:
     """Build, train and test the network ``config`` describes on ``data``.
 
-    ``data`` is used as split; ``config.train_size``, when set, keeps only its first training images.
+    ``data`` is used as split; ``config.train_size``, when set, keeps only its first training images, and
+    ``config.pen_digits`` adds that many copies of the pen-drawn digits of the training writers
+    (:func:`digitnet.data.pendigits.pen_training_digits`, downloaded on first use; ``progress`` shows a
+    bar while they are drawn).
     The test split is touched once, after training; selection (early stopping) sees only validation.
     ``metrics`` holds ``test_accuracy``, ``test_loss``, the final training and validation figures, the
     number of parameters, and ``train_seconds``.
     """
     data = data.first(config.train_size)
+    if config.pen_digits:  # people's pen-drawn digits beside MNIST's, drawn as the page draws
+        data = data.with_extra_training(*pen_training_digits(config.pen_digits, progress=progress))
     model = build_model(config)
     validation = (data.validation.x, data.validation.y) if len(data.validation) else None
     start = time.perf_counter()

@@ -189,6 +189,11 @@ def test_the_constructor_mirrors_every_training_setting_with_its_default():
 
     params = DigitNetClassifier().get_params()
     own = {"random_state", "validation_fraction"}  # seed and validation_size, as an estimator names them
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"seed", "validation_size", "train_size"}
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {
+        "seed",
+        "validation_size",
+        "train_size",
+        "pen_digits",
+    }
     assert set(params) - own == fields
     assert all(params[name] == getattr(TrainConfig(), name) for name in fields)

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import percent, printable
 from digitnet.cli.outputs import checked_output_file
 from digitnet.confidence import SET_ASIDE, calibrate
-from digitnet.imaging.sketches import sketch_inputs
+from digitnet.data.drawn import DRAWN_SETS, drawn_digits
 from digitnet.modelfile import load_model, save_model
-
-SKETCHES_PER_STYLE = 40
-"""Drawn digits per (digit, style) to calibrate on: 17 styles, 680 digits, about 3 s to draw."""
-
-CALIBRATION_SEED = 2026
-"""The writers of the calibration sketches; the tests and benchmarks draw theirs with other seeds."""
 
 
 def add_parser(commands) -> None:
@@ -25,11 +17,19 @@ def add_parser(commands) -> None:
         "calibrate",
         help="fit a model's confidence and its 'not sure' threshold on digits drawn with the page's pen",
         description="Write a copy of MODEL that answers with calibrated probabilities and says 'not sure' "
-        "at the right confidence. On digits drawn stroke by stroke with the drawing page's pen in every "
-        "style of digitnet.imaging.sketches (slashed zeros, flagged 1s, crossed 7s, ...; never MNIST), "
-        "it fits a temperature T (probabilities softmax(z / T)) and sets the threshold below which "
-        f"{SET_ASIDE:.0%} of the right answers fall. predict, serve and the API then use both.",
+        "at the right confidence. On drawn digits (never MNIST), drawn stroke by stroke with the drawing "
+        "page's pen, it fits a temperature T (probabilities softmax(z / T), T >= 1) and sets the threshold "
+        f"below which {SET_ASIDE:.0%} of the right answers fall. predict, serve and the API then use both.",
     )
+    p.add_argument(
+        "--digits",
+        choices=DRAWN_SETS,
+        default=DRAWN_SETS[0],
+        help="pendigits: 2,498 digits that 10 people drew with a pen (UCI pen digits, writers 21-30; "
+        "downloaded on first use, or read from $DIGITNET_PENDIGITS); sketches: 680 digits a program drew "
+        "in every style (slashed zeros, flagged 1s, crossed 7s...), offline but easier than people's",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("model", metavar="MODEL", nargs="+", action=OneModel, help=MODEL_HELP)
     p.add_argument("--out", metavar="FILE", required=True, help="the calibrated model file to write")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it already exists")
@@ -41,15 +41,15 @@ def run(args) -> int:
     loaded = load_model(source)
     out = Path(args.out)
     checked_output_file(out, overwrite=args.overwrite, name="model.safetensors")
-    x, y, _ = sketch_inputs(SKETCHES_PER_STYLE, np.random.default_rng(CALIBRATION_SEED))
-    found = calibrate(loaded.model, x, y)
+    x, y, described = drawn_digits(args.digits, progress=not args.no_progress)
+    found = {**calibrate(loaded.model, x, y), "calibration_digits": args.digits}
     metrics = {**loaded.metrics, **found}
     save_model(out, loaded.model, training=loaded.training, history=loaded.history, metrics=metrics)
     print(
         printable(
             f"wrote {out}: temperature {found['temperature']:.3f}, not sure below "
-            f"{percent(found['min_confidence'], 1)} confidence; on {found['calibration_examples']} drawn "
-            f"digits it is right {percent(found['calibration_accuracy'], 1)}, and the threshold sets aside "
+            f"{percent(found['min_confidence'], 1)} confidence; on {described} it is right "
+            f"{percent(found['calibration_accuracy'], 2)}, and the threshold sets aside "
             f"{percent(found['wrong_caught'], 0)} of its wrong answers and "
             f"{percent(found['right_set_aside'], 1)} of its right ones"
         )

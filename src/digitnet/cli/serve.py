@@ -17,7 +17,8 @@ def add_parser(commands) -> None:
         description="Serve the prediction API (POST /api/predict, GET /api/models, GET /api/health) and "
         "the drawing page at / on 127.0.0.1. /docs describes the API (a self-contained page, works offline), "
         "/openapi.json is its OpenAPI document. The models bundled with digitnet are always available: "
-        "'cnn' (the default, trained on the writing styles people use), 'mlp' (784-100-10) and 'lenet5' (a LeNet-5 style CNN); model files and run folders given here "
+        "'cnn' (the default, trained on the writing styles people use), 'mlp' (784-100-10) and 'lenet5' "
+        "(a LeNet-5 style CNN); model files and run folders given here "
         "are served too, by file or folder name. Other web pages cannot call the API (403) unless allowed "
         "with --allow-origin, nor can requests for a host name other than localhost, an IP address or "
         "one allowed with --allow-host.",

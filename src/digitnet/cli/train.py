@@ -129,6 +129,14 @@ def add_parser(commands) -> None:
         metavar="N",
         help="use only the first N training images",
     )
+    dat.add_argument(
+        "--pen-digits",
+        type=integer("--pen-digits", 0, 5),
+        metavar="N",
+        help="also train on N copies of the digits 20 people drew with a pen (UCI pen digits, writers 1 "
+        "to 20; writers 21 to 30 are kept for validation), each copy drawn with another pen width as the "
+        "drawing page draws; downloaded on first use into the cache, or read from $DIGITNET_PENDIGITS",
+    )
     add_data_option(dat)
     dat.add_argument(
         "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)"
@@ -183,6 +191,7 @@ FLAG_FIELDS = (
     "oversample",
     "class_weighted",
     "workers",
+    "pen_digits",
 )
 
 # How the help shows a default preset's value that is None: what None means for that setting.
@@ -259,7 +268,12 @@ def run(args) -> int:
         finished = FinishedEpochs()
         try:
             with threads:
-                result = train(config, data, callbacks=[ProgressBars(enabled=not args.no_progress), finished])
+                result = train(
+                    config,
+                    data,
+                    callbacks=[ProgressBars(enabled=not args.no_progress), finished],
+                    progress=not args.no_progress,
+                )
         except KeyboardInterrupt:
             raise KeyboardInterrupt(save_interrupted(args, config, finished, out, len(data.train))) from None
         metrics = {"preset": preset_label(args), **result.metrics}

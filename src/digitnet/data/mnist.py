@@ -108,6 +108,13 @@ class MNIST:
         train = Split(self.train.x[:train_size], self.train.y[:train_size])  # (train_size, D)
         return MNIST(train=train, validation=self.validation, test=self.test)
 
+    def with_extra_training(self, x: np.ndarray, y: np.ndarray) -> MNIST:
+        """The same splits with ``x, y`` appended to the training images (a new array); validation and
+        test untouched. Shape: x (M, D), y (M,): training (N, D) -> (N + M, D)."""
+        extra = Split(np.asarray(x, dtype=self.train.x.dtype), np.asarray(y, dtype=self.train.y.dtype))
+        train = Split(np.concatenate([self.train.x, extra.x]), np.concatenate([self.train.y, extra.y]))
+        return MNIST(train=train, validation=self.validation, test=self.test)
+
 
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,

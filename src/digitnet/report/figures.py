@@ -356,3 +356,29 @@ def network_figure(digit: np.ndarray, network: list[dict], connections: list, ac
     ax.set_ylim(-0.02, 1.1)
     ax.set_aspect("equal")
     return fig
+
+
+def risk_coverage_figure(curves: list[tuple[str, dict]]):
+    """Risk (wrong answers among those given) against coverage (share answered), one line per data set,
+    with the model's "not sure" threshold marked where it has one (``selective_record`` dicts)."""
+    fig, ax = new_figure(6.5, 4.2)
+    colours = [TRAIN_COLOUR, WRONG_COLOUR, "tab:green"]
+    for (label, record), colour in zip(curves, colours, strict=False):
+        curve = record["curve"]
+        ax.plot(100 * np.array(curve["coverage"]), 100 * np.array(curve["risk"]), color=colour, label=label)
+        if "threshold" in record:
+            ax.plot(100 * record["coverage"], 100 * record["risk"], "o", color=colour, markersize=7)
+            ax.annotate(
+                f"not sure below {100 * record['threshold']:.0f}%: {100 * record['errors_caught']:.0f}% "
+                f"of errors caught",
+                (100 * record["coverage"], 100 * record["risk"]),
+                textcoords="offset points",
+                xytext=(-10, 12),
+                ha="right",
+                fontsize=8,
+                color=colour,
+            )
+    ax.set(xlabel="answers given (% of digits)", ylabel="wrong among the answers (%)", xlim=(0, 100))
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

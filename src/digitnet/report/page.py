@@ -225,6 +225,43 @@ def _calibration(r) -> str:
         )
     parts.append(_table(("", "before", "after"), rows, numeric=(1, 2)))
     parts.append(_figure(r, "reliability", "reliability diagrams before and after temperature scaling"))
+    parts.append(_reject(r))
+    return "".join(parts)
+
+
+def _reject(r) -> str:
+    """Saying "not sure": the risk-coverage figure and what the model's threshold does."""
+    j = r["reject"]
+    parts = [
+        "<h3>Saying &ldquo;not sure&rdquo;</h3><p>Answering only when the top probability clears a threshold "
+        "trades answers for errors: the curve shows, as the threshold falls, the share of digits answered "
+        "against the share of those answers that are wrong, on MNIST's test digits and on "
+        f"{_e(j['drawn_digits'])}; temperature T = {j['temperature']:.3g}.</p>"
+    ]
+    rows = [
+        (
+            name,
+            _pct(rec["threshold"]),
+            _pct(rec["coverage"]),
+            _pct(rec["errors_caught"]),
+            _pct(rec["right_set_aside"]),
+        )
+        for name, rec in (("MNIST test", j["mnist"]), ("drawn", j["drawn"]))
+        if "threshold" in rec
+    ]
+    if rows:
+        parts.append(
+            _table(
+                ("digits", "not sure below", "answered", "errors caught", "right answers set aside"),
+                rows,
+                numeric=(1, 2, 3, 4),
+            )
+        )
+    else:
+        parts.append(
+            _note("This model records no threshold: `digitnet calibrate` chooses one on drawn digits.")
+        )
+    parts.append(_figure(r, "risk_coverage", "risk against coverage"))
     return "".join(parts)
 
 

@@ -86,6 +86,9 @@ PROMISES = {
     "all 60,000 images": lambda c: c.validation_size == 0 and c.train_size is None,
     "10,000 held-out images": lambda c: c.validation_size == 10_000 and c.train_size is None,
     "convolutional": lambda c: bool(c.conv),
+    "writing styles drawn on": lambda c: c.augment == "styles",
+    "3 pen-drawn copies": lambda c: c.pen_digits == 3,
+    "2 workers": lambda c: c.workers == 2,
 }
 
 

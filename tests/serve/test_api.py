@@ -258,7 +258,7 @@ def test_digitnet_serve_takes_run_folders_and_bundled_names(tmp_path, start_serv
     with start_server(args=[str(run), "lenet5", str(run / "model.safetensors")]) as (url, _):
         with urllib.request.urlopen(url + "/api/models", timeout=10) as reply:
             served = {model["name"]: model["default"] for model in json.loads(reply.read())}
-    assert served == {"default": False, "lenet5": False, "run-1": True}  # each once; the last one given
+    assert served == {"cnn": False, "lenet5": False, "mlp": False, "run-1": True}  # each once; the last given
 
 
 def test_random_test_digit(client, mnist_dir):
@@ -357,7 +357,7 @@ def test_a_bad_threshold_is_refused_with_a_message(client, bad):
     assert reply.status_code == 422 and "min_confidence" in reply.json()["detail"]
 
 
-@pytest.mark.parametrize("bad", ["abc", "nan", "2", "-1"])
+@pytest.mark.parametrize("bad", ["abc", "nan", "2", "-1", "1e-1", "0.5 "])
 def test_a_bad_threshold_in_a_form_is_refused_with_a_message(client, bad):
     image = (255 * np.ones((28, 28))).astype(np.uint8)
     buffer = io.BytesIO()

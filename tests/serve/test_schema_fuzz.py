@@ -23,14 +23,14 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 
 from digitnet.modelfile import load_model  # noqa: E402
-from digitnet.models import bundled_models  # noqa: E402
+from digitnet.models import DEFAULT_NAME, bundled_models  # noqa: E402
 from digitnet.serve import create_app  # noqa: E402
 
 EXAMPLES = {"POST /api/predict": 300}
 """Cases per operation and mode, 150 unless named: 300 for predict, where a few in 100 break the shape."""
 
 MODELS = {name: load_model(path) for name, path in bundled_models().items()}
-APP = create_app(MODELS, "default", allowed_hosts=["testserver"])  # the Host of Starlette's TestClient
+APP = create_app(MODELS, DEFAULT_NAME, allowed_hosts=["testserver"])  # the Host of Starlette's TestClient
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 RUNS = [(op, mode) for op in OPERATIONS for mode in GenerationMode if mode.is_positive or op.query or op.body]

@@ -53,6 +53,7 @@ from digitnet.serve.schema import (
     checked_pixels,
     decoded_base64,
     first_error,
+    form_threshold,
     request_body,
 )
 from digitnet.version import __version__
@@ -310,16 +311,6 @@ def create_app(
             return None if value is None else checked_min_confidence(value)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-
-    def form_threshold(value: Any) -> float | None:
-        if value is None or value == "":
-            return None
-        try:
-            return checked_min_confidence(float(value) if isinstance(value, str) else value)
-        except ValueError:
-            raise HTTPException(
-                422, f"min_confidence must be a number from 0 to 1, got {str(value)[:40]!r}"
-            ) from None
 
     def answer_upload(data: bytes, filename: str, model: str | None, threshold: float | None) -> JSONResponse:
         name, loaded = choose(model)

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import numpy as np
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Error", "PredictRequest", "checked_pixels", "decoded_base64", "first_error", "request_body"]
+__all__ = [
+    "FORM_THRESHOLD",
+    "Error",
+    "PredictRequest",
+    "checked_pixels",
+    "decoded_base64",
+    "first_error",
+    "form_threshold",
+    "request_body",
+]
 
 
 class PredictRequest(BaseModel):
@@ -82,12 +92,30 @@ def request_body(names: list[str]) -> dict[str, Any]:
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "a PNG or JPEG image"},
             "model": {**model, "enum": [*names, ""]},
-            "min_confidence": {"type": "string", "description": "a number from 0 to 1, or empty"},
+            "min_confidence": {
+                "type": "string",
+                "pattern": FORM_THRESHOLD,
+                "description": "a number from 0 to 1 written as 0, 0.85 or 1 (or empty: the model's own)",
+            },
         },  # a form says "none" with an empty field
         "required": ["file"],
     }
     content = {"application/json": {"schema": json}, "multipart/form-data": {"schema": form}}
     return {"required": True, "content": content}
+
+
+FORM_THRESHOLD = r"^(0(\.[0-9]{1,12})?|1(\.0{1,12})?)?$"
+"""How a form writes ``min_confidence``: 0 to 1 in plain decimals, or empty."""
+
+
+def form_threshold(value: object) -> float | None:
+    """A form's ``min_confidence`` as a number, None when absent or empty; 422 for anything else."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or re.fullmatch(FORM_THRESHOLD, value) is None:
+        shown = repr(value[:40]) if isinstance(value, str) else "a file"
+        raise HTTPException(422, f"min_confidence must be a number from 0 to 1 such as 0.85, got {shown}")
+    return float(value)
 
 
 class Error(BaseModel):

@@ -109,28 +109,29 @@ def test_a_real_file_wins_over_a_bundled_name(capsys, tmp_path, monkeypatch):
 
 
 def test_a_run_folder_names_its_model(capsys, tmp_path):
-    shutil.copyfile(bundled_models()["default"], tmp_path / "model.safetensors")
+    shutil.copyfile(bundled_models()["mlp"], tmp_path / "model.safetensors")
     code, out, err = run(capsys, "info", tmp_path, "--json")
     assert code == 0, err
     (tmp_path / "model.safetensors").unlink()
     code, out, err = run(capsys, "info", tmp_path)
-    assert code == 1 and "a folder without model.safetensors" in err and "default, lenet5" in err
+    assert code == 1 and "a folder without model.safetensors" in err and "cnn, lenet5, mlp, or default (cnn)" in err
 
 
 def test_a_missing_model_mentions_the_bundled_names(capsys, tmp_path):
     code, out, err = run(capsys, "evaluate", tmp_path / "missing.safetensors")
-    assert code == 1 and "no such model file" in err and "bundled model: default, lenet5" in err
+    assert code == 1 and "no such model file" in err and "bundled model: cnn, lenet5, mlp" in err
 
 
 def test_train_config_from_a_bundled_model():
-    assert recorded_config("default") == get_preset("default")
+    assert recorded_config("default") == recorded_config("cnn") == get_preset("drawn-cnn")
+    assert recorded_config("mlp") == get_preset("drawn-mlp")
     assert recorded_config("lenet5").conv == ((6,), (16,))
 
 
 def test_recorded_settings_out_of_range_are_refused_naming_the_file(tmp_path, capsys):
     from digitnet.modelfile import load_model, save_model
 
-    loaded = load_model(bundled_models()["default"])
+    loaded = load_model(bundled_models()["mlp"])
     path = save_model(tmp_path / "m.safetensors", loaded.model, training={**loaded.training, "seed": -3})
     code, out, err = run(capsys, "train", "--config", path, "--out", tmp_path / "run")
     assert code == 1 and f"{path} records settings digitnet cannot train with" in err

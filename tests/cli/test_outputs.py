@@ -78,7 +78,7 @@ def test_a_read_only_folder_is_refused(tmp_path, capsys, no_work):
 def test_the_default_report_folder_is_checked_too(tmp_path, capsys, no_work):
     run_folder = tmp_path / "run"
     run_folder.mkdir()
-    shutil.copyfile(load_model_path("default"), run_folder / "model.safetensors")
+    shutil.copyfile(load_model_path("mlp"), run_folder / "model.safetensors")
     (run_folder / "report").write_text("a file where the report folder goes")
     code, _, err = run(capsys, "report", run_folder)
     assert (

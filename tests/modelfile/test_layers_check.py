@@ -23,7 +23,7 @@ def test_huge_layers_are_refused_at_once(tmp_path, units, reason):
     def edit(header):
         header["architecture"]["layers"][0]["units"] = units
 
-    path = resaved(BUNDLED / "default.safetensors", tmp_path / "huge.safetensors", edit)
+    path = resaved(BUNDLED / "mlp.safetensors", tmp_path / "huge.safetensors", edit)
     message, seconds, peak = load_measured(path)
     assert re.search(reason, message) and message.startswith(str(path))
     assert peak < 2 * path.stat().st_size + 2**20  # the time: benchmarks/hostile_model_files.py

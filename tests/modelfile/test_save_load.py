@@ -120,7 +120,7 @@ def test_convolutional_model_round_trip_keeps_batchnorm_statistics(tmp_path):
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
 
-@pytest.mark.parametrize("name", ["default", "lenet5"])
+@pytest.mark.parametrize("name", ["cnn", "mlp", "lenet5"])
 def test_bundled_models_load(name):
     loaded = load_model(BUNDLED / f"{name}.safetensors")
     assert loaded.metrics["test_accuracy"] > 0.97 and loaded.history["epochs"]

@@ -83,6 +83,7 @@ def test_report_writes_page_json_and_figures(relu_report):
         "neuron_importance",
         "network",
         "reliability",
+        "risk_coverage",
     }
     assert set(report["figures"]) == expected
     for name, file in report["figures"].items():
@@ -91,7 +92,7 @@ def test_report_writes_page_json_and_figures(relu_report):
         assert f'src="{file}"' in page  # relative: the page opens from disk
     assert "<script" not in page and "http" not in page  # self-contained, no network
     sections = ("Training curves", "First-layer neurons", "One digit through the network", "Confusion matrix")
-    for section in (*sections, "Calibration", "784-16-10"):
+    for section in (*sections, "Calibration", "Saying &ldquo;not sure&rdquo;", "784-16-10"):
         assert section.lower() in page.lower()
 
 

@@ -62,6 +62,10 @@ def run(args) -> int:
             rows.append((key.replace("_", " "), percent(value) if key.endswith("accuracy") else _show(value)))
     if m.get("interrupted"):
         rows.append(("interrupted", "yes: the model of the last finished epoch, saved on Ctrl-C"))
+    if "temperature" in m:  # digitnet calibrate
+        rows.append(("temperature", f"{m['temperature']:.4g} (fitted on {m.get('calibration_digits', '?')})"))
+    if "min_confidence" in m:
+        rows.append(("not sure below", percent(m["min_confidence"], 1)))
     if rows:
         print("\nrecorded results")
         print(format_table(("result", "value"), rows, align="<<"))

@@ -59,7 +59,7 @@ PENDIGITS_SHA256 = "a66225d68d7d68591e62944df1ad33b3f5aa608e2df2505844b41f5568a8
 
 PENDIGITS_MIRRORS: tuple[str, ...] = (
     "https://archive.ics.uci.edu/ml/machine-learning-databases/pendigits/pendigits-orig.tra.Z",
-    "https://raw.githubusercontent.com/amknguyen/sigKerForPenDigits/master/data/pendigits-orig.tra.Z",
+    "https://raw.githubusercontent.com/amknguyen/sigKerForPenDigits/main/data/pendigits-orig.tra.Z",
     "https://raw.githubusercontent.com/kleinplw/HMM-Pendigits/master/data/pendigits-orig.tra",
 )
 """Where the training file is fetched from, in turn: UCI's archive, then two public copies that hold the

@@ -378,7 +378,17 @@ def risk_coverage_figure(curves: list[tuple[str, dict]]):
                 fontsize=8,
                 color=colour,
             )
-    ax.set(xlabel="answers given (% of digits)", ylabel="wrong among the answers (%)", xlim=(0, 100))
-    ax.set_ylim(bottom=0)
+    given = [record["coverage"] for _, record in curves if "coverage" in record]
+    left = min(80, 10 * int(10 * min(given)) - 10) if given else 0  # where the thresholds answer
+    left = max(left, 0)
+    visible = [  # the risks in view: the first few answers' risk, left of it, may be far larger
+        r
+        for _, record in curves
+        for c, r in zip(record["curve"]["coverage"], record["curve"]["risk"], strict=True)
+        if 100 * c >= left
+    ]
+    top = 115 * max(visible, default=0.0) or 1.0
+    ax.set(xlabel="answers given (% of digits)", ylabel="wrong among the answers (%)", xlim=(left, 100))
+    ax.set_ylim(0, top)
     ax.legend(loc="upper left", fontsize=8)
     return fig

@@ -34,11 +34,11 @@ def selective_record(probabilities: np.ndarray, labels: np.ndarray, threshold: f
     confidence = probabilities.max(axis=1)  # (N,)
     right = probabilities.argmax(axis=1) == labels  # (N,)
     coverage, risk = risk_coverage(confidence, right)
-    step = max(1, len(coverage) // 200)  # about 200 points are plenty to draw
-    record = {
+    shown = np.unique(np.r_[np.arange(0, len(coverage), max(1, len(coverage) // 200)), len(coverage) - 1])
+    record = {  # about 200 points of the curve are plenty to draw, the last (everything answered) among them
         "examples": len(labels),
         "accuracy": float(right.mean()),
-        "curve": {"coverage": coverage[::step].tolist(), "risk": risk[::step].tolist()},
+        "curve": {"coverage": coverage[shown].tolist(), "risk": risk[shown].tolist()},
     }
     if threshold is not None:
         answered = confidence >= threshold

@@ -114,7 +114,11 @@ def test_a_run_folder_names_its_model(capsys, tmp_path):
     assert code == 0, err
     (tmp_path / "model.safetensors").unlink()
     code, out, err = run(capsys, "info", tmp_path)
-    assert code == 1 and "a folder without model.safetensors" in err and "cnn, lenet5, mlp, or default (cnn)" in err
+    assert (
+        code == 1
+        and "a folder without model.safetensors" in err
+        and "cnn, lenet5, mlp, or default (cnn)" in err
+    )
 
 
 def test_a_missing_model_mentions_the_bundled_names(capsys, tmp_path):

@@ -33,12 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import ValidationError
 
-from digitnet.confidence import (
-    calibrated_probabilities,
-    checked_min_confidence,
-    recorded_min_confidence,
-    verdicts,
-)
+from digitnet.confidence import checked_min_confidence, probabilities_at, recorded_min_confidence, verdicts
 from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
@@ -106,11 +101,7 @@ def predict(
         outputs = model.layer_outputs(x)  # (1, ...) each
     h = finite_outputs(outputs[-1])  # NaN or infinity: NonFiniteOutputError, a 422 that says why
     network, connections, activations = drawn_network(model, outputs, x)
-    temperature = float(loaded.metrics.get("temperature", 1.0))
-    if temperature == 1.0:
-        probabilities = model.cost.probabilities(h)[0]  # (10,)
-    else:
-        probabilities = calibrated_probabilities(model, x, temperature)[0]  # (10,) softmax(z / T)
+    probabilities = probabilities_at(model, h, float(loaded.metrics.get("temperature", 1.0)))[0]  # (10,)
     threshold = recorded_min_confidence(loaded.metrics) if min_confidence is None else min_confidence
     verdict = verdicts(probabilities[None], threshold)[0]
     steps = {

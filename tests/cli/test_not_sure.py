@@ -79,3 +79,20 @@ def test_a_bad_threshold_is_refused_naming_the_flag(tmp_path, capsys, bad):
     with pytest.raises(SystemExit):
         run(capsys, "predict", "lenet5", image, "--min-confidence", bad)
     assert "--min-confidence must be a number from 0 to 1" in capsys.readouterr().err
+
+
+def test_a_model_that_does_not_read_digits_is_refused_with_a_reason(tmp_path, capsys):
+    from digitnet.config import TrainConfig
+    from digitnet.modelfile import save_model
+    from digitnet.runs import build_model
+
+    odd = save_model(
+        tmp_path / "odd.safetensors", build_model(TrainConfig(hidden=(4,)), features=64, classes=3)
+    )
+    for command in (
+        ["calibrate", odd, "--digits", "sketches", "--out", tmp_path / "c.safetensors"],
+        ["evaluate", odd, "--digits", "sketches"],
+    ):
+        code, _, err = run(capsys, *command)
+        assert code == 1 and "is not a digit reader" in err and "(64,)" in err and "Traceback" not in err
+    assert not (tmp_path / "c.safetensors").exists()

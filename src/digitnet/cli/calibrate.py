@@ -7,7 +7,7 @@ from pathlib import Path
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import percent, printable
 from digitnet.cli.outputs import checked_output_file
-from digitnet.confidence import SET_ASIDE, calibrate
+from digitnet.confidence import SET_ASIDE, calibrate, check_digit_reader
 from digitnet.data.drawn import DRAWN_SETS, drawn_digits
 from digitnet.modelfile import load_model, save_model
 
@@ -39,6 +39,7 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     source = resolve_model(args.model)
     loaded = load_model(source)
+    check_digit_reader(loaded.model, source)
     out = Path(args.out)
     checked_output_file(out, overwrite=args.overwrite, name="model.safetensors")
     x, y, described = drawn_digits(args.digits, progress=not args.no_progress)

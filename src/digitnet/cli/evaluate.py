@@ -6,7 +6,7 @@ from __future__ import annotations
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.options import add_data_option
 from digitnet.cli.output import format_table, percent, print_json
-from digitnet.confidence import calibrated_probabilities, recorded_min_confidence
+from digitnet.confidence import calibrated_probabilities, check_digit_reader, recorded_min_confidence
 from digitnet.data import load_mnist
 from digitnet.data.drawn import DRAWN_SETS, drawn_digits
 from digitnet.metrics import classification_report
@@ -46,6 +46,7 @@ def run(args) -> int:
         test = load_mnist(args.data, validation_size=0, progress=not args.no_progress).test
         x, y, described = test.x, test.y, "MNIST's 10,000 test digits"
     else:
+        check_digit_reader(loaded.model, args.model)
         x, y, described = drawn_digits(args.digits, progress=not args.no_progress)
     model = loaded.model
     probabilities = calibrated_probabilities(model, x, float(loaded.metrics.get("temperature", 1.0)))

@@ -23,6 +23,11 @@ Multiplying by the symmetric Gaussian matrix on each side (:func:`~digitnet.imag
 is exactly the separable 2-D convolution with the normalised kernel, zero outside the image. The kernel
 sums to at most 1, so ``|d| <= alpha``.
 
+**Writing styles** (``styles`` > 0, :mod:`digitnet.imaging.styles`): before the distortion, a share of
+the 0s, 1s, 7s and 9s get a stroke MNIST's writers rarely made (a bar through the 0, a flag or a foot on
+the 1, a bar across the 7, a curl on the 9's tail), and the affine map of each of those images starts by
+fitting it back into MNIST's 20-pixel box, so it is still resampled once.
+
 One bilinear resampling per image (:class:`~digitnet.imaging.warp.Resampler`), whatever the
 distortions, so the digit is blurred once, not once per distortion. Everything is vectorised over the
 batch; images are processed in cache-sized chunks of :data:`~digitnet.imaging.warp.CHUNK` images, which
@@ -75,16 +80,16 @@ class Augment:
         Scale of the elastic displacement field in pixels; 0 switches elastic distortion off (and
         saves nearly half the time). No displacement exceeds it. Default 34: Simard et al.'s
         value, also used by Ciresan et al. (2010) together with affine distortions.
-    styles : float, optional
-        Probability that a digit whose class has writing styles MNIST lacks (a bar through 0, a flag or
-        foot on 1, a crossed 7, a curled 9; :mod:`digitnet.imaging.styles`) gets one drawn
-        on before the distortion, and is then fitted back into MNIST's 20-pixel box; 0 to 1. Needs the
-        labels. Default 0: MNIST's own styles only.
     elastic_sigma : float, optional
         Standard deviation in pixels of the Gaussian that smooths the field; more than 0. Default 6:
         Ciresan et al.'s (2010) value for elastic on top of affine distortions, giving displacements
         of about 0.9 pixels (standard deviation) that vary smoothly across the digit; Simard et al.'s
         4 (1.4 pixels) on top of the affine defaults crumples many digits.
+    styles : float, optional
+        Probability that a digit whose class has writing styles MNIST lacks (a bar through 0, a flag or
+        foot on 1, a crossed 7, a curled 9; :mod:`digitnet.imaging.styles`) gets one drawn
+        on before the distortion, and is then fitted back into MNIST's 20-pixel box; 0 to 1. Needs the
+        labels. Default 0: MNIST's own styles only.
 
     Raises
     ------
@@ -157,9 +162,11 @@ class Augment:
             raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
         x, size = as_images(images)  # (N, H, W) float32
         n = len(x)
-        styled = self._draw_styles(x, labels, rng) if self.styles > 0 else None
-        if styled is not None:
-            x, styled = styled  # a styled copy: the caller's images are never changed
+        styled = None  # the indices of the images given a writing style
+        if self.styles > 0:
+            x, styled = self._draw_styles(
+                x, labels, rng
+            )  # a styled copy: the caller's images stay as they are
         matrices = affine_matrices(
             rotation=rng.uniform(-self.rotation, self.rotation, n),  # (N,) degrees
             shear=rng.uniform(-self.shear, self.shear, n),  # (N,) degrees

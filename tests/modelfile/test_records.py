@@ -61,6 +61,11 @@ def test_every_field_is_checked_for_type(tmp_path, field, value, reason):
         ({"val_accuracy": -1e300}, r"metrics.val_accuracy must be a share from 0 to 1"),
         ({"train_seconds": -3}, r"metrics.train_seconds must be >= 0, got -3"),
         ({"test_accuracy": 10**400}, r"metrics.test_accuracy must be a finite number"),
+        ({"temperature": 0.0}, r"metrics.temperature must be > 0 \(it divides the scores\), got 0.0"),
+        ({"temperature": -2}, r"metrics.temperature must be >= 0, got -2"),
+        ({"temperature": "hot"}, r"metrics.temperature must be a finite number"),
+        ({"min_confidence": 1.5}, r"metrics.min_confidence must be a confidence from 0 to 1, got 1.5"),
+        ({"min_confidence": math.inf}, r"metrics.min_confidence must be a finite number"),
     ],
 )
 def test_recorded_scores_must_be_in_range(tmp_path, metrics, reason):

@@ -6,7 +6,7 @@ import sys
 
 import digitnet.data.download as download
 from digitnet.cli.options import data_folder
-from digitnet.cli.output import format_table, print_json
+from digitnet.cli.output import error_line, format_table, print_json
 from digitnet.data.download import MNIST_FILES
 from digitnet.data.folders import missing_mnist_files, mnist_sources
 from digitnet.errors import DataError
@@ -78,7 +78,7 @@ def run(args) -> int:
                 + ("." if args.data else ", or set DIGITNET_DATA to a folder that holds them.")
             )
     if problem is not None:
-        print(f"digitnet data: error: {problem}", file=sys.stderr)
+        print(error_line("data", problem), file=sys.stderr)
     return 0 if found else 1
 
 

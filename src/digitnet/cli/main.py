@@ -23,6 +23,7 @@ from digitnet.cli import (
     train,
 )
 from digitnet.cli.options import Parser
+from digitnet.cli.output import error_line, printable
 from digitnet.errors import DigitnetError
 from digitnet.version import __version__
 
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args) or 0
     except (DigitnetError, ValueError) as exc:
-        print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)
+        print(error_line(args.command, exc), file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (`digitnet info MODEL | head`): stop quietly
         with contextlib.suppress(OSError, ValueError):
@@ -71,18 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except OSError as exc:  # a file the command could not read or write, said plainly, without a traceback
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"digitnet {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(error_line(args.command, f"{exc.strerror or exc}{where}"), file=sys.stderr)
         return 1
     except MemoryError as exc:  # NumPy says how much it asked for: a network or batch too large for here
         detail = f" ({exc})" if str(exc) else ""
         print(
-            f"digitnet {args.command}: error: out of memory{detail}; use a smaller network, batch or image",
+            error_line(args.command, f"out of memory{detail}; use a smaller network, batch or image"),
             file=sys.stderr,
         )
         return 1
     except KeyboardInterrupt as exc:  # a command may say what it had done: KeyboardInterrupt("during ...")
         detail = f" {exc}" if str(exc) else ""
-        print(f"digitnet {args.command}: interrupted{detail}", file=sys.stderr)
+        print(printable(f"digitnet {args.command}: interrupted{detail}", lines=True), file=sys.stderr)
         return 130
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.checks import checked_integer, describe_range
+from digitnet.cli.output import printable
 from digitnet.data.folders import missing_mnist_files
 from digitnet.errors import DataError
 
@@ -71,7 +72,7 @@ class Parser(argparse.ArgumentParser):
             flags = head.removeprefix("argument ").split("/")
             if any(rest.startswith(flag + " ") for flag in flags):
                 message = rest
-        super().error(message)
+        super().error(printable(message, lines=True))
 
 
 def show_value(value: Any) -> str:

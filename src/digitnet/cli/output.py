@@ -13,11 +13,19 @@ from digitnet.jsonable import plain
 __all__ = ["format_table", "percent", "print_json", "printable"]
 
 
-def printable(text: Any) -> str:
+def printable(text: Any, *, lines: bool = False) -> str:
     """``str(text)`` with control characters written as escapes (``\\x1b``, ``\\r``): text from a model
-    file reaches the terminal as text, never as a command that clears it or sets its title."""
+    file or a file name reaches the terminal as text, never as a command that clears it or sets its title.
+    ``lines=True`` keeps newlines, for a message of several lines."""
     text = str(text)
+    if lines:
+        return "\n".join(printable(line) for line in text.split("\n"))
     return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def error_line(command: str, message: Any) -> str:
+    """``digitnet COMMAND: error: MESSAGE``, every control character in it shown as an escape."""
+    return printable(f"digitnet {command}: error: {message}", lines=True)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:

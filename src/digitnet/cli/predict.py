@@ -8,7 +8,7 @@ import numpy as np
 
 from digitnet.cli.modelpath import MODEL_HELP, resolve_model
 from digitnet.cli.options import unit_interval
-from digitnet.cli.output import percent, print_json
+from digitnet.cli.output import error_line, percent, print_json, printable
 from digitnet.confidence import (
     FALLBACK_MIN_CONFIDENCE,
     calibrated_probabilities,
@@ -59,7 +59,7 @@ def run(args) -> int:
             failures += 1
             results.append({"file": path, "error": str(exc)})
             if not args.json:
-                print(f"digitnet predict: error: {exc}", file=sys.stderr)
+                print(error_line("predict", exc), file=sys.stderr)
             continue
         x = prepared.input.reshape(1, -1)  # (28, 28) -> (1, 784)
         probs = calibrated_probabilities(model, x, temperature)[0]  # (10,)
@@ -73,7 +73,7 @@ def run(args) -> int:
             }
         )
         if not args.json:
-            print(f"{path}: {said(verdict)}")
+            print(printable(f"{path}: {said(verdict)}"))
             print("   " + "  ".join(f"{d}:{100 * p:5.1f}%" for d, p in enumerate(probs)))
             if args.show:
                 print(as_text(prepared.input))

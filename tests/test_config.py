@@ -251,3 +251,15 @@ def test_numpy_integers_are_stored_as_python_integers_that_json_can_write():
         int,
     ) * 4
     assert json.loads(json.dumps(config.to_dict()))["seed"] == 3
+
+
+def test_one_hidden_layer_may_be_given_as_a_number_and_anything_else_is_refused_by_name():
+    assert TrainConfig(hidden=100).hidden == (100,) and TrainConfig(hidden=np.int64(30)).hidden == (30,)
+    for bad, message in [
+        ("100", "hidden must be hidden layer sizes such as \\(100,\\) or 100, got '100'"),
+        (1.5, "got 1.5"),
+        (None, "got None"),
+        ([16, 1.5], "hidden layer sizes must be whole numbers, got \\[16, 1.5\\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(hidden=bad)

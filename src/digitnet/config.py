@@ -74,7 +74,12 @@ class TrainConfig:
     output_activation: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        hidden = (self.hidden,) if is_integer(self.hidden) else self.hidden  # 100 means one layer of 100
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ValueError(f"hidden must be hidden layer sizes such as (100,) or 100, got {hidden!r}")
+        if not all(is_integer(h) for h in hidden):
+            raise ValueError(f"hidden layer sizes must be whole numbers, got {list(hidden)}")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
         object.__setattr__(self, "conv", tuple(tuple(int(f) for f in stage) for stage in self.conv))
         for name in INTEGER_SETTINGS:  # NumPy's integers become Python's, which model files store as JSON
             if is_integer(getattr(self, name)):

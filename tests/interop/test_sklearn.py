@@ -197,3 +197,9 @@ def test_the_constructor_mirrors_every_training_setting_with_its_default():
     }
     assert set(params) - own == fields
     assert all(params[name] == getattr(TrainConfig(), name) for name in fields)
+
+
+def test_one_hidden_layer_as_a_number_as_mlpclassifier_takes_it():
+    X, y = load_digits(return_X_y=True)
+    clf = DigitNetClassifier(hidden=100, epochs=2, random_state=0).fit(X[:300] / 16, y[:300])
+    assert clf.model_.n_params == 64 * 100 + 100 + 100 * 10 + 10

@@ -1,4 +1,5 @@
-"""Argument checks shared by the whole package: one home for "is this a whole number in range?".
+"""Argument checks shared by the whole package: one home for "is this a whole number in range?" and "does
+this model read MNIST digits?".
 
 Python's ``bool`` is an ``int`` (``True + True == 2``), so every check here refuses it: ``epochs=True`` is
 a mistake, never one epoch. NumPy's integer scalars count as integers.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["checked_integer", "describe_range", "is_integer"]
+__all__ = ["check_digit_reader", "checked_integer", "describe_range", "is_integer"]
 
 
 def is_integer(value, low: int | None = None, high: int | None = None) -> bool:
@@ -38,3 +39,15 @@ def describe_range(low: int | None, high: int | None) -> str:
     return {None: "an integer", 0: "a non-negative integer", 1: "a positive integer"}.get(
         low, f"an integer of at least {low}"
     )
+
+
+def check_digit_reader(model, name: object) -> None:
+    """``ValueError`` unless ``model`` reads MNIST-style digits: 784 pixels (or 1x28x28) in, 10 classes
+    out, as MNIST's and drawn digits, the report and the server's answers need. ``name`` names it."""
+    shape, classes = tuple(model.input_shape), model.n_classes
+    if shape not in ((784,), (1, 28, 28)) or classes != 10:
+        raise ValueError(
+            f"{name} is not a digit reader: it takes inputs of shape {shape} and gives {classes} classes; "
+            "reading digits needs 784 pixels (or 1x28x28) in and 10 classes out: use a model trained on "
+            "MNIST"
+        )

@@ -33,7 +33,6 @@ __all__ = [
     "SET_ASIDE",
     "calibrate",
     "calibrated_probabilities",
-    "check_digit_reader",
     "checked_min_confidence",
     "probabilities_at",
     "recorded_min_confidence",
@@ -45,18 +44,6 @@ FALLBACK_MIN_CONFIDENCE = 0.6
 
 SET_ASIDE = 0.03
 """Share of right answers that the chosen threshold sets aside on the calibration data."""
-
-
-def check_digit_reader(model, name: object) -> None:
-    """``ValueError`` unless ``model`` reads MNIST-style digits: 784 pixels (or 1x28x28) in, 10 digits out,
-    as drawn digits and the front ends' answers need."""
-    shape, classes = tuple(model.input_shape), model.n_classes
-    if shape not in ((784,), (1, 28, 28)) or classes != 10:
-        raise ValueError(
-            f"{name} is not a digit reader: it takes inputs of shape {shape} and gives {classes} classes, "
-            "where drawn digits need 784 pixels (or 1x28x28) in and 10 digits out; use a model trained on "
-            "MNIST"
-        )
 
 
 def checked_min_confidence(value: Any, name: str = "min_confidence") -> float:

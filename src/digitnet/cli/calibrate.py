@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from digitnet.checks import check_digit_reader
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import percent, printable
 from digitnet.cli.outputs import checked_output_file
-from digitnet.confidence import SET_ASIDE, calibrate, check_digit_reader
+from digitnet.confidence import SET_ASIDE, calibrate
 from digitnet.data.drawn import DRAWN_SETS, drawn_digits
 from digitnet.modelfile import load_model, save_model
 

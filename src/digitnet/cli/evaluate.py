@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from digitnet.checks import check_digit_reader
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.options import add_data_option
 from digitnet.cli.output import format_table, percent, print_json
-from digitnet.confidence import calibrated_probabilities, check_digit_reader, recorded_min_confidence
+from digitnet.confidence import calibrated_probabilities, recorded_min_confidence
 from digitnet.data import load_mnist
 from digitnet.data.drawn import DRAWN_SETS, drawn_digits
 from digitnet.metrics import classification_report

@@ -29,7 +29,12 @@ def add_parser(commands) -> None:
         nargs="*",
         help=f"{MODEL_HELP}; served beside the bundled ones, the last one given as the default",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument(
+        "--host",
+        type=listen_address,
+        default="127.0.0.1",
+        help="address to listen on (default: this machine only; 0.0.0.0 for every interface)",
+    )
     p.add_argument("--port", type=integer("--port", 1, 65535), default=8000, help="port")
     p.add_argument(
         "--allow-origin",
@@ -52,6 +57,16 @@ def add_parser(commands) -> None:
         "of --allow-origin; any other name is refused, which stops DNS rebinding)",
     )
     p.set_defaults(run=run)
+
+
+def listen_address(text: str) -> str:
+    """``--host``: refuses an empty address, which the server would take as every interface."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "--host must name an address: 127.0.0.1 for this machine only, or 0.0.0.0 to listen on every "
+            "interface on purpose (an empty one would silently mean every interface)"
+        )
+    return text.strip()
 
 
 def origin(text: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.atomic import atomic_write
+from digitnet.checks import check_digit_reader
 from digitnet.data import load_mnist
 from digitnet.data.pendigits import load_pendigits, pendigits_inputs
 from digitnet.errors import DataError
@@ -88,6 +89,7 @@ def build_report(
     """
     start = time.perf_counter()
     loaded = load_model(model_path)  # fails first, before any data is read
+    check_digit_reader(loaded.model, model_path)  # the report reads MNIST's test digits with it
     out = Path(out) if out is not None else default_out(model_path)
     data = load_mnist(data_dir, validation_size=VALIDATION_SIZE, progress=progress)
     model, test = loaded.model, data.test

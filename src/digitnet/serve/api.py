@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from pydantic import ValidationError
 
+from digitnet.checks import check_digit_reader
 from digitnet.confidence import checked_min_confidence, probabilities_at, recorded_min_confidence, verdicts
 from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
@@ -159,6 +160,8 @@ def create_app(
     """
     if default not in models:
         raise ValueError(f"default model {default!r} is not among {sorted(models)}")
+    for name, loaded in models.items():  # every answer prepares a 28x28 digit and reads 10 probabilities
+        check_digit_reader(loaded.model, f"the model {name!r}")
     allowed = [parse_origin(url) for url in allowed_origins]  # a bad one fails here, not on a request
     hosts = [parse_host(name) for name in allowed_hosts]
     refused = {

@@ -263,3 +263,16 @@ def test_one_hidden_layer_may_be_given_as_a_number_and_anything_else_is_refused_
     ]:
         with pytest.raises(ValueError, match=message):
             TrainConfig(hidden=bad)
+
+
+@pytest.mark.parametrize(
+    "conv, kernel, side",
+    [(((2,),), 99, 28), (((2,), (4,)), 15, 14), (((2,), (4,), (8,)), 9, 7), (((2,), (4,), (8,), (8,)), 5, 3)],
+)
+def test_a_kernel_larger_than_the_last_stages_input_is_refused_before_anything_is_built(conv, kernel, side):
+    with pytest.raises(
+        ValueError, match=f"larger than the {side}x{side} input of the last convolutional stage"
+    ):
+        TrainConfig(conv=conv, kernel_size=kernel)
+    largest = side if side % 2 else side - 1
+    assert TrainConfig(conv=conv, kernel_size=largest).kernel_size == largest

@@ -112,6 +112,15 @@ class TrainConfig:
             raise ValueError(
                 f"kernel_size must be an odd positive integer (3, 5, ...), got {self.kernel_size!r}"
             )
+        if self.conv:
+            side = 28 // 2 ** (len(self.conv) - 1)  # the last stage's input: 28, 14, 7 or 3 pixels
+            if self.kernel_size > side:
+                largest = side if side % 2 else side - 1
+                raise ValueError(
+                    f"kernel_size {self.kernel_size} is larger than the {side}x{side} input of the last "
+                    f"convolutional stage (stage {len(self.conv)}): it would multiply padding, at "
+                    f"{self.kernel_size**2:,} products per pixel; use a kernel of at most {largest}"
+                )
         if self.augment is not None:
             choose("augmentation", self.augment, AUGMENTATIONS)
         checked_integer("workers", self.workers, 1, MAX_WORKERS)

@@ -19,6 +19,7 @@ LAYERS = {
     "version": 0,
     "jsonable": 0,
     "atomic": 0,
+    "files": 0,
     # the engine
     "nn": 1,
     # the library: data, pixels, model files, configurations, the one training path, plots

@@ -1,5 +1,7 @@
 """Careless inputs to the report and the server get a reason, not a traceback or a silent surprise."""
 
+import os
+
 import pytest
 from cli_helpers import run
 
@@ -33,3 +35,40 @@ def test_an_empty_host_is_refused_not_taken_as_every_interface(capsys, host):
     with pytest.raises(SystemExit):
         run(capsys, "serve", "--host", host)
     assert "--host must name an address" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv, reason",
+    [
+        (["info", "{fifo}"], "named pipe"),
+        (["train", "--config", "{fifo}", "--out", "{tmp}/run"], "named pipe"),
+        (["predict", "cnn", "{fifo}"], "named pipe"),
+        (["predict", "cnn", "/dev/zero"], "device"),
+        (["sweep", "--file", "{fifo}", "--out", "{tmp}/sweep"], "named pipe"),
+        (["sweep", "--file", "/dev/zero", "--out", "{tmp}/sweep"], "device"),
+        (["evaluate", "/dev/zero"], "device"),
+    ],
+)
+def test_every_door_refuses_a_fifo_or_a_device_at_once(capsys, tmp_path, fifo, argv, reason):
+    """Each of these hung (a FIFO) or read until memory ran out (/dev/zero) before."""
+    argv = [a.format(fifo=fifo, tmp=tmp_path) for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and reason in err and "Traceback" not in err
+
+
+def test_a_sweep_file_over_a_megabyte_is_refused_unread(capsys, tmp_path):
+    huge = tmp_path / "sweep.json"
+    huge.write_text('{"grid": {"lr": [' + "0.001, " * 200_000 + "0.01]}}")
+    code, _, err = run(capsys, "sweep", "--file", huge, "--out", tmp_path / "out")
+    assert code == 1 and "more than a sweep file (JSON or TOML) may (1,048,576)" in err
+    binary = tmp_path / "sweep.toml"
+    binary.write_bytes(b"\xff\xfe\x00 not text")
+    code, _, err = run(capsys, "sweep", "--file", binary, "--out", tmp_path / "out")
+    assert code == 1 and "is not UTF-8 text" in err

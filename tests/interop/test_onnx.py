@@ -314,3 +314,14 @@ def test_import_refuses_a_network_that_does_not_read_digits(tmp_path, capsys):
     assert main(["import", str(tmp_path / "small.onnx"), "--out", str(tmp_path / "m.safetensors")]) == 1
     assert "784 pixels" in capsys.readouterr().err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_fifo_or_a_device_named_as_an_onnx_file_is_refused_at_once(tmp_path):
+    import os
+
+    pipe = tmp_path / "model.onnx"
+    os.mkfifo(pipe)  # onnx.load would wait for a writer forever
+    with pytest.raises(ModelFileError, match="named pipe"):
+        import_onnx(pipe)
+    with pytest.raises(ModelFileError, match="device"):
+        import_onnx("/dev/zero")

@@ -11,6 +11,8 @@ from pathlib import Path
 from digitnet.cli.options import add_data_option, integer, output_folder
 from digitnet.cli.output import format_table, print_json
 from digitnet.data import find_mnist_dir
+from digitnet.errors import DigitnetError
+from digitnet.files import read_bounded
 from digitnet.presets import PRESETS
 from digitnet.sweeps.backends import SCHEDULER_VARIABLE
 from digitnet.sweeps.results import setting_label
@@ -116,8 +118,18 @@ def _seeds(text: str):
     return int(parts[0]) if len(parts) == 1 else [int(p) for p in parts]
 
 
+SWEEP_FILE_LIMIT = 1 << 20
+"""Largest sweep file read: 1 MB, a thousand times a sweep file's usual size."""
+
+
 def _read_file(path: str) -> dict:
-    text = Path(path).read_text()
+    raw = read_bounded(path, what="sweep file (JSON or TOML)", limit=SWEEP_FILE_LIMIT, error=DigitnetError)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {exc.start}); give a JSON or TOML sweep file"
+        ) from None
     if path.endswith(".toml"):
         try:
             import tomllib

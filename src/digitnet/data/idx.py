@@ -31,6 +31,7 @@ import numpy as np
 
 from digitnet.atomic import atomic_write
 from digitnet.errors import DataError
+from digitnet.files import file_problem
 
 __all__ = ["IDX_TYPES", "read_idx", "write_idx"]
 
@@ -184,6 +185,9 @@ def _header(array: np.ndarray) -> bytes:
 def _decompressed_bytes(path: Path) -> tuple[bytes | bytearray, bool]:
     """The content of ``path``, gunzipped if it starts with the gzip magic bytes, and whether it is
     complete: a gzip stream is read only up to what its IDX header promises, plus ``_EXTRA`` bytes."""
+    problem = file_problem(path)  # a FIFO or a device named as an MNIST file would hang the read
+    if problem not in (None, "does not exist") and not problem.startswith("is a folder"):
+        raise DataError(f"{path} {problem}; give the path of an IDX file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -35,6 +35,7 @@ import platformdirs
 from digitnet.data.download import _MirrorFailure, _stream
 from digitnet.data.lzw import MAGIC, decompress
 from digitnet.errors import DataError
+from digitnet.files import file_problem
 
 __all__ = [
     "PEN_WIDTHS",
@@ -190,7 +191,10 @@ def load_pendigits(
         named = None
     folder = Path(folder) if folder is not None else find_pendigits()
     path = folder / PENDIGITS_FILE
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem not in (None, "does not exist"):
+        raise DataError(f"{path} {problem}; put the pen digits' training file there")
+    if problem is not None:
         if named or not download:
             raise DataError(
                 f"{named or f'the folder {folder}'} holds no {PENDIGITS_FILE}: download it from "

@@ -61,6 +61,7 @@ from PIL import (
 )
 
 from digitnet.errors import ImageError, ImageFormatError, ImageTooLargeError
+from digitnet.files import file_problem
 from digitnet.imaging.formats import sniff
 from digitnet.imaging.jpeg import JpegScans, jpeg_scans
 
@@ -132,6 +133,9 @@ document; give a PNG, JPEG, GIF, BMP, TIFF or WebP file.
         raise TypeError(f"source must be bytes or a path, got {type(source).__name__}")
     path = Path(source)
     label = name or str(path)
+    problem = file_problem(path)  # a FIFO would block the open below, a device never end
+    if problem not in (None, "does not exist") and not problem.startswith("is a folder"):
+        raise ImageError(f"{label} {problem}; give an image file.")
     try:
         stream = path.open("rb")
     except FileNotFoundError:

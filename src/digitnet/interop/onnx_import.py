@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import ModelFileError
+from digitnet.files import file_problem
 from digitnet.interop.extras import require
 from digitnet.nn import (
     AvgPool2D,
@@ -280,8 +281,11 @@ def import_onnx(path: str | os.PathLike) -> ImportedModel:
     """
     onnx = require("onnx", "onnx", "ONNX import")
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such ONNX file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(
+            f"{path}: no such ONNX file" if problem == "does not exist" else f"{path} {problem}"
+        )
     try:
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)

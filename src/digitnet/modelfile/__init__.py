@@ -35,6 +35,7 @@ import safetensors.numpy
 from digitnet.atomic import atomic_write
 from digitnet.checks import is_integer
 from digitnet.errors import ModelFileError
+from digitnet.files import file_problem
 from digitnet.modelfile.architecture import check_architecture
 from digitnet.modelfile.container import Container, load_bounded_json, read_container
 from digitnet.modelfile.records import check_records
@@ -138,8 +139,11 @@ def _checked_header(path: Path) -> tuple[dict[str, Any], Container]:
             f"is a folder, not a model file; name the model file inside it (a run folder holds "
             f"{path / 'model.safetensors'})",
         )
-    if not path.is_file():
+    problem = file_problem(path)
+    if problem == "does not exist":
         raise _fail(path, "no such model file; train one with `digitnet train` (it prints where it saved it)")
+    if problem is not None:
+        raise _fail(path, f"{problem}; give a model file written by `digitnet train`")
     container = read_container(path)
     if "digitnet" not in container.metadata:
         raise _fail(

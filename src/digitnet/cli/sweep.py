@@ -64,6 +64,11 @@ def add_parser(commands) -> None:
     what.add_argument(
         "--file", metavar="FILE", help="a sweep file (JSON, or TOML on Python 3.11+): see README"
     )
+    what.add_argument(
+        "--yes",
+        action="store_true",
+        help="train the sweep even when it has more than 1,000 runs (or the file's max_runs)",
+    )
     where = p.add_argument_group("where it runs")
     where.add_argument(
         "--scheduler",
@@ -89,18 +94,21 @@ def add_parser(commands) -> None:
 
 def spec_from_args(args) -> SweepSpec:
     """The sweep the flags (and ``--file``) describe; the flags add to the file and override it."""
+    where = args.file or "the sweep"
     d = _read_file(args.file) if args.file else {}
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} holds no table of settings")
     if args.preset is not None:
         d["preset"] = args.preset
-    base = dict(d.get("base", {}))
+    base = _table(d, "base", where)
     for text in args.set:
         name, values = parse_assignment(text)
         if len(values) != 1:
             raise ValueError(f"--set {text}: one value only (use --grid to try several)")
         base[name] = values[0]
-    grid = dict(d.get("grid", {}))
+    grid = _table(d, "grid", where)
     grid.update(parse_assignment(text) for text in args.grid)
-    random = dict(d.get("random", {}))
+    random = _table(d, "random", where)
     random.update(parse_distribution(text) for text in args.sample)
     if args.samples is not None:
         random["samples"] = args.samples
@@ -108,7 +116,15 @@ def spec_from_args(args) -> SweepSpec:
         random["seed"] = args.sample_seed
     seeds = d.get("seeds", 1) if args.seeds is None else _seeds(args.seeds)
     merged = {**d, "base": base, "grid": {k: list(v) for k, v in grid.items()}, "random": random}
-    return spec_from_mapping({**merged, "seeds": seeds}, where=args.file or "the sweep")
+    return spec_from_mapping({**merged, "seeds": seeds}, where=where)
+
+
+def _table(d: dict, key: str, where: str) -> dict:
+    """``d[key]``, a table of settings (absent: empty); ValueError naming the file for anything else."""
+    value = d.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: {key} must be a table of settings ([{key}] in TOML), got {value!r:.60}")
+    return dict(value)
 
 
 def _seeds(text: str):
@@ -183,6 +199,7 @@ def run(args) -> int:
     from digitnet.sweeps.results import sweep_figure  # matplotlib: imported when a sweep runs
 
     spec = spec_from_args(args)
+    spec.check_size(confirmed=args.yes)  # counted, not enumerated: a 10^9-run grid is refused at once
     runs = spec.runs()  # every configuration checked before anything starts
     if args.scheduler:
         backend = DaskCluster(args.scheduler)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.checks import is_integer
 from digitnet.config import TrainConfig
 
 __all__ = [
@@ -109,8 +110,10 @@ def parse_value(name: str, value: Any) -> Any:
                 raise ValueError
             return text == "true"
         if base == "int":
+            if isinstance(value, bool):  # True is no count of anything
+                raise ValueError
             number = float(value)
-            if not number.is_integer():
+            if not (number.is_integer() and abs(number) <= 2**53):  # 1e300 is whole, and no setting
                 raise ValueError
             return int(number)
         if base == "float":
@@ -197,8 +200,15 @@ class SweepSpec:
     distributions: dict[str, dict[str, Any]] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     sample_seed: int = 0
+    max_runs: int = 0  # runs trained without asking; 0: MAX_RUNS_UNASKED (the file's max_runs = N raises it)
 
     def __post_init__(self) -> None:
+        if not is_integer(self.samples, 0, MAX_SAMPLES):
+            raise ValueError(
+                f"samples must be a whole number from 0 to {MAX_SAMPLES:,}, got {self.samples!r}"
+            )
+        if not is_integer(self.max_runs, 0, MAX_RUNS):
+            raise ValueError(f"max_runs must be a whole number from 1 to {MAX_RUNS:,}, got {self.max_runs!r}")
         grid = {}
         for name, values in self.grid.items():
             values = tuple(parse_value(name, v) for v in values)
@@ -257,6 +267,35 @@ class SweepSpec:
                 seen.setdefault(name, set()).add(json.dumps(_plain(value)))
         return [n for n, values in seen.items() if len(values) > 1]
 
+    def count(self) -> int:
+        """How many trainings :meth:`runs` would make, counted without making them (a grid of 10^9
+        configurations is counted, not enumerated); configurations that two parts both give count twice,
+        so this is an upper bound."""
+        grid = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
+        return max(grid + len(self.points) + self.samples, 1) * len(self.seeds)
+
+    def check_size(self, confirmed: bool = False) -> int:
+        """The count of runs, refused before any configuration is made when it is more than this sweep may
+        train: :data:`MAX_RUNS` at all, and beyond ``max_runs`` (default :data:`MAX_RUNS_UNASKED`) only
+        when ``confirmed`` (``digitnet sweep --yes``)."""
+        count = self.count()
+        grid = " x ".join(str(len(v)) for v in self.grid.values()) or "1"
+        parts = (
+            f"({grid} grid values, {len(self.points)} listed, {self.samples} drawn; "
+            f"x {len(self.seeds)} seeds)"
+        )
+        unasked = self.max_runs or MAX_RUNS_UNASKED
+        if count > MAX_RUNS:
+            raise ValueError(
+                f"this sweep would train {count:,} runs {parts}; a sweep trains at most {MAX_RUNS:,}"
+            )
+        if count > unasked and not confirmed:
+            raise ValueError(
+                f"this sweep would train {count:,} runs {parts}: more than {unasked:,} without asking; "
+                f"pass --yes to train them all, or set max_runs = {count} in the sweep file"
+            )
+        return count
+
     def runs(self) -> list[Run]:
         """Every training: each configuration (checked by TrainConfig now, before anything trains) times
         each seed; a configuration that two parts both give is trained once."""
@@ -298,7 +337,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-FILE_KEYS = ("preset", "base", "grid", "list", "random", "seeds")
+FILE_KEYS = ("preset", "base", "grid", "list", "random", "seeds", "max_runs")
 
 
 def spec_from_mapping(d: dict[str, Any], *, where: str = "the sweep file") -> SweepSpec:
@@ -336,24 +375,60 @@ def spec_from_mapping(d: dict[str, Any], *, where: str = "the sweep file") -> Sw
     grid = d.get("grid", {})
     if not isinstance(grid, dict) or not all(isinstance(v, list) for v in grid.values()):
         raise ValueError(f"{where}: grid must be a table of lists of values, e.g. lr = [1e-3, 3e-3]")
-    random = dict(d.get("random", {}))
-    samples = random.pop("samples", 0)
-    sample_seed = random.pop("seed", 0)
+    random = d.get("random", {})
+    if not isinstance(random, dict):
+        raise ValueError(f"{where}: random must be a table: samples = 8 and SETTING = {{uniform = [...]}}")
+    random = dict(random)
+    samples = _whole(f"{where}: random.samples", random.pop("samples", 0), MAX_SAMPLES)
+    sample_seed = _whole(f"{where}: random.seed", random.pop("seed", 0), 2**63 - 1)
+    points = d.get("list", [])
+    if not isinstance(points, list):
+        raise ValueError(f"{where}: list must be a list of tables of settings ([[list]] in TOML)")
     return SweepSpec(
         base=base,
         grid=grid,
-        points=tuple(d.get("list", ())),
-        samples=int(samples),
+        points=tuple(points),
+        samples=samples,
         distributions=random,
         seeds=seed_list(d.get("seeds", 1)),
-        sample_seed=int(sample_seed),
+        sample_seed=sample_seed,
+        max_runs=_whole(f"{where}: max_runs", d.get("max_runs", 0), MAX_RUNS),
     )
 
 
+MAX_RUNS_UNASKED = 1_000
+"""Runs a sweep trains without ``--yes`` (or ``max_runs`` in its file): a mistyped grid is caught."""
+
+MAX_RUNS = 1_000_000
+"""Runs a sweep trains at all: its configurations are made in memory before the first one trains."""
+
+MAX_SEEDS = 10_000
+"""Most seeds per configuration: a list or count beyond this is refused before it is made."""
+
+MAX_SAMPLES = 1_000_000
+"""Most random configurations a sweep may draw; what it trains is bounded again by the runs' count."""
+
+
+def _whole(name: str, value: Any, high: int) -> int:
+    """``value`` as an int from 0 to ``high``; ``ValueError`` naming ``name`` for anything else."""
+    if not is_integer(value, 0, high):
+        raise ValueError(f"{name} must be a whole number from 0 to {high:,}, got {value!r}")
+    return int(value)
+
+
 def seed_list(seeds: Any) -> tuple[int, ...]:
-    """``3`` -> (0, 1, 2); a list stays the list."""
+    """``3`` -> (0, 1, 2); a list stays the list. At most :data:`MAX_SEEDS` either way, counted first."""
     if isinstance(seeds, (list, tuple)):
+        if not all(is_integer(s, 0) for s in seeds) or len(seeds) > MAX_SEEDS:
+            raise ValueError(
+                f"seeds must be whole numbers >= 0, at most {MAX_SEEDS:,} of them, got {_short(seeds)}"
+            )
         return tuple(int(s) for s in seeds)
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise ValueError(f"seeds must be a count >= 1 or a list of seeds, got {seeds!r}")
+    if not is_integer(seeds, 1, MAX_SEEDS):
+        raise ValueError(f"seeds must be a count from 1 to {MAX_SEEDS:,} or a list of seeds, got {seeds!r}")
     return tuple(range(int(seeds)))
+
+
+def _short(values: Any) -> str:
+    shown = list(values[:5])
+    return f"{shown}" if len(values) <= 5 else f"{shown[:-1]}... ({len(values):,} values)"

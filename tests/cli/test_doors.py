@@ -72,3 +72,13 @@ def test_a_sweep_file_over_a_megabyte_is_refused_unread(capsys, tmp_path):
     binary.write_bytes(b"\xff\xfe\x00 not text")
     code, _, err = run(capsys, "sweep", "--file", binary, "--out", tmp_path / "out")
     assert code == 1 and "is not UTF-8 text" in err
+
+
+def test_more_sweep_processes_than_cores_are_said_out_loud(capsys, tmp_path, mnist_dir):
+    from digitnet.sweeps.backends import available_cores
+
+    many = available_cores() + 7
+    argv = ["sweep", "--set", "train_size=200", "--set", "validation_size=100", "--set", "epochs=1"]
+    argv += ["--set", "hidden=8", "--processes", many, "--data", mnist_dir, "--out", tmp_path / "s"]
+    code, _, err = run(capsys, *argv, "--no-progress")
+    assert code == 0 and f"note: --processes {many} on {available_cores()} cores" in err

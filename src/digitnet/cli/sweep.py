@@ -195,6 +195,7 @@ def table(summary: dict) -> str:
 def run(args) -> int:
     from digitnet.plots import save_figure
     from digitnet.sweeps import DaskCluster, LocalProcesses, run_sweep
+    from digitnet.sweeps.backends import available_cores
     from digitnet.sweeps.progress import SweepProgress
     from digitnet.sweeps.results import sweep_figure  # matplotlib: imported when a sweep runs
 
@@ -206,6 +207,13 @@ def run(args) -> int:
     else:
         find_mnist_dir(args.data)  # a bad --data or $DIGITNET_DATA is refused before any folder is made
         backend = LocalProcesses(args.processes)
+        cores = available_cores()
+        if args.processes and args.processes > cores:
+            print(
+                f"sweep: note: --processes {args.processes} on {cores} cores: runs share cores and each "
+                f"holds its data, so they train slower than {cores} at a time would and take more memory",
+                file=sys.stderr,
+            )
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{config_key(spec.to_dict())[:8]}"
     print(f"sweep: {len(runs)} runs into {out}, on {backend.describe()}", file=sys.stderr)
     outcome = run_sweep(

@@ -370,3 +370,18 @@ def test_a_bad_threshold_in_a_form_is_refused_with_a_message(client, bad):
     assert (
         reply.status_code == 422 and "min_confidence must be a number from 0 to 1" in reply.json()["detail"]
     )
+
+
+@pytest.mark.parametrize(
+    "pixels, where",
+    [
+        ([["x"]] * 140_000, "pixels: 140,000 values, more than 784"),  # a 1 MB body of one-element rows
+        ([[0.0] * 28] * 27 + [[0.0] * 27 + ["x"]], "pixels[27][27]: Input should be a valid number"),
+        ([0.0] * 783 + [True], "pixels[783]: Input should be a valid number"),
+        ([[0.0] * 28, 0.5], "pixels[1]: Input should be a valid list"),
+    ],
+)
+def test_bad_pixels_are_refused_at_the_first_bad_one_not_listed_one_by_one(client, pixels, where):
+    reply = client.post("/api/predict", json={"pixels": pixels})
+    assert reply.status_code == 422 and where in reply.json()["detail"]
+    assert len(reply.content) < 500  # one error, not 280,000

@@ -48,6 +48,7 @@ from digitnet.serve.schema import (
     PredictRequest,
     checked_pixels,
     decoded_base64,
+    first_bad_pixel,
     first_error,
     form_threshold,
     request_body,
@@ -292,6 +293,9 @@ def create_app(
         raise HTTPException(415, "send JSON (application/json) or a multipart form with an image 'file'")
 
     def parse_json(raw: bytes) -> PredictRequest:
+        bad_pixel = first_bad_pixel(raw)  # before pydantic, which would list every bad one of 280,000
+        if bad_pixel is not None:
+            raise HTTPException(422, f"the JSON body does not match the schema: {bad_pixel}")
         try:
             body = PredictRequest.model_validate_json(raw)
         except ValidationError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "PredictRequest",
     "checked_pixels",
     "decoded_base64",
+    "first_bad_pixel",
     "first_error",
     "form_threshold",
     "request_body",
@@ -122,6 +124,44 @@ class Error(BaseModel):
     """Every refusal, 4xx: ``detail`` says what was wrong."""
 
     detail: str
+
+
+def first_bad_pixel(raw: bytes) -> str | None:
+    """What is wrong with the body's ``pixels``, at the first element that is wrong, or None when they are
+    784 numbers or rows of numbers (or absent, or the body is no JSON object: the schema says so then).
+
+    A 1 MB body holds up to 280,000 one-element rows; pydantic would build an error for each (half a
+    gigabyte, a second and a half of the event loop). This stops at the first, and refuses more than
+    28 x 28 values before looking at any. Shape: (784,) or (28, 28) pass; the range is checked later.
+    """
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None  # not JSON: pydantic says so in its own words
+    pixels = body.get("pixels") if isinstance(body, dict) else None
+    if not isinstance(pixels, list):
+        return None
+    hint = " (784 numbers or 28 rows of 28 numbers, nested no deeper)"
+    if len(pixels) > 784:
+        return f"pixels: {len(pixels):,} values, more than 784{hint}"
+    if not (pixels and isinstance(pixels[0], list)):  # a flat list: every element a number
+        return next((f"pixels[{j}]: {_NUMBER}{hint}" for j, v in enumerate(pixels) if not _number(v)), None)
+    for i, row in enumerate(pixels):  # rows: every element a list of numbers
+        if not isinstance(row, list):
+            return f"pixels[{i}]: Input should be a valid list{hint}"
+        if len(row) > 784:
+            return f"pixels[{i}]: {len(row):,} values, more than 784{hint}"
+        bad = next((j for j, v in enumerate(row) if not _number(v)), None)
+        if bad is not None:
+            return f"pixels[{i}][{bad}]: {_NUMBER}{hint}"
+    return None
+
+
+_NUMBER = "Input should be a valid number"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def checked_pixels(values: list[float] | list[list[float]]) -> np.ndarray:

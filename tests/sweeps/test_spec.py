@@ -14,8 +14,8 @@ from digitnet.sweeps.spec import (
     parse_distribution,
     parse_value,
     run_key,
-    spec_from_mapping,
 )
+from digitnet.sweeps.sweep_file import spec_from_mapping
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from digitnet.cli.main import build_parser, main
 from digitnet.cli.sweep import spec_from_args
-from digitnet.sweeps.spec import MAX_RUNS_UNASKED, spec_from_mapping
+from digitnet.sweeps.spec import MAX_RUNS_UNASKED
+from digitnet.sweeps.sweep_file import spec_from_mapping
 
 
 def sweep_args(*argv):

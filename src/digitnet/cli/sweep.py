@@ -21,8 +21,8 @@ from digitnet.sweeps.spec import (
     config_key,
     parse_assignment,
     parse_distribution,
-    spec_from_mapping,
 )
+from digitnet.sweeps.sweep_file import spec_from_mapping
 
 __all__ = ["add_parser", "run", "table"]
 

@@ -9,7 +9,7 @@ from digitnet.cli.output import printable
 from digitnet.cli.outputs import checked_output_file
 from digitnet.errors import ModelFileError
 from digitnet.interop.onnx_import import SUPPORTED_OPS, import_onnx
-from digitnet.modelfile import save_model
+from digitnet.modelfile import load_model, save_model
 from digitnet.modelfile.records import check_records
 
 
@@ -41,10 +41,28 @@ def run(args) -> int:
         )
     training, metrics = _checked_records(source, imported.training, imported.metrics)
     metrics = {**metrics, "imported_from": source.name, "parameters": model.n_params}
-    save_model(out, model, training=training, metrics=metrics)
+    _save_what_loads(out, model, training, metrics, source)
     print(printable(f"wrote {out}: {model!r}, imported from {source}"))
     print(model.summary())
     return 0
+
+
+def _save_what_loads(out: Path, model, training: dict, metrics: dict, source: Path) -> None:
+    """Write the model only if digitnet can read it back: saved beside ``out`` first and loaded with
+    every check ``load_model`` makes (sizes, depth, finite weights), then moved into place; a refused
+    one leaves nothing behind and ``out`` as it was."""
+    trial = out.with_name(f".{out.name}.importing")
+    try:
+        save_model(trial, model, training=training, metrics=metrics)
+        load_model(trial)
+        trial.replace(out)
+    except ModelFileError as exc:
+        reason = str(exc).replace(str(trial), "the model file")
+        raise ModelFileError(
+            f"{source}: the imported network is not a model digitnet can load: {reason}"
+        ) from None
+    finally:
+        trial.unlink(missing_ok=True)
 
 
 def _checked_records(source: Path, training: dict, metrics: dict) -> tuple[dict, dict]:

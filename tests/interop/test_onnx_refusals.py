@@ -15,7 +15,7 @@ from onnx.external_data_helper import convert_model_to_external_data  # noqa: E4
 from digitnet.cli.main import main  # noqa: E402
 from digitnet.errors import ModelFileError  # noqa: E402
 from digitnet.interop import import_onnx  # noqa: E402
-from digitnet.interop.onnx_import import MAX_ONNX_BYTES  # noqa: E402
+from digitnet.interop.onnx_checks import MAX_ONNX_BYTES  # noqa: E402
 
 
 def model(nodes, weights=(), shape=("N", 784)):

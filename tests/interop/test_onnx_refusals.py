@@ -126,3 +126,22 @@ def test_import_writes_only_what_digitnet_can_load_and_leaves_nothing_else(tmp_p
     err = capsys.readouterr().err
     assert code == 1 and "is not a model digitnet can load" in err and "1,000 layers" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]
+
+
+def test_an_exported_files_records_are_kept_only_for_the_weights_they_describe(tmp_path):
+    from digitnet.interop import export_onnx
+    from digitnet.modelfile import load_model
+    from digitnet.models import MLP_MODEL
+
+    loaded = load_model(MLP_MODEL)
+    path = export_onnx(loaded.model, tmp_path / "mlp.onnx", training=loaded.training, metrics=loaded.metrics)
+    kept = import_onnx(path)
+    assert kept.metrics["test_accuracy"] == loaded.metrics["test_accuracy"] and kept.training
+    proto = onnx.load(str(path))
+    first = proto.graph.initializer[0]
+    weights = numpy_helper.to_array(first).copy()
+    weights.flat[0] += 1.0  # someone's other weights, under the file's old records
+    first.CopyFrom(numpy_helper.from_array(weights, first.name))
+    onnx.save(proto, str(path))
+    altered = import_onnx(path)
+    assert altered.metrics == {} and altered.training == {}

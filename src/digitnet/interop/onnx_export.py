@@ -38,6 +38,7 @@ import numpy as np
 
 from digitnet.atomic import atomic_write
 from digitnet.interop.extras import require
+from digitnet.modelfile import content_digest
 from digitnet.nn import (
     AvgPool2D,
     BatchNorm,
@@ -152,7 +153,11 @@ def to_onnx(
         doc_string=f"digitnet {model!r}",
     )
     proto.ir_version = 8  # what opset 17 came with: readable by ONNX Runtime 1.12 and later
-    metadata = {"digitnet.architecture": json.dumps(model.config())}
+    metadata = {
+        "digitnet.architecture": json.dumps(model.config()),
+        # the records below describe these weights and no others: import keeps them only if they match
+        "digitnet.weights_sha256": content_digest({}, model.named_state()),
+    }
     if training:
         metadata["digitnet.training"] = json.dumps(training)
     if metrics:

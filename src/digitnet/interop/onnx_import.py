@@ -40,6 +40,7 @@ from digitnet.errors import ModelFileError
 from digitnet.files import file_problem
 from digitnet.interop.extras import require
 from digitnet.interop.onnx_checks import MAX_ONNX_BYTES, check_declared, check_external
+from digitnet.modelfile import content_digest
 from digitnet.nn import (
     AvgPool2D,
     BatchNorm,
@@ -320,6 +321,8 @@ def import_onnx(path: str | os.PathLike) -> ImportedModel:
         model = _built(layers, states, cost, input_shape, recorded.get("architecture"))
     except ValueError as exc:
         raise ModelFileError(f"{path}: the graph's layers do not fit together: {exc}") from None
+    if props.get("digitnet.weights_sha256") != content_digest({}, model.named_state()):
+        return ImportedModel(model, {}, {})  # records that describe other weights (or none) are dropped
     return ImportedModel(model, recorded.get("training", {}), recorded.get("metrics", {}))
 
 

@@ -145,3 +145,19 @@ def test_an_exported_files_records_are_kept_only_for_the_weights_they_describe(t
     onnx.save(proto, str(path))
     altered = import_onnx(path)
     assert altered.metrics == {} and altered.training == {}
+
+
+@pytest.mark.parametrize("op", ["Gemm", "MatMul"])
+def test_a_dense_weight_that_is_not_a_matrix_is_refused_by_node(tmp_path, op):
+    inputs = ["x", "W", "b"] if op == "Gemm" else ["x", "W"]
+    weights = [("W", np.zeros(784, np.float32)), ("b", np.zeros(10, np.float32))][: len(inputs) - 1]
+    proto = model([helper.make_node(op, inputs, ["z"], name="d")], weights)
+    with pytest.raises(ModelFileError, match=f"node 'd' \\({op}\\): needs a constant 2-D weight matrix"):
+        import_onnx(saved(tmp_path, proto))
+
+
+def test_metadata_nested_too_deep_is_left_out_not_a_traceback(tmp_path):
+    proto = model(*dense())
+    helper.set_model_props(proto, {"digitnet.architecture": "[" * 100_000 + "]" * 100_000})
+    imported = import_onnx(saved(tmp_path, proto))
+    assert imported.model.n_params == 7850 and imported.metrics == {}

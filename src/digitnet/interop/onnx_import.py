@@ -118,6 +118,14 @@ class _Graph:
         return self.constants[name]
 
 
+def _matrix(g: _Graph, node, w: np.ndarray | None) -> np.ndarray:
+    """A dense layer's constant weight matrix (D, M); refused by name when it is absent or not 2-D."""
+    if w is None or w.ndim != 2:
+        shape = "none" if w is None else f"shape {list(w.shape)}"
+        raise g.refuse(node, f"needs a constant 2-D weight matrix (inputs, outputs), got {shape}")
+    return w
+
+
 def _attributes(node) -> dict[str, Any]:
     from onnx import helper
 
@@ -169,7 +177,7 @@ def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarr
         if op == "Gemm":
             if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
                 raise g.refuse(node, "only Gemm with alpha = beta = 1 and transA = 0 is a dense layer")
-            w = g.weight(node, 1)
+            w = _matrix(g, node, g.weight(node, 1))
             w = w.T if a.get("transB", 0) else w
             b = g.weight(node, 2)
             layers.append(Dense(w.shape[1], init="glorot"))
@@ -177,7 +185,7 @@ def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarr
                 raise g.refuse(node, f"a bias of shape {b.shape}, not one value per output ({w.shape[1]})")
             states.append({"W": w, "b": np.zeros(w.shape[1]) if b is None else b.reshape(-1)})
         elif op == "MatMul":
-            w = g.weight(node, 1)
+            w = _matrix(g, node, g.weight(node, 1))
             b = np.zeros(w.shape[1])
             if i < len(nodes) and nodes[i].op_type == "Add" and current in nodes[i].input:
                 add = nodes[i]
@@ -332,7 +340,7 @@ def _recorded(props: dict[str, str]) -> dict[str, Any]:
     for key in ("architecture", "training", "metrics"):
         try:
             value = json.loads(props.get(f"digitnet.{key}", "null"))
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to be anything digitnet wrote
             continue
         if isinstance(value, dict):
             out[key] = value

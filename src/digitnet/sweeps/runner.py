@@ -19,15 +19,19 @@ so that only a run that kills its process itself uses up its tries.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digitnet.atomic import atomic_write
-from digitnet.modelfile.run_folder import METRICS_FILE, read_record, write_run
+from digitnet.errors import ModelFileError
+from digitnet.modelfile.records import check_records
+from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.nn import Sequential
 from digitnet.sweeps.results import summarise
 from digitnet.sweeps.spec import Run, SweepSpec
@@ -59,9 +63,14 @@ def done_record(folder: Path, run: Run) -> dict[str, Any] | None:
         return None
     try:
         record = read_record(path)
-    except ValueError:  # interrupted between its two files, or replaced: train it again
+        check_records(path, {"training": record.get("config"), "metrics": record.get("metrics")})
+    except (ValueError, ModelFileError):  # torn between its two files, replaced or corrupt: train it again
         return None
-    return record if record.get("config") == run.config.to_dict() and "metrics" in record else None
+    if record.get("config") != run.config.to_dict() or not isinstance(record.get("metrics"), dict):
+        return None
+    if "model_sha256" in record and not (folder / MODEL_FILE).is_file():
+        return None  # its model was saved, then removed: the run is not done
+    return record
 
 
 def run_sweep(
@@ -83,7 +92,14 @@ def run_sweep(
     """
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    _write_json(out / "sweep.json", spec.to_dict())
+    with _one_sweep_at_a_time(out):
+        _check_same_sweep(out, spec)
+        _write_json(out / "sweep.json", spec.to_dict())
+        return _run(spec, out, backend, data_dir, retries, keep_models, progress)
+
+
+def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, progress) -> SweepOutcome:
+    """:func:`run_sweep` once its folder is its own."""
     runs = spec.runs()
     outcome = SweepOutcome(spec, runs)
     todo = deque()
@@ -143,6 +159,47 @@ def run_sweep(
             progress.close()
         _write_json(out / "results.json", outcome.summary)
     return outcome
+
+
+@contextmanager
+def _one_sweep_at_a_time(out: Path):
+    """Hold ``out/.lock`` while the sweep runs: a second ``digitnet sweep`` into the same folder is refused
+    at once, not left to write the same runs' files beside the first."""
+    with open(out / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(
+                f"another sweep is running in {out} (it holds {out / '.lock'}); wait for it, or give "
+                "another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _check_same_sweep(out: Path, spec: SweepSpec) -> None:
+    """Refuse a sweep into a folder that holds another one's ``sweep.json``, showing what differs; the same
+    sweep again (to train what is missing) passes, and so does a folder whose record is unreadable."""
+    try:
+        recorded = json.loads((out / "sweep.json").read_text())
+    except (OSError, ValueError):
+        return
+    mine = spec.to_dict()
+    if not isinstance(recorded, dict) or recorded == mine:
+        return
+    differ = [k for k in sorted(set(mine) | set(recorded)) if mine.get(k) != recorded.get(k)]
+    shown = "; ".join(f"{k}: {_brief(recorded.get(k))} there, {_brief(mine.get(k))} here" for k in differ[:3])
+    raise ValueError(
+        f"{out} holds another sweep ({shown}); its results would be overwritten. Give another --out, "
+        "or run that sweep's own command to finish it"
+    )
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _record(folder: Path, run: Run, result: dict[str, Any]) -> dict[str, Any]:

@@ -57,8 +57,9 @@ def cluster(folder: Path, data: Path, workers: int = 2):
         address = json.loads(file.read_text())["address"]
         worker_args = ("--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")
         processes = [start("worker", address, *worker_args) for _ in range(workers)]
-        with distributed.Client(address, timeout=30) as client:
-            client.wait_for_workers(workers, timeout=60)
+        if workers:
+            with distributed.Client(address, timeout=30) as client:
+                client.wait_for_workers(workers, timeout=60)
         yield address, processes
     finally:
         for process in started:
@@ -142,3 +143,42 @@ def test_canon_runs_on_the_cluster(mnist_dir, tmp_path, capsys):
 def test_an_unreachable_scheduler_is_refused_with_what_to_do():
     with pytest.raises(OSError, match="cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'.*dask scheduler"):
         DaskCluster("tcp://127.0.0.1:9", timeout=1)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "tcp://",
+        "tcp://host",
+        "tcp://host:99999",
+        "http://host:8786",
+        "tcp://host:port",
+        "::::",
+        "tcp://:8786",
+    ],
+)
+def test_a_malformed_scheduler_address_is_refused_before_any_connection(address):
+    from digitnet.sweeps.backends import scheduler_address
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="--scheduler"):
+        DaskCluster(address)
+    assert time.monotonic() - started < 1  # nothing was tried
+    assert scheduler_address("127.0.0.1:8786") == "tcp://127.0.0.1:8786"
+
+
+def test_a_peer_that_accepts_and_never_answers_is_given_up_on_in_bounded_time():
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, says nothing
+        started = time.monotonic()
+        with pytest.raises(OSError, match="no Dask scheduler answered at tcp://127.0.0.1"):
+            DaskCluster(f"tcp://127.0.0.1:{silent.getsockname()[1]}", timeout=1)
+        assert time.monotonic() - started < 15
+
+
+def test_a_scheduler_without_workers_is_reported_not_waited_on_forever(tmp_path, mnist_dir):
+    with cluster(tmp_path, mnist_dir, workers=0) as (address, _):
+        with pytest.raises(OSError, match="has no workers after 2 s; start some with `dask worker"):
+            DaskCluster(address, workers_timeout=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 
@@ -78,6 +79,49 @@ class LocalProcesses:
             self._pool = None
 
 
+def scheduler_address(text: str) -> str:
+    """``tcp://host:port`` (or ``tls://``), checked before anything connects: ``host:port`` gets tcp://.
+
+    Raises ValueError naming what is wrong: the scheme, a missing host, a port that is not 1 to 65535.
+    """
+    import urllib.parse
+
+    raw = text.strip()
+    address = raw if "://" in raw else f"tcp://{raw}"
+    example = "give tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    try:
+        parts = urllib.parse.urlsplit(address)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"--scheduler {text!r} is not an address: {example}") from None
+    if parts.scheme not in ("tcp", "tls"):
+        raise ValueError(f"--scheduler {text!r}: the scheme must be tcp:// or tls://; {example}")
+    if not parts.hostname or port is None or not 1 <= port <= 65535 or parts.path not in ("", "/"):
+        raise ValueError(f"--scheduler {text!r} names no host and port: {example}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _within(seconds: float, connect, silent: str, failed: str, advice: str):
+    """``connect()`` on a thread, given ``seconds`` in all: a peer that accepts the connection and never
+    answers cannot hold the sweep, and an error becomes one OSError with ``advice``."""
+    result: dict = {}
+
+    def attempt():
+        try:
+            result["client"] = connect()
+        except BaseException as exc:  # noqa: BLE001 - reported below, on the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise OSError(silent)
+    if "error" in result:
+        raise OSError(f"{failed} ({result['error']}). {advice}") from None
+    return result["client"]
+
+
 class DaskCluster:
     """Runs on the workers of a running Dask scheduler at ``address`` (``tcp://host:8786``).
 
@@ -86,17 +130,30 @@ class DaskCluster:
     is lost, the scheduler gives its runs to the others.
     """
 
-    def __init__(self, address: str, *, timeout: float = 10.0):
+    def __init__(self, address: str, *, timeout: float = 10.0, workers_timeout: float = 60.0):
+        address = scheduler_address(address)  # a malformed one is refused before any connection
         distributed = require("distributed", "dask", "a sweep on a Dask cluster (--scheduler)")
-        try:
-            self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise OSError(
-                f"cannot reach a Dask scheduler at {address!r} ({exc}). Start one with `dask scheduler` "
-                f"and workers with `dask worker {address}`, or leave out --scheduler (and "
-                f"${SCHEDULER_VARIABLE}) to run on this machine"
-            ) from None
+        advice = (
+            f"Start one with `dask scheduler` and workers with `dask worker {address}`, or leave out "
+            f"--scheduler (and ${SCHEDULER_VARIABLE}) to run on this machine"
+        )
+        self.client = _within(
+            timeout + 5,
+            lambda: distributed.Client(address, timeout=timeout, set_as_default=False),
+            f"no Dask scheduler answered at {address} within {timeout + 5:g} s (something may listen there "
+            f"that is not one). {advice}",
+            f"cannot reach a Dask scheduler at {address!r}",
+            advice,
+        )
         self.address = address
+        try:  # a scheduler without workers would hold the sweep forever
+            self.client.wait_for_workers(1, timeout=workers_timeout)
+        except (TimeoutError, OSError):
+            self.client.close()
+            raise OSError(
+                f"the Dask scheduler at {address} has no workers after {workers_timeout:g} s; start some "
+                f"with `dask worker {address} --nthreads 1` on the machines that should train"
+            ) from None
 
     @property
     def capacity(self) -> int:

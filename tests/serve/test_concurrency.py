@@ -164,3 +164,33 @@ def test_prediction_queue_refuses_nonsense_sizes():
         api.PredictionQueue(threads=0)
     with pytest.raises(ValueError, match="waiting=-1"):
         api.PredictionQueue(waiting=-1)
+
+
+def test_an_upload_that_stops_half_way_is_dropped_with_408_and_the_server_stays_free(start_app):
+    """A client that sends part of its body and then nothing holds its buffer only ``body_seconds``."""
+    import socket
+
+    app = create_app({"default": load_model(MLP_MODEL)}, "default", body_seconds=1.0)
+    with start_app(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        slow = []
+        for _ in range(20):  # twenty unfinished uploads at once
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(
+                b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000\r\n\r\n" + b'{"pixels": [' + b"0.0, " * 1000
+            )
+            slow.append(s)
+        with urllib.request.urlopen(url + "/api/health", timeout=5) as reply:  # answered meanwhile
+            assert json.loads(reply.read())["status"] == "ok"
+        started = time.monotonic()
+        answers = []
+        for s in slow:
+            s.settimeout(10)
+            answer = b""
+            while b"send it again" not in answer and (chunk := s.recv(4096)):  # headers, then the body
+                answer += chunk
+            answers.append(answer)
+            s.close()
+        assert all(a.startswith(b"HTTP/1.1 408") and b"did not arrive within 1 s" in a for a in answers)
+        assert time.monotonic() - started < 5

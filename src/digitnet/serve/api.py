@@ -41,7 +41,15 @@ from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.nn.model import finite_outputs
 from digitnet.report.drawn import drawn_network
-from digitnet.serve.guards import MAX_BODY_BYTES, BodyLimit, Cors, OriginCheck, parse_host, parse_origin
+from digitnet.serve.guards import (
+    BODY_SECONDS,
+    MAX_BODY_BYTES,
+    BodyLimit,
+    Cors,
+    OriginCheck,
+    parse_host,
+    parse_origin,
+)
 from digitnet.serve.prediction_queue import MAX_WAITING, PREDICTION_THREADS, PredictionQueue
 from digitnet.serve.schema import (
     Error,
@@ -139,6 +147,7 @@ def create_app(
     default: str,
     allowed_origins: Iterable[str] = (),
     allowed_hosts: Iterable[str] = (),
+    body_seconds: float = BODY_SECONDS,
 ) -> FastAPI:
     """The API serving ``models`` by name.
 
@@ -155,6 +164,9 @@ def create_app(
         Host names besides localhost, IP addresses and the hosts of ``allowed_origins`` that requests may
         be addressed to (the ``Host`` header), e.g. the name of this machine on the LAN; ValueError for
         anything that is not a host name. Tests with Starlette's TestClient pass ``["testserver"]``.
+    body_seconds : float
+        Time a request's body may take to arrive in full; a slower one gets 408 and its upload is
+        dropped (:class:`~digitnet.serve.guards.BodyLimit`).
 
     The predictions run on ``app.state.predictions``, a :class:`PredictionQueue` of
     :data:`PREDICTION_THREADS` threads and :data:`MAX_WAITING` places.
@@ -331,7 +343,7 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
 
     app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, seconds=body_seconds)
     if allowed:
         app.add_middleware(Cors, allowed=allowed)  # after OriginCheck: only allowed pages get this far
     app.add_middleware(OriginCheck, allowed=allowed, hosts=hosts)  # added last, so it runs first

@@ -12,6 +12,7 @@ Every refusal is JSON, ``{"detail": "what was wrong and what to do"}``, like eve
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -219,11 +220,17 @@ class Cors(CORSMiddleware):
         return JSONResponse({"detail": detail}, status_code=400, headers=kept)
 
 
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while streaming."""
+BODY_SECONDS = 20.0
+"""Time a request's body may take to arrive in full: a 1 MB upload needs well under a second on a LAN
+and a few on a slow phone link; a client that stops half-way holds its buffer no longer than this."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES):
-        self.app, self.limit = app, limit
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while streaming, and
+    bodies not received in full within ``seconds`` with 408 (the unfinished upload is dropped)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS):
+        self.app, self.limit, self.seconds = app, limit, seconds
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -232,23 +239,39 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             return await _too_large(send, self.limit)
-        seen = 0
+        seen, complete = 0, False
+        deadline = asyncio.get_running_loop().time() + self.seconds
 
         async def limited_receive():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # the body is in: what follows (a disconnect) may take as long as it takes
+                return await receive()
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), max(left, 0.001))
+            except asyncio.TimeoutError:
+                raise _TooSlow from None
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise _TooLarge
+            complete = message.get("type") != "http.request" or not message.get("more_body", False)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
             await _too_large(send, self.limit)
+        except _TooSlow:
+            await _refuse(
+                send, 408, f"the request body did not arrive within {self.seconds:g} s; send it again"
+            )
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 

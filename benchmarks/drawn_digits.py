@@ -36,8 +36,7 @@ from digitnet.data.drawn import drawn_digits
 from digitnet.imaging.sketches import SKETCH_STYLES, sketch_inputs
 from digitnet.modelfile import load_model
 from digitnet.models import bundled_models
-
-REPORT_SEED = 7  # the sketches' writers here: not those `digitnet calibrate --digits sketches` fits on
+from digitnet.report.build import REJECT_SEED as REPORT_SEED  # the report's sketch writers, not calibrate's
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.report.calibration import LOG_EPS, calibration_logits, fit_temperature, softmax_t
+from digitnet.report.calibration import calibration_logits, fit_temperature, scores, softmax_t
 
 __all__ = [
     "FALLBACK_MIN_CONFIDENCE",
@@ -73,11 +73,9 @@ def probabilities_at(model, outputs: np.ndarray, temperature: float = 1.0) -> np
     """The probabilities at temperature T from outputs the model already computed (no second forward pass):
     ``softmax(z / T)`` of its logits, or for a quadratic-cost model of ``log p`` (see
     :func:`~digitnet.report.calibration.calibration_logits`). Shape: (N, C) -> (N, C)."""
-    p = model.cost.probabilities(outputs)
     if temperature == 1.0:
-        return p
-    z = outputs if model.cost_name == "cross-entropy" else np.log(np.maximum(p, LOG_EPS))
-    return softmax_t(z, temperature)
+        return model.cost.probabilities(outputs)
+    return softmax_t(scores(model, outputs), temperature)
 
 
 def verdicts(probabilities: np.ndarray, min_confidence: float) -> list[dict[str, Any]]:

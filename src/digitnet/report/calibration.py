@@ -25,6 +25,7 @@ __all__ = [
     "fit_temperature",
     "nll",
     "reliability_bins",
+    "scores",
     "softmax_t",
 ]
 
@@ -45,15 +46,17 @@ def calibration_logits(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarr
     Shape: x (N, 784) -> z (N, C), float64.
     """
     x = model.as_input(x)
-    parts = []
-    for i in range(0, len(x), batch_size):
-        out = model.forward(x[i : i + batch_size])  # (n, C)
-        if model.cost_name == "cross-entropy":
-            parts.append(out.astype(np.float64))
-        else:
-            p = model.cost.probabilities(out).astype(np.float64)  # (n, C), rows sum to 1
-            parts.append(np.log(np.maximum(p, LOG_EPS)))
+    parts = [scores(model, model.forward(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, model.n_classes))
+
+
+def scores(model, outputs: np.ndarray) -> np.ndarray:
+    """The scores z of :func:`calibration_logits` from outputs the model already computed: the logits of
+    a cross-entropy model, ``log max(p, 1e-12)`` of a quadratic-cost one. Shape: (N, C) -> (N, C) float64."""
+    if model.cost_name == "cross-entropy":
+        return outputs.astype(np.float64)
+    p = model.cost.probabilities(outputs).astype(np.float64)  # (N, C), rows sum to 1
+    return np.log(np.maximum(p, LOG_EPS))
 
 
 def softmax_t(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:

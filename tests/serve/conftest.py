@@ -49,15 +49,18 @@ def start_server():
 
 
 @contextmanager
-def serving_app(app):
-    """Serve the ASGI ``app`` with uvicorn in a thread of this process until the block ends; yields its url.
+def serving_app(app, **connections):
+    """Serve the ASGI ``app`` as ``digitnet serve`` does (uvicorn with the connection guards), in a thread of
+    this process, until the block ends; yields its url. ``connections``: ``server_config``'s settings.
 
     Unlike TestClient, requests really run concurrently, and the app can be monkeypatched.
     """
     import uvicorn
 
+    from digitnet.serve.connections import server_config
+
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="warning", **connections))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -75,7 +78,8 @@ def serving_app(app):
 
 @pytest.fixture(scope="session")
 def start_app():
-    """The context manager ``serving_app(app)`` -> url: an app in uvicorn, in a thread of the tests."""
+    """The context manager ``serving_app(app, **connections)`` -> url: an app served as ``digitnet serve``
+    does, in a thread of the tests."""
     return serving_app
 
 

@@ -95,6 +95,7 @@ def run(args) -> int:
     from digitnet.modelfile import load_model
     from digitnet.models import DEFAULT_NAME, bundled_models
     from digitnet.serve import create_app
+    from digitnet.serve.connections import server_config
 
     models = {name: load_model(path) for name, path in bundled_models().items()}  # cnn, mlp, lenet5
     served = {path.resolve(): name for name, path in bundled_models().items()}  # file -> its name
@@ -121,7 +122,7 @@ def run(args) -> int:
         flush=True,
     )
     app = create_app(models, default, allowed_origins=args.allow_origin, allowed_hosts=hosts)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.Server(server_config(app, args.host, args.port, log_level="warning")).run()
     return 0
 
 

@@ -43,6 +43,7 @@ from digitnet.nn.model import finite_outputs
 from digitnet.report.drawn import drawn_network
 from digitnet.serve.guards import (
     BODY_SECONDS,
+    MAX_BODIES_BYTES,
     MAX_BODY_BYTES,
     BodyLimit,
     Cors,
@@ -148,6 +149,7 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     allowed_hosts: Iterable[str] = (),
     body_seconds: float = BODY_SECONDS,
+    body_budget: int = MAX_BODIES_BYTES,
 ) -> FastAPI:
     """The API serving ``models`` by name.
 
@@ -167,6 +169,9 @@ def create_app(
     body_seconds : float
         Time a request's body may take to arrive in full; a slower one gets 408 and its upload is
         dropped (:class:`~digitnet.serve.guards.BodyLimit`).
+    body_budget : int
+        Most bytes of request bodies held at once, all requests together; a body that would go over gets
+        503 with ``Retry-After``.
 
     The predictions run on ``app.state.predictions``, a :class:`PredictionQueue` of
     :data:`PREDICTION_THREADS` threads and :data:`MAX_WAITING` places.
@@ -343,7 +348,7 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
 
     app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
-    app.add_middleware(BodyLimit, seconds=body_seconds)
+    app.add_middleware(BodyLimit, seconds=body_seconds, budget=body_budget)
     if allowed:
         app.add_middleware(Cors, allowed=allowed)  # after OriginCheck: only allowed pages get this far
     app.add_middleware(OriginCheck, allowed=allowed, hosts=hosts)  # added last, so it runs first

@@ -5,7 +5,9 @@
   cross-site fetch without one).
 - ``Cors`` gives the pages allowed with ``digitnet serve --allow-origin`` what a browser needs before it
   lets them call the API and read the answers: preflight answers and ``Access-Control-Allow-Origin``.
-- ``BodyLimit`` refuses a body over ``MAX_BODY_BYTES`` with 413, before it is read in full.
+- ``BodyLimit`` refuses a body over ``MAX_BODY_BYTES`` with 413, before it is read in full; one that does
+  not arrive within ``BODY_SECONDS`` with 408; and, while ``MAX_BODIES_BYTES`` of bodies are in memory
+  already, another with 503.
 
 Every refusal is JSON, ``{"detail": "what was wrong and what to do"}``, like every other 4xx of the API.
 """
@@ -23,7 +25,16 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-__all__ = ["MAX_BODY_BYTES", "BodyLimit", "Cors", "OriginCheck", "parse_host", "parse_origin"]
+__all__ = [
+    "BODY_SECONDS",
+    "MAX_BODIES_BYTES",
+    "MAX_BODY_BYTES",
+    "BodyLimit",
+    "Cors",
+    "OriginCheck",
+    "parse_host",
+    "parse_origin",
+]
 
 MAX_BODY_BYTES = 1_000_000
 """Largest request body accepted: a 28x28 drawing or a phone photo fits, a flood does not."""
@@ -225,12 +236,22 @@ BODY_SECONDS = 20.0
 and a few on a slow phone link; a client that stops half-way holds its buffer no longer than this."""
 
 
-class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while streaming, and
-    bodies not received in full within ``seconds`` with 408 (the unfinished upload is dropped)."""
+MAX_BODIES_BYTES = 32_000_000
+"""Most bytes of request bodies held at once, all requests together: 32 full-size uploads. A thousand
+clients that each send 999,999 bytes and stop cost 32 MB, not a gigabyte; the others are told to retry."""
 
-    def __init__(self, app, limit: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS):
-        self.app, self.limit, self.seconds = app, limit, seconds
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while streaming; bodies not
+    received in full within ``seconds`` with 408, closing the connection (the unfinished upload is
+    dropped); and a body that would take the bytes held by all requests in progress over ``budget`` with
+    503 and ``Retry-After``. A request's bytes count against the budget until its answer is sent."""
+
+    def __init__(
+        self, app, limit: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS, budget: int = MAX_BODIES_BYTES
+    ):
+        self.app, self.limit, self.seconds, self.budget = app, limit, seconds, budget
+        self.held = 0  # bytes of bodies received by requests in progress (one event loop: no lock needed)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -251,9 +272,13 @@ class BodyLimit:
                 message = await asyncio.wait_for(receive(), max(left, 0.001))
             except asyncio.TimeoutError:
                 raise _TooSlow from None
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
+            size = len(message.get("body", b""))
+            if seen + size > self.limit:
                 raise _TooLarge
+            if self.held + size > self.budget:
+                raise _Busy
+            seen += size
+            self.held += size
             complete = message.get("type") != "http.request" or not message.get("more_body", False)
             return message
 
@@ -262,9 +287,16 @@ class BodyLimit:
         except _TooLarge:
             await _too_large(send, self.limit)
         except _TooSlow:
-            await _refuse(
-                send, 408, f"the request body did not arrive within {self.seconds:g} s; send it again"
+            detail = f"the request body did not arrive within {self.seconds:g} s; send it again"
+            await _refuse(send, 408, detail, {"connection": "close"})
+        except _Busy:
+            detail = (
+                f"the server is receiving other uploads ({self.budget:,} bytes in memory); "
+                "send it again in a few seconds"
             )
+            await _refuse(send, 503, detail, {"retry-after": "5"})
+        finally:
+            self.held -= seen
 
 
 class _TooLarge(Exception):
@@ -275,11 +307,15 @@ class _TooSlow(Exception):
     pass
 
 
+class _Busy(Exception):
+    pass
+
+
 async def _too_large(send, limit):
     await _refuse(send, 413, f"request body over {limit:,} bytes; send a smaller image")
 
 
-async def _refuse(send, status: int, detail: str) -> None:
-    response = JSONResponse({"detail": detail}, status_code=status)
+async def _refuse(send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    response = JSONResponse({"detail": detail}, status_code=status, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})

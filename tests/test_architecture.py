@@ -20,6 +20,7 @@ LAYERS = {
     "jsonable": 0,
     "atomic": 0,
     "files": 0,
+    "rescue": 0,
     # the engine
     "nn": 1,
     # the library: data, pixels, model files, configurations, the one training path, plots

@@ -13,15 +13,12 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
-import platformdirs
-
-from digitnet.errors import DigitnetError, ModelFileError, OutputError
+from digitnet.errors import OutputError
+from digitnet.rescue import SAVE_ERRORS, failure_reason, rescue_dir, rescue_dirs, save_or_rescue
 
 __all__ = [
     "SAVE_ERRORS",
@@ -32,11 +29,6 @@ __all__ = [
     "rescue_dirs",
     "save_or_rescue",
 ]
-
-T = TypeVar("T")
-
-SAVE_ERRORS = (OSError, OutputError, ModelFileError)
-"""What a failed write raises: the operating system's error, or digitnet's for an output or model file."""
 
 
 @contextmanager
@@ -93,7 +85,7 @@ def prepare_output_dir(folder: str | os.PathLike, label: str | None = None) -> P
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
-            f"{label} cannot be created ({_reason(exc)}); choose a folder you can write to with --out"
+            f"{label} cannot be created ({failure_reason(exc)}); choose a folder you can write to with --out"
         ) from None
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".digitnet-probe-")
@@ -101,7 +93,7 @@ def prepare_output_dir(folder: str | os.PathLike, label: str | None = None) -> P
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(
-            f"{label} is not writable ({_reason(exc)}); choose a folder you can write to with --out, "
+            f"{label} is not writable ({failure_reason(exc)}); choose a folder you can write to with --out, "
             "or make this one writable"
         ) from None
     return folder
@@ -128,88 +120,3 @@ def checked_output_file(path: Path, *, overwrite: bool, name: str) -> Path:
     if path.exists() and not overwrite:
         raise ValueError(f"{path} already exists; choose another --out or pass --overwrite")
     return path
-
-
-def rescue_dirs(command: str) -> Iterator[Path]:
-    """Fresh folders to save into when the chosen one fails: in the per-user cache, then the temporary folder.
-
-    Each is created only when asked for; a place where no folder can be created is skipped.
-    """
-    prefix = f"digitnet-{command}-{datetime.now():%Y%m%d-%H%M%S}-"
-    for parent in (platformdirs.user_cache_path("digitnet") / "rescued", Path(tempfile.gettempdir())):
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        except OSError:
-            continue
-        yield folder
-
-
-def rescue_dir(command: str) -> Path:
-    """The first folder :func:`rescue_dirs` can create; OutputError if there is none."""
-    for folder in rescue_dirs(command):
-        return folder
-    raise OutputError(
-        f"no rescue folder could be created under {platformdirs.user_cache_path('digitnet')} or "
-        f"{tempfile.gettempdir()}; free some disk space and run again"
-    )
-
-
-def save_or_rescue(
-    save: Callable[[Path], T],
-    folder: Path,
-    command: str,
-    what: str,
-    errors: tuple[type[BaseException], ...] = SAVE_ERRORS,
-) -> tuple[T, Path, OutputError | None]:
-    """Call ``save(folder)``; if that fails, call ``save`` on rescue folders until one works.
-
-    Parameters
-    ----------
-    save : callable
-        Writes the result into the folder it is given and returns what the caller needs.
-    folder : pathlib.Path
-        Where the result should go.
-    command : str
-        The command's name, which starts a rescue folder's name.
-    what : str
-        What is saved, for the message, e.g. ``"the model and its metrics"``.
-    errors : tuple of exception types, optional
-        What a failed write raises; default :data:`SAVE_ERRORS`. Anything else propagates at once.
-
-    Returns
-    -------
-    (result, folder, error)
-        ``save``'s result, the folder it was saved in, and None, or, after a rescue, the
-        :class:`OutputError` to raise once the result has been shown: it names both folders.
-
-    Raises
-    ------
-    OutputError
-        If no folder could take the result; the message lists every failure.
-    """
-    try:
-        return save(folder), folder, None
-    except errors as exc:
-        failures = [f"{folder} ({_reason(exc)})"]
-    for rescue in rescue_dirs(command):
-        try:
-            result = save(rescue)
-        except errors as exc:
-            failures.append(f"{rescue} ({_reason(exc)})")
-            continue
-        return (
-            result,
-            rescue,
-            OutputError(
-                f"could not save {what} in {failures[0]}; the files are in {rescue} instead: "
-                "move them where you want them"
-            ),
-        )
-    raise OutputError(f"could not save {what} anywhere; tried " + ", ".join(failures))
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc) if isinstance(exc, DigitnetError) else f"{type(exc).__name__}: {exc}"

@@ -227,7 +227,11 @@ def run(args) -> int:
     summary = outcome.summary
     figure = sweep_figure(summary)
     if figure is not None:
-        save_figure(figure, out / "sweep.png")
+        try:
+            save_figure(figure, out / "sweep.png")
+        except OSError as exc:  # the runs and results are saved: the figure is redrawn by the next run
+            outcome.save_errors.append(f"could not draw {out / 'sweep.png'} ({exc.strerror or exc})")
+            figure = None
     if args.json:
         print_json({"out": str(out), **summary})
     else:
@@ -255,4 +259,13 @@ def run(args) -> int:
             f"after {args.retries + 1} tries: {failure['error']}",
             file=sys.stderr,
         )
-    return 1 if summary["failed"] else 0
+    for error in outcome.save_errors:
+        print(f"digitnet sweep: {error}", file=sys.stderr)
+    if outcome.rescued:
+        print(
+            f"digitnet sweep: {len(outcome.rescued)} trained run(s) are in rescue folders, not in "
+            f"{out / 'runs'}: move the files of each into {out / 'runs'}/KEY (its run's key, named above) "
+            "and run the same sweep again to count them, or it trains them again",
+            file=sys.stderr,
+        )
+    return 1 if summary["failed"] or outcome.save_errors else 0

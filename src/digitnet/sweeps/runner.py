@@ -12,9 +12,11 @@ A run is *done* when its ``metrics.json`` is there, belongs to the model beside 
 configuration of the run. Running the same sweep again trains only the runs that are not done: after
 Ctrl-C, a crash or a lost worker nothing finished is lost and nothing is trained twice. A run that fails
 (its training raises, or its process or worker dies) is tried again up to ``retries`` times, then
-reported with its error while the rest of the sweep goes on. When a process of this machine's pool dies,
-every run in flight fails with it; those runs are not charged a try but are tried again one at a time,
-so that only a run that kills its process itself uses up its tries.
+reported with its error while the rest of the sweep goes on. A run whose files cannot be written (a
+full disk) is saved in a rescue folder instead (:mod:`digitnet.rescue`), and the outcome says where.
+When a process of this machine's pool dies, every run in flight fails with it; those runs are not
+charged a try but are tried again one at a time, so that only a run that kills its process itself uses up
+its tries.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import fcntl
 import json
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from digitnet.errors import ModelFileError
 from digitnet.modelfile.records import check_records
 from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.nn import Sequential
+from digitnet.rescue import save_or_rescue
 from digitnet.sweeps.results import summarise
 from digitnet.sweeps.spec import Run, SweepSpec
 from digitnet.sweeps.task import train_run
@@ -50,6 +53,8 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     trained: int = 0  # runs trained this time (the rest were done already)
     seconds: float = 0.0
+    rescued: dict[str, Path] = field(default_factory=dict)  # runs that could not be saved in the sweep
+    save_errors: list[str] = field(default_factory=list)  # what each failed save said, naming both folders
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -131,9 +136,7 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
                 error = future.exception()
                 if error is None:
                     suspects.discard(run.key)
-                    outcome.records[run.key] = _record(out / "runs" / run.key, run, future.result())
-                    outcome.trained += 1
-                    _write_json(out / "results.json", outcome.summary)
+                    _keep(outcome, out, run, future.result())
                     continue
                 if future in lost and len(lost) > 1:  # one process died and took the others' runs along
                     suspects.add(run.key)
@@ -157,8 +160,33 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
         if progress is not None:
             progress.update(len(outcome.records), 0, len(outcome.failed))
             progress.close()
-        _write_json(out / "results.json", outcome.summary)
+        _save_summary(outcome, out)
     return outcome
+
+
+def _keep(outcome: SweepOutcome, out: Path, run: Run, result: dict[str, Any]) -> None:
+    """Record a finished run in its folder, or, if that write fails (a full disk), in a rescue folder:
+    a trained run is never lost. The summary is rewritten after each run while the disk allows."""
+    record, folder, error = save_or_rescue(
+        lambda folder: _record(folder, run, result), out / "runs" / run.key, "sweep", f"run {run.key}"
+    )
+    outcome.records[run.key] = record
+    outcome.trained += 1
+    if error is not None:
+        outcome.rescued[run.key] = folder
+        outcome.save_errors.append(str(error))
+        return
+    with suppress(OSError):  # rewritten after every run and at the end: one failed rewrite loses nothing
+        _write_json(out / "results.json", outcome.summary)
+
+
+def _save_summary(outcome: SweepOutcome, out: Path) -> None:
+    """Write ``results.json`` at the end, into a rescue folder if the sweep's own cannot take it."""
+    _, _, error = save_or_rescue(
+        lambda folder: _write_json(folder / "results.json", outcome.summary), out, "sweep", "results.json"
+    )
+    if error is not None:
+        outcome.save_errors.append(str(error))
 
 
 @contextmanager

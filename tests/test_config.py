@@ -276,3 +276,50 @@ def test_a_kernel_larger_than_the_last_stages_input_is_refused_before_anything_i
         TrainConfig(conv=conv, kernel_size=kernel)
     largest = side if side % 2 else side - 1
     assert TrainConfig(conv=conv, kernel_size=largest).kernel_size == largest
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"hidden": (16, 16)},
+        {"conv": ((6,), (16,)), "hidden": (120, 84)},
+        {"conv": ((32, 32), (64,)), "hidden": (128,), "batch_norm": True, "kernel_size": 3},
+    ],
+)
+def test_parameter_count_is_the_built_networks(changes):
+    from digitnet.runs import build_model
+
+    config = TrainConfig(**changes)
+    assert config.parameter_count == build_model(config).n_params
+
+
+def test_a_network_that_cannot_fit_in_memory_is_refused_with_the_size_it_would_need(monkeypatch):
+    import digitnet.config as config_module
+
+    monkeypatch.setattr(config_module, "physical_memory", lambda: 8_000_000_000)  # an 8 GB machine
+    with pytest.raises(ValueError) as refused:
+        TrainConfig(hidden=(2_000_000,))  # 1.59 billion parameters: 12.7 GB of weights and gradients
+    assert (
+        "784-2000000-10 has 1,590,000,010 parameters and needs at least 13.2 GB with batch_size 64, the "
+        "machine has 8.0 GB; make its layers smaller"
+    ) in str(refused.value)
+    TrainConfig(hidden=(500_000,))  # 3.2 GB: it may train
+    with pytest.raises(ValueError, match=r"needs at least 12\.1 GB with batch_size 60000"):
+        TrainConfig(conv=((64,),), batch_size=60_000)  # 60,000 x 64 x 28 x 28 values for one layer
+    monkeypatch.setattr(config_module, "physical_memory", lambda: None)  # where the OS does not say
+    TrainConfig(conv=((64,),), batch_size=60_000)
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("epochs", 1_000_000_000, "epochs must be an integer from 1 to 100000"),
+        ("epochs", 10**300, "epochs must be an integer from 1 to 100000"),
+        ("batch_size", 60_001, "batch_size must be an integer from 1 to 60000"),
+        ("patience", 10**6, "patience must be an integer from 1 to 100000"),
+    ],
+)
+def test_counts_beyond_any_experiment_are_refused(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{name: value})

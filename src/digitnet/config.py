@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,16 @@ from digitnet.nn.optimizers import OPTIMIZERS
 from digitnet.nn.schedules import SCHEDULES
 from digitnet.nn.training import MAX_WORKERS
 
-__all__ = ["TrainConfig"]
+__all__ = ["MAX_BATCH_SIZE", "MAX_EPOCHS", "TrainConfig", "physical_memory", "training_bytes"]
 
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+MAX_EPOCHS = 100_000
+"""Most epochs a run may ask for: Nielsen's overfitting demonstration trains 400 on 1,000 images, so this
+leaves room for any experiment and refuses a typo such as 1000000000."""
+
+MAX_BATCH_SIZE = 60_000
+"""The whole MNIST training set in one batch: full-batch gradient descent."""
 
 INTEGER_SETTINGS = (
     "kernel_size",
@@ -125,8 +133,8 @@ class TrainConfig:
             choose("augmentation", self.augment, AUGMENTATIONS)
         checked_integer("workers", self.workers, 1, MAX_WORKERS)
         checked_integer("pen_digits", self.pen_digits, 0, 5)
-        checked_integer("batch_size", self.batch_size)
-        checked_integer("epochs", self.epochs)
+        checked_integer("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        checked_integer("epochs", self.epochs, 1, MAX_EPOCHS)
         if not 0 < self.lr < math.inf:  # NaN and infinity fail too
             raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
         checked_integer("seed", self.seed, 0)
@@ -143,9 +151,23 @@ class TrainConfig:
         if self.train_size is not None:
             checked_integer("train_size", self.train_size)
         if self.patience is not None:
-            checked_integer("patience", self.patience)
+            checked_integer("patience", self.patience, 1, MAX_EPOCHS)
             if self.validation_size == 0:
                 raise ValueError("early stopping (patience) needs a validation split (validation_size > 0)")
+
+        needed, memory = training_bytes(self), physical_memory()
+        if memory is not None and needed > memory:
+            raise ValueError(
+                f"this network cannot train in this machine's memory: {self.architecture} has "
+                f"{self.parameter_count:,} parameters and needs at least {needed / 1e9:,.1f} GB with "
+                f"batch_size {self.batch_size}, the machine has {memory / 1e9:,.1f} GB; make its layers "
+                "smaller (hidden, conv) or the batch smaller"
+            )
+
+    @property
+    def parameter_count(self) -> int:
+        """Weights and biases (and batch normalisation's scale and shift) of the network this builds."""
+        return _layer_sizes(self)[0]
 
     @property
     def architecture(self) -> str:
@@ -171,3 +193,36 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+def _layer_sizes(config: TrainConfig) -> tuple[int, int]:
+    """(parameters, the largest number of values one example makes in any layer): a convolution's
+    output, or the patches it unfolds its input into (im2col), or a dense layer's output."""
+    k, norm = config.kernel_size, 2 if config.batch_norm else 0
+    params, largest, channels, side = 0, 784, 1, 28
+    for stage in config.conv:
+        for filters in stage:  # each "same"-padded: k*k*channels weights per filter, one bias
+            params += (k * k * channels + 1 + norm) * filters
+            largest = max(largest, filters * side * side, k * k * channels * side * side)
+            channels = filters
+        side //= 2  # 2x2 max-pooling
+    inputs = channels * side * side
+    for units in (*config.hidden, 10):
+        params += (inputs + 1 + (norm if units != 10 else 0)) * units
+        largest, inputs = max(largest, units), units
+    return params, largest
+
+
+def training_bytes(config: TrainConfig) -> int:
+    """A lower bound of the memory that training ``config`` takes, in bytes: float32 weights and their
+    gradients (8 bytes a parameter; Adam adds 8 more), and the largest layer's values for a batch."""
+    params, largest = _layer_sizes(config)
+    return 8 * params + 4 * config.batch_size * largest
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the operating system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        return None

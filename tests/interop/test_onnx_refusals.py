@@ -115,6 +115,20 @@ def test_weights_behind_a_link_in_a_fifo_or_a_device_are_refused(tmp_path):
         import_onnx(path)
 
 
+@pytest.mark.parametrize("trick", ["link", "../w.data", "/etc/passwd"])
+def test_the_onnx_package_required_refuses_the_same_tricks_itself(tmp_path, trick):
+    """pyproject asks for onnx >= 1.21, the first whose own loader refuses external data behind a link
+    (1.20.1 reads through it): a program that loads our users' files with onnx directly is safe too."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    path = external(folder, "w.data" if trick == "link" else trick)
+    if trick == "link":
+        (folder / "w.data").rename(tmp_path / "real.data")
+        os.symlink(tmp_path / "real.data", folder / "w.data")
+    with pytest.raises(Exception, match="symbolic link|relative path|should be stored in|outside"):
+        onnx.load(str(path))
+
+
 def test_import_writes_only_what_digitnet_can_load_and_leaves_nothing_else(tmp_path, capsys):
     nodes, weights = dense()
     nodes += [

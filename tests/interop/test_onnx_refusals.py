@@ -175,3 +175,13 @@ def test_metadata_nested_too_deep_is_left_out_not_a_traceback(tmp_path):
     helper.set_model_props(proto, {"digitnet.architecture": "[" * 100_000 + "]" * 100_000})
     imported = import_onnx(saved(tmp_path, proto))
     assert imported.model.n_params == 7850 and imported.metrics == {}
+
+
+def test_a_tensor_whose_values_do_not_match_its_shape_is_refused_by_name(tmp_path):
+    proto = model(*dense())
+    proto.graph.initializer[0].dims[0] = 5  # 5x10 declared, 784x10 stored: a damaged or edited file
+    with pytest.raises(ModelFileError, match=r"tensor 'W' declares shape \[5, 10\] \(50 values\) but stores"):
+        import_onnx(saved(tmp_path, proto))
+    proto.graph.initializer[0].data_type = 99  # a type no ONNX release defines
+    with pytest.raises(ModelFileError, match=r"tensor 'W' holds an unknown type \(99\) values"):
+        import_onnx(saved(tmp_path, proto))

@@ -83,11 +83,21 @@ def check_declared(path: Path, proto) -> None:
                 f"({MAX_SIZE:,} per dimension, {MAX_VALUES:,} values)"
             )
         if t.data_type not in real:
-            raise ModelFileError(
-                f"{path}: tensor {name!r} holds {TensorProto.DataType.Name(t.data_type)} "
-                "values; digitnet reads weights of real numbers"
+            kind = (
+                TensorProto.DataType.Name(t.data_type)
+                if t.data_type in TensorProto.DataType.values()
+                else f"an unknown type ({t.data_type})"
             )
-        values = numpy_helper.to_array(t)  # bounded by the two checks above
+            raise ModelFileError(
+                f"{path}: tensor {name!r} holds {kind} values; digitnet reads weights of real numbers"
+            )
+        try:
+            values = numpy_helper.to_array(t)  # bounded by the two checks above
+        except ValueError:  # its stored values are not as many as its shape declares
+            raise ModelFileError(
+                f"{path}: tensor {name!r} declares shape {list(t.dims)} ({math.prod(t.dims):,} values) but "
+                "stores another number of them: the file was damaged or edited; export it again"
+            ) from None
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             raise ModelFileError(f"{path}: tensor {name!r} holds NaN or infinite values")
     for value in proto.graph.input:

@@ -331,6 +331,38 @@ def test_a_model_whose_outputs_overflow_answers_422_not_500():
     assert response.status_code == 422 and "NaN or infinite" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("squash", ["sigmoid", "tanh"])
+def test_infinite_hidden_values_before_a_squashing_activation_answer_422_naming_the_layer(squash):
+    """A sigmoid or tanh turns infinite sums into finite answers: every layer's values are checked."""
+    from digitnet.nn import Dense, Sequential, Sigmoid, Tanh
+
+    model = Sequential([Dense(32), Sigmoid() if squash == "sigmoid" else Tanh(), Dense(10)], rng=0)
+    model.layers[0].params["W"][...] = 3e38
+    crafted = load_model(MLP_MODEL)
+    crafted.model = model
+    client = TestClient(create_app({"m": crafted}, "m", allowed_hosts=["testserver"]))
+    response = client.post("/api/predict", json={"pixels": [[0.0] * 28] * 10 + [[1.0] * 28] * 18})
+    assert response.status_code == 422
+    assert (
+        response.json()["detail"].startswith("layer 0 (Dense(units=32")
+        and "NaN or infinite" in (response.json()["detail"])
+    )
+
+
+def test_two_dense_layers_in_a_row_are_answered_and_drawn():
+    """The first of two dense layers with no activation between is drawn by its own values."""
+    from digitnet.nn import Dense, Sequential
+
+    crafted = load_model(MLP_MODEL)
+    crafted.model = Sequential([Dense(32), Dense(10)], rng=0)
+    client = TestClient(create_app({"m": crafted}, "m", allowed_hosts=["testserver"]))
+    response = client.post("/api/predict", json={"pixels": [[0.0] * 28] * 10 + [[1.0] * 28] * 18})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert [column["size"] for column in answer["network"]] == [784, 32, 10]
+    assert len(answer["network"][1]["shown"]) == 16 and {c[2] for c in answer["connections"]} == {1, 2}
+
+
 def test_every_answer_says_whether_it_is_sure_by_the_models_threshold_or_the_callers(client, mnist):
     pixels = mnist.test.x[0].tolist()
     answer = client.post("/api/predict", json={"pixels": pixels}).json()

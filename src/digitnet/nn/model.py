@@ -15,7 +15,7 @@ from digitnet.nn.layer import LAYERS, Layer
 from digitnet.nn.parameters import Parameters, copy_by_name
 from digitnet.nn.training import FitSettings, fit
 
-__all__ = ["Sequential", "finite_outputs"]
+__all__ = ["Sequential", "finite_layer_outputs", "finite_outputs"]
 
 
 class Sequential:
@@ -395,3 +395,20 @@ def finite_outputs(out: np.ndarray) -> np.ndarray:
             "answers would mean nothing; the model file was damaged or edited: retrain or restore it"
         )
     return out
+
+
+def finite_layer_outputs(model: Sequential, outputs: list[np.ndarray]) -> list[np.ndarray]:
+    """``outputs`` (``model.layer_outputs(x)``) if every layer's values are finite, else
+    :class:`~digitnet.errors.NonFiniteOutputError` naming the first layer that overflowed.
+
+    A sigmoid or tanh after an overflowing layer gives finite answers from infinite values; whoever shows
+    the hidden values too (the API, the page) needs them all finite.
+    """
+    for index, (layer, out) in enumerate(zip(model.layers, outputs)):
+        if not np.isfinite(out).all():
+            raise NonFiniteOutputError(
+                f"layer {index} ({layer.describe()}) gives NaN or infinite values for this digit: its "
+                "weights are too large for float32, so the network's answers would mean nothing; the model "
+                "file was damaged or edited: retrain or restore it"
+            )
+    return outputs

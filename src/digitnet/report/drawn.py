@@ -100,16 +100,15 @@ def drawn_network(
                 continue
             entry = {"index": i, "layer": layer.describe(), "values": h[0]}
             activations.append(entry)
+            last = i == len(layers) - 1 or all(not lay.params for lay in layers[i + 1 :])
             if "W" in layer.params:  # a dense layer starts a column, drawn as the activation after it
-                columns.append({"values": None, "shown": None, "inputs": inputs[0], "W": layer.params["W"]})
-            else:
-                column = columns[-1]
-                last = i == len(layers) - 1 or all(not lay.params for lay in layers[i + 1 :])
-                column["values"], column["entry"] = h[0], entry
-                top = min(SHOWN, h.shape[1])
-                column["shown"] = (
-                    np.arange(h.shape[1]) if last else np.sort(np.argpartition(-h[0], top - 1)[:top])
+                if len(columns) > 1 and columns[-1]["values"] is None:  # two dense layers in a row:
+                    _show(columns[-1], inputs[0], columns[-1]["own"], last=False)  # the first drawn as it is
+                columns.append(
+                    {"values": None, "shown": None, "inputs": inputs[0], "W": layer.params["W"], "own": entry}
                 )
+            else:
+                _show(columns[-1], h[0], entry, last)
     if columns[-1]["values"] is None:  # logits out: no activation layer after the last dense one
         columns[-1]["values"], columns[-1]["shown"] = outputs[-1][0], np.arange(outputs[-1].shape[1])
     for column in columns[1:]:
@@ -120,6 +119,13 @@ def drawn_network(
     network = [{"size": int(x.shape[1])}]  # the input: every pixel is drawn
     network += [{"size": int(len(c["values"])), "shown": c["shown"]} for c in columns[1:]]
     return network, connections, activations
+
+
+def _show(column: dict[str, Any], values: np.ndarray, entry: dict[str, Any], last: bool) -> None:
+    """Draw ``column`` with these ``values`` (U,): every neuron for the classes, else the most active."""
+    top = min(SHOWN, len(values))
+    column["values"], column["entry"] = values, entry
+    column["shown"] = np.arange(len(values)) if last else np.sort(np.argpartition(-values, top - 1)[:top])
 
 
 def _links(source: dict[str, Any], target: dict[str, Any], k: int) -> list[Link]:

@@ -39,7 +39,7 @@ from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
-from digitnet.nn.model import finite_outputs
+from digitnet.nn.model import finite_layer_outputs
 from digitnet.report.drawn import drawn_network
 from digitnet.serve.guards import (
     BODY_SECONDS,
@@ -110,7 +110,7 @@ def predict(
     x = prepared.input.reshape(1, -1)  # (28, 28) -> (1, 784)
     with np.errstate(over="ignore", invalid="ignore"):  # a crafted model overflows: one error below
         outputs = model.layer_outputs(x)  # (1, ...) each
-    h = finite_outputs(outputs[-1])  # NaN or infinity: NonFiniteOutputError, a 422 that says why
+    h = finite_layer_outputs(model, outputs)[-1]  # NaN or infinity anywhere: a 422 naming the layer
     network, connections, activations = drawn_network(model, outputs, x)
     probabilities = probabilities_at(model, h, float(loaded.metrics.get("temperature", 1.0)))[0]  # (10,)
     threshold = recorded_min_confidence(loaded.metrics) if min_confidence is None else min_confidence

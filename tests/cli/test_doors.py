@@ -63,6 +63,26 @@ def test_every_door_refuses_a_fifo_or_a_device_at_once(capsys, tmp_path, fifo, a
     assert code == 1 and reason in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv", [["train", "--config", "{deep}"], ["sweep", "--file", "{deep}"]])
+def test_json_nested_beyond_any_record_is_refused_without_recursing(capsys, tmp_path, argv):
+    """JSON 100,000 arrays deep made Python's parser raise RecursionError: a traceback."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    code, _, err = run(capsys, *[a.format(deep=deep) for a in argv], "--out", tmp_path / "out")
+    assert code == 1 and "JSON nested 100,000 deep" in err and "Traceback" not in err
+
+
+def test_a_sweep_folder_whose_record_nests_deep_or_is_a_fifo_is_not_fatal(tmp_path):
+    from digitnet.sweeps.runner import _check_same_sweep
+    from digitnet.sweeps.spec import SweepSpec
+
+    (tmp_path / "sweep.json").write_text("[" * 100_000)
+    _check_same_sweep(tmp_path, SweepSpec())  # unreadable: nothing to keep, the sweep may go on
+    (tmp_path / "sweep.json").unlink()
+    os.mkfifo(tmp_path / "sweep.json")
+    _check_same_sweep(tmp_path, SweepSpec())  # and at once, not waiting for a writer
+
+
 def test_a_sweep_file_over_a_megabyte_is_refused_unread(capsys, tmp_path):
     huge = tmp_path / "sweep.json"
     huge.write_text('{"grid": {"lr": [' + "0.001, " * 200_000 + "0.01]}}")

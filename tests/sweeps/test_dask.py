@@ -156,6 +156,10 @@ def test_an_unreachable_scheduler_is_refused_with_what_to_do():
         "tcp://host:port",
         "::::",
         "tcp://:8786",
+        "tcp://my host:8786",
+        "tcp://user@host:8786",
+        "tcp://-host:8786",
+        "tcp://host..lan:8786",
     ],
 )
 def test_a_malformed_scheduler_address_is_refused_before_any_connection(address):
@@ -166,6 +170,8 @@ def test_a_malformed_scheduler_address_is_refused_before_any_connection(address)
         DaskCluster(address)
     assert time.monotonic() - started < 1  # nothing was tried
     assert scheduler_address("127.0.0.1:8786") == "tcp://127.0.0.1:8786"
+    assert scheduler_address("tls://node_1.cluster:8786") == "tls://node_1.cluster:8786"
+    assert scheduler_address("[::1]:8786") == "tcp://[::1]:8786"
 
 
 def test_a_peer_that_accepts_and_never_answers_is_given_up_on_in_bounded_time():

@@ -86,3 +86,57 @@ def test_more_than_a_thousand_runs_need_yes_or_max_runs(tmp_path):
     path = tmp_path / "sweep.json"
     path.write_text(json.dumps({"max_runs": 2000}))
     assert spec_from_args(sweep_args("--file", path, *args)).check_size() == 1100
+
+
+SETTINGS = st.sampled_from(["epochs", "lr", "hidden", "conv", "batch_norm", "seed", "kernel_size", "nope"])
+VALUES = JSON | st.integers(min_value=10**30, max_value=10**400) | st.lists(JSON, max_size=3)
+TABLES = st.dictionaries(SETTINGS, VALUES, max_size=3)
+SPECS = st.fixed_dictionaries(
+    {},
+    optional={
+        "base": TABLES | JSON,
+        "grid": TABLES | JSON,
+        "random": st.dictionaries(SETTINGS | st.just("samples"), VALUES, max_size=3) | JSON,
+        "list": st.lists(TABLES, max_size=2) | JSON,
+        "seeds": VALUES,
+        "max_runs": VALUES,
+    },
+)
+
+
+def _toml(value) -> str:
+    """A TOML rendering good enough to fuzz with: tables of scalars and arrays, junk where TOML has none."""
+    if isinstance(value, dict):
+        lines = [f"{k} = {_toml(v)}" for k, v in value.items() if not isinstance(v, dict)]
+        lines += [f"[{k}]\n{_toml(v)}" for k, v in value.items() if isinstance(v, dict)]
+        return "\n".join(lines)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    spec=SPECS,
+    form=st.sampled_from(["json", "toml", "deep-json", "deep-toml", "cut"]),
+    cut=st.integers(0, 200),
+)
+def test_any_sweep_file_through_the_command_line_is_a_sweep_or_a_message(tmp_path_factory, spec, form, cut):
+    """The whole door: a file read as ``digitnet sweep --file`` reads it, merged with the flags, counted."""
+    from digitnet.errors import DigitnetError
+
+    text = {
+        "json": lambda: json.dumps(spec),
+        "toml": lambda: _toml(spec),
+        "deep-json": lambda: '{"base": ' + "[" * 50_000,
+        "deep-toml": lambda: "grid = " + "[" * 5_000 + "]" * 5_000,
+        "cut": lambda: json.dumps(spec)[:cut],
+    }[form]()
+    path = tmp_path_factory.mktemp("f") / ("sweep.toml" if "toml" in form else "sweep.json")
+    path.write_text(text)
+    try:
+        parsed = spec_from_args(sweep_args("--file", path, "--grid", "lr=1e-3,2e-3"))
+        if parsed.count() <= MAX_RUNS_UNASKED:
+            parsed.runs()
+    except (ValueError, DigitnetError) as exc:
+        assert len(str(exc)) < 2_000, "a message, not a dump"

@@ -3,7 +3,6 @@ cores or on a Dask cluster, with a table of mean ± sd over seeds, the best on v
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from digitnet.cli.output import format_table, print_json
 from digitnet.data import find_mnist_dir
 from digitnet.errors import DigitnetError
 from digitnet.files import read_bounded
+from digitnet.modelfile.container import load_bounded_json
 from digitnet.presets import PRESETS
 from digitnet.sweeps.backends import SCHEDULER_VARIABLE
 from digitnet.sweeps.results import setting_label
@@ -115,7 +115,8 @@ def spec_from_args(args) -> SweepSpec:
     if args.sample_seed is not None:
         random["seed"] = args.sample_seed
     seeds = d.get("seeds", 1) if args.seeds is None else _seeds(args.seeds)
-    merged = {**d, "base": base, "grid": {k: list(v) for k, v in grid.items()}, "random": random}
+    grid = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in grid.items()}  # a non-list: refused
+    merged = {**d, "base": base, "grid": grid, "random": random}
     return spec_from_mapping({**merged, "seeds": seeds}, where=where)
 
 
@@ -157,10 +158,12 @@ def _read_file(path: str) -> dict:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path} is not valid TOML: {exc}") from None
+        except RecursionError:  # arrays nested thousands deep
+            raise ValueError(f"{path} is not a sweep file: its arrays nest too deep") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); a .toml name reads it as TOML") from None
+        return load_bounded_json(text)  # nesting counted first: no recursion, no integers of 4,300 digits
+    except ValueError as exc:
+        raise ValueError(f"{path} is {exc}; a .toml name reads it as TOML") from None
 
 
 def _cell(stat, scale: float = 100.0, digits: int = 2) -> str:

@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.atomic import atomic_write
-from digitnet.errors import ModelFileError
+from digitnet.errors import DigitnetError, ModelFileError
+from digitnet.files import read_bounded
 from digitnet.modelfile import read_header, save_model
+from digitnet.modelfile.container import load_bounded_json
 from digitnet.nn.model import Sequential
 
 __all__ = ["METRICS_FILE", "MODEL_FILE", "read_record", "write_run"]
 
 MODEL_FILE, METRICS_FILE = "model.safetensors", "metrics.json"
+
+MAX_RECORD_BYTES = 64_000_000
+"""Largest ``metrics.json`` read: a record with a history of 100,000 epochs is a few megabytes."""
 
 
 def write_run(
@@ -74,8 +79,8 @@ def read_record(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        record = load_bounded_json(read_bounded(path, what=f"run's {METRICS_FILE}", limit=MAX_RECORD_BYTES))
+    except (DigitnetError, ValueError) as exc:  # a FIFO, a folder, too large, too deep, not JSON
         raise ValueError(f"cannot read training settings from {path}: {exc}") from None
     if not isinstance(record, dict):
         raise ValueError(f"{path} is not a run's {METRICS_FILE}: it holds no JSON object")

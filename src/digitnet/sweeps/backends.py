@@ -98,7 +98,27 @@ def scheduler_address(text: str) -> str:
         raise ValueError(f"--scheduler {text!r}: the scheme must be tcp:// or tls://; {example}")
     if not parts.hostname or port is None or not 1 <= port <= 65535 or parts.path not in ("", "/"):
         raise ValueError(f"--scheduler {text!r} names no host and port: {example}")
+    if "@" in parts.netloc or parts.query or parts.fragment or not _host(parts.hostname):
+        raise ValueError(f"--scheduler {text!r}: {parts.hostname!r} is not a host name or address; {example}")
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _host(name: str) -> bool:
+    """Whether ``name`` is an IP address or a DNS name (letters, digits, hyphens, underscores, dots)."""
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return (
+            re.fullmatch(
+                r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?",
+                name,
+            )
+            is not None
+        )
 
 
 def _within(seconds: float, connect, silent: str, failed: str, advice: str):

@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.atomic import atomic_write
-from digitnet.errors import ModelFileError
+from digitnet.errors import DigitnetError, ModelFileError
+from digitnet.files import read_bounded
+from digitnet.modelfile.container import load_bounded_json
 from digitnet.modelfile.records import check_records
 from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.nn import Sequential
@@ -211,8 +213,8 @@ def _check_same_sweep(out: Path, spec: SweepSpec) -> None:
     """Refuse a sweep into a folder that holds another one's ``sweep.json``, showing what differs; the same
     sweep again (to train what is missing) passes, and so does a folder whose record is unreadable."""
     try:
-        recorded = json.loads((out / "sweep.json").read_text())
-    except (OSError, ValueError):
+        recorded = load_bounded_json(read_bounded(out / "sweep.json", what="sweep record", limit=16_000_000))
+    except (DigitnetError, ValueError):  # missing, not a file, too large, too deep, not JSON: nothing to keep
         return
     mine = spec.to_dict()
     if not isinstance(recorded, dict) or recorded == mine:

@@ -121,9 +121,10 @@ def parse_value(name: str, value: Any) -> Any:
         if base == "float":
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
         raise ValueError(
-            f"{name}={value!r} is not a value of {name} ({kind}); e.g. "
+            f"{name}={shown} is not a value of {name} ({kind}); e.g. "
             f"{_EXAMPLES.get(name, 'hidden=100,16x16 or lr=1e-3,3e-3')}"
         ) from None
 

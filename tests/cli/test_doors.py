@@ -23,6 +23,15 @@ def test_the_report_refuses_a_model_that_is_no_digit_reader_before_any_work(thre
     assert "Traceback" not in err and not out.exists()
 
 
+@pytest.mark.parametrize("digits", ["mnist", "sketches"])
+def test_evaluate_refuses_a_model_that_is_no_digit_reader_before_reading_digits(
+    three_classes, capsys, mnist_dir, digits
+):
+    """On MNIST this said "cannot reshape array of size 30 into shape (3,3)"."""
+    code, _, err = run(capsys, "evaluate", three_classes, "--digits", digits, "--data", mnist_dir)
+    assert code == 1 and "is not a digit reader" in err and "gives 3 classes" in err
+
+
 def test_the_server_refuses_to_serve_a_model_that_is_no_digit_reader(three_classes):
     from digitnet.serve import create_app
 

@@ -407,7 +407,9 @@ def test_a_bad_threshold_in_a_form_is_refused_with_a_message(client, bad):
 @pytest.mark.parametrize(
     "pixels, where",
     [
-        ([["x"]] * 140_000, "pixels: 140,000 values, more than 784"),  # a 1 MB body of one-element rows
+        ([["x"]] * 140_000, "body: it holds 280,002 quotation marks, more than 2,000"),  # 1 MB of ["x"],
+        ([[1]] * 120_000, "pixels: the body holds 240,000 commas and brackets outside strings"),  # not parsed
+        ([0.5] * 900, "pixels: 900 values, more than 784"),
         ([[0.0] * 28] * 27 + [[0.0] * 27 + ["x"]], "pixels[27][27]: Input should be a valid number"),
         ([0.0] * 783 + [True], "pixels[783]: Input should be a valid number"),
         ([[0.0] * 28, 0.5], "pixels[1]: Input should be a valid list"),

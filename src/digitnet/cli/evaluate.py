@@ -43,11 +43,11 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     loaded = load_model(resolve_model(args.model))
+    check_digit_reader(loaded.model, args.model)  # MNIST and drawn digits alike: 784 pixels, 10 classes
     if args.digits == "mnist":
         test = load_mnist(args.data, validation_size=0, progress=not args.no_progress).test
         x, y, described = test.x, test.y, "MNIST's 10,000 test digits"
     else:
-        check_digit_reader(loaded.model, args.model)
         x, y, described = drawn_digits(args.digits, progress=not args.no_progress)
     model = loaded.model
     probabilities = calibrated_probabilities(model, x, float(loaded.metrics.get("temperature", 1.0)))

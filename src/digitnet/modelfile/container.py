@@ -51,7 +51,7 @@ ADVICE = "the file was damaged or edited; retrain the model or restore the file"
 """What every refusal of a damaged or crafted model file ends with."""
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 40
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # one JSON string literal, escapes included
+JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # one JSON string literal, escapes included
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def load_bounded_json(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any
     except UnicodeDecodeError as exc:
         raise ValueError(f"not valid JSON (not UTF-8: {exc})") from None
     raw = text.encode("utf-8", "surrogatepass")  # in UTF-8 no ASCII byte is part of another character
-    bare = np.frombuffer(_STRING.sub(b"", raw), np.uint8)  # the text outside strings, (B,)
+    bare = np.frombuffer(JSON_STRING.sub(b"", raw), np.uint8)  # the text outside strings, (B,)
     opens = (bare == ord("[")) | (bare == ord("{"))  # (B,) bool
     closes = (bare == ord("]")) | (bare == ord("}"))
     if opens.any():

@@ -39,7 +39,7 @@ from digitnet.data import find_mnist_dir, read_idx
 from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageTooLargeError
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
-from digitnet.nn.model import finite_layer_outputs
+from digitnet.nn.finite import finite_layer_outputs
 from digitnet.report.drawn import drawn_network
 from digitnet.serve.guards import (
     BODY_SECONDS,

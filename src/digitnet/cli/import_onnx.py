@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -25,14 +26,59 @@ def add_parser(commands) -> None:
     p.add_argument("onnx_file", metavar="FILE.onnx", help="the ONNX file")
     p.add_argument("--out", metavar="FILE", help="the model to write (default: FILE's name + .safetensors)")
     p.add_argument("--overwrite", action="store_true", help="replace the model file if it already exists")
+    scaling = p.add_mutually_exclusive_group()
+    scaling.add_argument(
+        "--input-range",
+        type=number_pair("--input-range", "LOW,HIGH"),
+        metavar="LOW,HIGH",
+        help="the graph's input where digitnet's pixels are 0 (background) and 1 (ink): 0,255 for a network "
+        "trained on bytes (default: 0,1, or 0,255 for a graph that divides its input by 255 itself)",
+    )
+    scaling.add_argument(
+        "--normalize",
+        type=number_pair("--normalize", "MEAN,STD"),
+        metavar="MEAN,STD",
+        help="the graph expects (x - MEAN) / STD of [0, 1] pixels, as PyTorch's Normalize((MEAN,), (STD,)): "
+        "0.1307,0.3081 for MNIST's usual statistics, 0.5,0.5 for [-1, 1]",
+    )
     p.set_defaults(run=run)
+
+
+def number_pair(flag: str, form: str):
+    """``"0,255"`` -> (0.0, 255.0) for ``flag``, or a clear error naming the form."""
+
+    def parse(text: str) -> tuple[float, float]:
+        parts = text.split(",")
+        try:
+            low, high = (float(p) for p in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes two numbers, {form}, got {text!r}") from None
+        if (
+            not (math.isfinite(low) and math.isfinite(high))
+            or low == high
+            or flag == "--normalize"
+            and high <= 0
+        ):
+            rule = "STD must be above 0" if flag == "--normalize" else "LOW and HIGH must differ"
+            raise argparse.ArgumentTypeError(f"{flag} {text}: {rule} and both be finite")
+        return low, high
+
+    return parse
+
+
+def input_range(args) -> tuple[float, float] | None:
+    """What the graph's input is where digitnet's pixels are 0 and 1; None: as the graph says."""
+    if args.normalize is not None:
+        mean, std = args.normalize
+        return -mean / std, (1.0 - mean) / std
+    return args.input_range
 
 
 def run(args) -> int:
     source = Path(args.onnx_file)
     out = Path(args.out) if args.out else Path(f"{source.stem}.safetensors")
     checked_output_file(out, overwrite=args.overwrite, name="model.safetensors")
-    imported = import_onnx(source)
+    imported = import_onnx(source, input_range=input_range(args))
     model = imported.model
     if math.prod(model.input_shape) != 784 or model.n_classes != 10:
         raise ModelFileError(

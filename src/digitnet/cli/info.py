@@ -66,6 +66,17 @@ def run(args) -> int:
         rows.append(("temperature", f"{m['temperature']:.4g} (fitted on {m.get('calibration_digits', '?')})"))
     if "min_confidence" in m:
         rows.append(("not sure below", percent(m["min_confidence"], 1)))
+    if "imported_from" in m:  # digitnet import: where it came from, and the input scaling folded into it
+        low, _, high = str(m.get("input_range", "0,1")).partition(",")
+        folded = (
+            ""
+            if (low, high) == ("0", "1")
+            else f"; its graph took {low}..{high}, folded into the first layer"
+        )
+        rows.append(("imported from", f"{m['imported_from']}{folded}"))
+    rows.append(
+        ("input", "28x28 pixels in [0, 1], ink bright on black (predict and serve prepare any image so)")
+    )
     if rows:
         print("\nrecorded results")
         print(format_table(("result", "value"), rows, align="<<"))

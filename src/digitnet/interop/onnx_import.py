@@ -15,8 +15,14 @@ Flatten (axis 1), Reshape   Flatten, for a Reshape to (N, -1) or (N, D)
 Relu, Sigmoid, Tanh         ReLU, Sigmoid, Tanh
 Softmax, LogSoftmax         the cross-entropy cost's probabilities when last, else Softmax
 Identity, Dropout           nothing: both are the identity at inference
+GlobalAveragePool           AvgPool2D over the whole (square) map; ReduceMean over H, W too
+Sub, Div, Mul, Add          input scaling before the first layer, folded into it
+Transpose                   a channels-last network's layout (see :mod:`~digitnet.interop.onnx_chain`)
 ==========================  ==============================================================
 
+A graph that does not read as such a chain is first rewritten by ONNX Runtime's basic optimisations,
+which fold away what exporters wrap around a network (``Cast``, the dynamic flatten, constant subgraphs,
+a convolution's bias as an ``Add``; see :mod:`~digitnet.interop.onnx_normalise`), then read again.
 Anything else is refused with :class:`~digitnet.errors.ModelFileError` naming the operator and the node.
 A file that digitnet exported carries its architecture in its metadata; the layers read from the graph are
 checked against it and the recorded layers are kept (so Dropout, initialiser names and the cost come back),
@@ -39,43 +45,14 @@ import numpy as np
 from digitnet.errors import ModelFileError
 from digitnet.files import file_problem
 from digitnet.interop.extras import require
+from digitnet.interop.onnx_chain import read_chain
 from digitnet.interop.onnx_checks import MAX_ONNX_BYTES, check_declared, check_external
+from digitnet.interop.onnx_graph import SUPPORTED_OPS, Graph
+from digitnet.interop.onnx_normalise import normalised, sorted_nodes
 from digitnet.modelfile import content_digest
-from digitnet.nn import (
-    AvgPool2D,
-    BatchNorm,
-    Conv2D,
-    Dense,
-    Flatten,
-    Layer,
-    MaxPool2D,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
+from digitnet.nn import Sequential
 
 __all__ = ["SUPPORTED_OPS", "ImportedModel", "import_onnx"]
-
-_ACTIVATIONS = {"Relu": ReLU, "Sigmoid": Sigmoid, "Tanh": Tanh}
-_SKIPPED = ("Identity", "Dropout")
-SUPPORTED_OPS = (
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Conv",
-    "MaxPool",
-    "AveragePool",
-    "BatchNormalization",
-    "Flatten",
-    "Reshape",
-    *_ACTIVATIONS,
-    "Softmax",
-    "LogSoftmax",
-    *_SKIPPED,
-    "Constant",
-)
 
 
 class ImportedModel:
@@ -85,54 +62,7 @@ class ImportedModel:
         self.model, self.training, self.metrics = model, training, metrics
 
 
-class _Graph:
-    """The nodes of one ONNX graph and its constants, walked as a chain."""
-
-    def __init__(self, path: Path, proto):
-        from onnx import numpy_helper
-
-        self.path = path
-        self.graph = proto.graph
-        self.constants = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
-        for node in self.graph.node:
-            if node.op_type == "Constant":
-                value = next((a for a in node.attribute if a.name == "value"), None)
-                if value is None:
-                    raise self.refuse(node, "a Constant without a tensor `value`")
-                self.constants[node.output[0]] = numpy_helper.to_array(value.t)
-            elif node.op_type == "Identity" and node.input[0] in self.constants:  # PyTorch copies weights so
-                self.constants[node.output[0]] = self.constants[node.input[0]]
-        self.nodes = [n for n in self.graph.node if n.output[0] not in self.constants]  # the chain's nodes
-
-    def refuse(self, node, why: str) -> ModelFileError:
-        where = f"node {node.name!r} ({node.op_type})" if node.name else f"a {node.op_type} node"
-        return ModelFileError(f"{self.path}: {where}: {why}")
-
-    def weight(self, node, index: int) -> np.ndarray | None:
-        """Input ``index`` of ``node`` as a constant array (None when the node has no such input)."""
-        if index >= len(node.input) or not node.input[index]:
-            return None
-        name = node.input[index]
-        if name not in self.constants:
-            raise self.refuse(node, f"input {name!r} is computed, not a constant: digitnet reads chains only")
-        return self.constants[name]
-
-
-def _matrix(g: _Graph, node, w: np.ndarray | None) -> np.ndarray:
-    """A dense layer's constant weight matrix (D, M); refused by name when it is absent or not 2-D."""
-    if w is None or w.ndim != 2:
-        shape = "none" if w is None else f"shape {list(w.shape)}"
-        raise g.refuse(node, f"needs a constant 2-D weight matrix (inputs, outputs), got {shape}")
-    return w
-
-
-def _attributes(node) -> dict[str, Any]:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _input_shape(g: _Graph) -> tuple[str, tuple[int, ...]]:
+def _input_shape(g: Graph) -> tuple[str, tuple[int, ...]]:
     weights = set(g.constants)
     inputs = [i for i in g.graph.input if i.name not in weights]
     if len(inputs) != 1 or len(g.graph.output) != 1:
@@ -150,142 +80,13 @@ def _input_shape(g: _Graph) -> tuple[str, tuple[int, ...]]:
     return inputs[0].name, tuple(shape[1:])
 
 
-def _layers(g: _Graph, start: str) -> tuple[list[Layer], list[dict[str, np.ndarray]], str]:
-    """The chain of layers from the input ``start``, their state arrays, and the cost it implies."""
-    layers, states, current, cost = [], [], start, "cross-entropy"
-    nodes = g.nodes
-    output = g.graph.output[0].name
-    if [n.op_type for n in nodes[-3:]] == ["Relu", "ReduceSum", "Div"] and nodes[-1].output[0] == output:
-        # the quadratic cost's probabilities, max(a, 0) / Σ max(a, 0), as digitnet exports them
-        cost, output = "quadratic", nodes[-3].input[0]
-        nodes = nodes[:-3]
-    i = 0
-    while i < len(nodes):
-        node, a = nodes[i], _attributes(nodes[i])
-        i += 1
-        if node.op_type not in SUPPORTED_OPS:
-            raise g.refuse(
-                node,
-                f"operator {node.op_type} is not one digitnet has; it reads {', '.join(SUPPORTED_OPS[:-1])}",
-            )
-        if not node.input or node.input[0] != current:
-            raise g.refuse(node, f"does not take {current!r}, the previous node's output: not a chain")
-        current = node.output[0]
-        op = node.op_type
-        if op in _SKIPPED:
-            continue
-        if op == "Gemm":
-            if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
-                raise g.refuse(node, "only Gemm with alpha = beta = 1 and transA = 0 is a dense layer")
-            w = _matrix(g, node, g.weight(node, 1))
-            w = w.T if a.get("transB", 0) else w
-            b = g.weight(node, 2)
-            layers.append(Dense(w.shape[1], init="glorot"))
-            if b is not None and b.size != w.shape[1]:
-                raise g.refuse(node, f"a bias of shape {b.shape}, not one value per output ({w.shape[1]})")
-            states.append({"W": w, "b": np.zeros(w.shape[1]) if b is None else b.reshape(-1)})
-        elif op == "MatMul":
-            w = _matrix(g, node, g.weight(node, 1))
-            b = np.zeros(w.shape[1])
-            if i < len(nodes) and nodes[i].op_type == "Add" and current in nodes[i].input:
-                add = nodes[i]
-                other = [name for name in add.input if name != current]
-                b = g.weight(add, list(add.input).index(other[0])) if other else None
-                if b is None or b.size != w.shape[1]:
-                    raise g.refuse(add, f"adds something other than a bias of {w.shape[1]} values")
-                current = add.output[0]
-                i += 1
-            layers.append(Dense(w.shape[1], init="glorot"))
-            states.append({"W": w, "b": b.reshape(-1)})
-        elif op == "Add":
-            raise g.refuse(node, "an Add that does not follow a MatMul: only a dense layer's bias is read")
-        elif op == "Conv":
-            layers.append(_conv(g, node, a))
-            w, b = g.weight(node, 1), g.weight(node, 2)
-            states.append({"W": w, "b": np.zeros(w.shape[0]) if b is None else b})
-        elif op in ("MaxPool", "AveragePool"):
-            layers.append(_pool(g, node, a))
-            states.append({})
-        elif op == "BatchNormalization":
-            if a.get("training_mode", 0):
-                raise g.refuse(node, "is in training mode; export the network in inference (eval) mode")
-            gamma, beta, mean, var = (g.weight(node, k) for k in (1, 2, 3, 4))
-            if var is not None and (np.asarray(var) < 0).any():
-                raise g.refuse(node, "has a negative running variance, which no data gives")
-            eps = float(f"{a.get('epsilon', 1e-5):.7g}")  # a float32 attribute: 1e-05, not 9.9999997e-06
-            if not eps > 0:
-                raise g.refuse(
-                    node, f"has epsilon {eps}; it must be positive (it keeps 1/sqrt(var + eps) finite)"
-                )
-            layers.append(BatchNorm(eps=eps))
-            states.append({"gamma": gamma, "beta": beta, "running_mean": mean, "running_var": var})
-        elif op in ("Flatten", "Reshape"):
-            _check_flatten(g, node, a)
-            layers.append(Flatten())
-            states.append({})
-        elif op in _ACTIVATIONS:
-            layers.append(_ACTIVATIONS[op]())
-            states.append({})
-        elif op in ("Softmax", "LogSoftmax"):
-            if a.get("axis", -1) not in (-1, 1):
-                raise g.refuse(node, f"normalises over axis {a['axis']}; digitnet's is the last, the classes")
-            if cost == "cross-entropy" and all(n.op_type in _SKIPPED for n in nodes[i:]):
-                continue  # the last: the cross-entropy cost's probabilities, softmax of the logits
-            if op == "LogSoftmax":
-                raise g.refuse(node, "LogSoftmax is read only as the last node, the class probabilities")
-            layers.append(Softmax())
-            states.append({})
-    if current != output:
-        raise ModelFileError(f"{g.path}: the chain ends at {current!r}, not at the graph's output {output!r}")
-    return layers, states, cost
-
-
-def _square(g: _Graph, node, a: dict[str, Any], name: str, default) -> int:
-    values = list(a.get(name, default))
-    if len(values) != 2 or values[0] != values[1]:
-        raise g.refuse(node, f"{name} {values}: digitnet has square 2-D windows with equal strides only")
-    return int(values[0])
-
-
-def _conv(g: _Graph, node, a: dict[str, Any]) -> Conv2D:
-    w = g.weight(node, 1)
-    if w is None or w.ndim != 4:
-        raise g.refuse(node, "needs a constant 4-D kernel (F, C, K, K)")
-    if a.get("group", 1) != 1 or any(d != 1 for d in a.get("dilations", [1, 1])):
-        raise g.refuse(node, "grouped or dilated convolutions are not one digitnet has")
-    if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-        raise g.refuse(node, f"auto_pad {a['auto_pad']!r}: give explicit pads")
-    pads = list(a.get("pads", [0, 0, 0, 0]))
-    if len(set(pads)) != 1:
-        raise g.refuse(node, f"pads {pads}: digitnet pads every side alike")
-    kernel = _square(g, node, a, "kernel_shape", w.shape[2:])
-    stride = _square(g, node, a, "strides", [1, 1])
-    return Conv2D(w.shape[0], kernel, stride=stride, padding=int(pads[0]), init="glorot")
-
-
-def _pool(g: _Graph, node, a: dict[str, Any]) -> Layer:
-    if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1, 1])):
-        raise g.refuse(node, "padded, ceil-mode or dilated pooling is not one digitnet has")
-    kernel = _square(g, node, a, "kernel_shape", [])
-    stride = _square(g, node, a, "strides", [1, 1])
-    cls = MaxPool2D if node.op_type == "MaxPool" else AvgPool2D
-    return cls(kernel, stride=None if stride == kernel else stride)
-
-
-def _check_flatten(g: _Graph, node, a: dict[str, Any]) -> None:
-    if node.op_type == "Flatten":
-        if a.get("axis", 1) != 1:
-            raise g.refuse(node, f"flattens from axis {a['axis']}; digitnet keeps the batch axis, axis 1")
-        return
-    shape = g.weight(node, 1)
-    if shape is None or shape.ndim != 1 or len(shape) != 2:
-        # (N, -1), (-1, D), (0, -1) or, from a graph exported with a fixed batch, (N, D): a flatten, as
-        # long as the layer after it takes D inputs (checked when the model is built)
-        raise g.refuse(node, f"reshapes to {shape}; digitnet reads only a reshape to (N, D), a flatten")
-
-
-def import_onnx(path: str | os.PathLike) -> ImportedModel:
+def import_onnx(path: str | os.PathLike, input_range: tuple[float, float] | None = None) -> ImportedModel:
     """Read the ONNX file at ``path`` as a digitnet model (see the module's table).
+
+    ``input_range`` (low, high): what the graph's input is where digitnet's pixels are 0 and 1: (0, 255)
+    for a network that takes bytes. None: (0, 1), or (0, 255) for a graph that divides its input by 255
+    itself. It and the graph's own scaling (``Sub``, ``Div``, ``Mul``, ``Add`` before the first layer) are
+    folded into the first layer, and the model's metrics record it as ``input_range``.
 
     Raises
     ------
@@ -313,14 +114,19 @@ def import_onnx(path: str | os.PathLike) -> ImportedModel:
         proto = onnx.load(str(path), load_external_data=False)
         check_external(path, proto)
         check_declared(path, proto)  # every size and value, before anything is allocated
+        sorted_nodes(proto)  # some exporters write nodes out of order; the checker wants them sorted
         onnx.checker.check_model(proto)
     except ModelFileError:
         raise
     except Exception as exc:  # onnx raises DecodeError, ValidationError or its own types for bad files
         raise ModelFileError(f"{path}: not a valid ONNX model: {str(exc).splitlines()[0][:300]}") from None
-    g = _Graph(path, proto)
-    start, input_shape = _input_shape(g)
-    layers, states, cost = _layers(g, start)
+    try:
+        layers, states, cost, input_shape, used = _read(path, proto, input_range)
+    except ModelFileError:
+        simpler = normalised(path, proto)  # the exporters' wrappers folded away, if that is what stopped it
+        if simpler is None:
+            raise
+        layers, states, cost, input_shape, used = _read(path, simpler, input_range)  # what is left to refuse
     if not layers:
         raise ModelFileError(f"{path}: the graph computes nothing digitnet can learn from (no layers)")
     props = {p.key: p.value for p in proto.metadata_props}
@@ -330,8 +136,19 @@ def import_onnx(path: str | os.PathLike) -> ImportedModel:
     except ValueError as exc:
         raise ModelFileError(f"{path}: the graph's layers do not fit together: {exc}") from None
     if props.get("digitnet.weights_sha256") != content_digest({}, model.named_state()):
-        return ImportedModel(model, {}, {})  # records that describe other weights (or none) are dropped
+        metrics = {} if used == (0.0, 1.0) else {"input_range": f"{used[0]:g},{used[1]:g}"}
+        return ImportedModel(model, {}, metrics)  # records that describe other weights (or none) are dropped
     return ImportedModel(model, recorded.get("training", {}), recorded.get("metrics", {}))
+
+
+def _read(path: Path, proto, input_range: tuple[float, float] | None):
+    """(layers, states, cost, input shape, input range) of the graph's chain, its input range folded in."""
+    g = Graph(path, proto)
+    start, input_shape = _input_shape(g)
+    try:
+        return read_chain(g, start, input_shape, input_range)
+    except ValueError as exc:  # a layer built on a shape it cannot take
+        raise ModelFileError(f"{path}: the graph's layers do not fit together: {exc}") from None
 
 
 def _recorded(props: dict[str, str]) -> dict[str, Any]:

@@ -29,6 +29,9 @@ MAX_EPOCHS = 100_000
 """Most epochs a run may ask for: Nielsen's overfitting demonstration trains 400 on 1,000 images, so this
 leaves room for any experiment and refuses a typo such as 1000000000."""
 
+MAX_LAYER_SIZE = 2**24
+"""Most units or filters in one layer: the model file's limit on any one size."""
+
 MAX_BATCH_SIZE = 60_000
 """The whole MNIST training set in one batch: full-batch gradient descent."""
 
@@ -111,6 +114,14 @@ class TrainConfig:
             choose("output activation", self.output_activation, ACTIVATIONS)
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden layer sizes must be positive, got {list(self.hidden)}")
+        sizes = [*self.hidden, *(f for stage in self.conv for f in stage)]
+        if any(size > MAX_LAYER_SIZE for size in sizes):
+            shown = max(sizes)
+            shown = f"{shown:,}" if shown < 10**30 else f"a number of {len(str(shown))} digits"
+            raise ValueError(
+                f"layer sizes (hidden units, filters) must be at most {MAX_LAYER_SIZE:,}, as a model file "
+                f"records them, got {shown}"
+            )
         if len(self.conv) > 4 or any(not stage or min(stage) < 1 for stage in self.conv):
             raise ValueError(
                 "conv must be at most 4 stages (each pools 2x2: 28 -> 14 -> 7 -> 3 -> 1), each a non-empty "

@@ -31,17 +31,24 @@ LONGER = ["--set", "epochs=2", "--set", "hidden=64", "--grid", "lr=1e-3,2e-3,3e-
 
 
 @contextlib.contextmanager
-def cluster(folder: Path, data: Path, workers: int = 2):
+def cluster(folder: Path, data: Path, workers: int = 2, broken: int = 0):
     """A scheduler and ``workers`` one-thread workers (no nanny: a killed worker stays dead), each a
-    process of its own; yields (address, worker processes) and stops them all afterwards."""
+    process of its own, the last ``broken`` of them without MNIST (their DIGITNET_DATA an empty folder);
+    yields (address, worker processes, scheduler process) and stops them all afterwards."""
     env = {**os.environ, "DIGITNET_DATA": str(data)}
+    empty = folder / "no-mnist"
+    empty.mkdir(exist_ok=True)
     file = folder / "scheduler.json"
     started = []
 
-    def start(*args):
+    def start(*args, without_data=False):
         log = open(folder / f"{args[0]}-{len(started)}.log", "w")
         process = subprocess.Popen(
-            [str(DASK), *args], env=env, stdout=log, stderr=log, start_new_session=True
+            [str(DASK), *args],
+            env={**env, "DIGITNET_DATA": str(empty)} if without_data else env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         started.append(process)
         return process
@@ -56,11 +63,13 @@ def cluster(folder: Path, data: Path, workers: int = 2):
             time.sleep(0.1)
         address = json.loads(file.read_text())["address"]
         worker_args = ("--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1")
-        processes = [start("worker", address, *worker_args) for _ in range(workers)]
+        processes = [
+            start("worker", address, *worker_args, without_data=i >= workers - broken) for i in range(workers)
+        ]
         if workers:
             with distributed.Client(address, timeout=30) as client:
                 client.wait_for_workers(workers, timeout=60)
-        yield address, processes
+        yield address, processes, started[0]
     finally:
         for process in started:
             with contextlib.suppress(ProcessLookupError):
@@ -82,7 +91,7 @@ def states(folder: Path) -> dict:
 
 
 def test_a_sweep_on_the_cluster_gives_exactly_the_local_weights(mnist_dir, tmp_path, capsys):
-    with cluster(tmp_path, mnist_dir) as (address, workers):
+    with cluster(tmp_path, mnist_dir) as (address, workers, _):
         code, printed, err = sweep(
             capsys, *QUICK, *EIGHT, "--scheduler", address, "--out", str(tmp_path / "dask")
         )
@@ -105,7 +114,7 @@ def test_a_sweep_on_the_cluster_gives_exactly_the_local_weights(mnist_dir, tmp_p
 
 def test_a_killed_worker_loses_nothing_and_the_rerun_trains_nothing(mnist_dir, tmp_path, capsys):
     out = tmp_path / "sweep"
-    with cluster(tmp_path, mnist_dir) as (address, workers):
+    with cluster(tmp_path, mnist_dir) as (address, workers, _):
         command = [sys.executable, "-m", "digitnet", "sweep", *LONGER, "--no-progress", "--out", str(out)]
         process = subprocess.Popen(
             [*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -125,7 +134,7 @@ def test_a_killed_worker_loses_nothing_and_the_rerun_trains_nothing(mnist_dir, t
 
 
 def test_canon_runs_on_the_cluster(mnist_dir, tmp_path, capsys):
-    with cluster(tmp_path, mnist_dir) as (address, workers):
+    with cluster(tmp_path, mnist_dir) as (address, workers, _):
         out = tmp_path / "canon"
         code = main(
             ["experiment", "canon", "--quick", "--no-progress", "--scheduler", address, "--out", str(out)]
@@ -185,6 +194,50 @@ def test_a_peer_that_accepts_and_never_answers_is_given_up_on_in_bounded_time():
 
 
 def test_a_scheduler_without_workers_is_reported_not_waited_on_forever(tmp_path, mnist_dir):
-    with cluster(tmp_path, mnist_dir, workers=0) as (address, _):
+    with cluster(tmp_path, mnist_dir, workers=0) as (address, _, _):
         with pytest.raises(OSError, match="has no workers after 2 s; start some with `dask worker"):
             DaskCluster(address, workers_timeout=2)
+
+
+def test_a_worker_without_mnist_beside_a_healthy_one_does_not_take_the_sweep_down(
+    mnist_dir, tmp_path, capsys
+):
+    """It failed every run in milliseconds and took every retry: 7 of 8 runs failed."""
+    with cluster(tmp_path, mnist_dir, workers=2, broken=1) as (address, workers, _):
+        code, printed, err = sweep(
+            capsys, *QUICK, *EIGHT, "--out", str(tmp_path / "s"), "--scheduler", address
+        )
+    assert code == 0 and "8 runs trained now" in printed, err
+    broken = "tcp://127.0.0.1:"  # its address: named, with the real error
+    assert "digitnet sweep: worker " + broken in err and "DataError" in err and "given no more" in err
+    records = [json.loads(p.read_text()) for p in (tmp_path / "s").glob("runs/*/metrics.json")]
+    assert {r["metrics"]["worker"].split(":")[1] for r in records} == {str(workers[0].pid)}
+
+
+def test_when_every_worker_fails_each_failure_names_its_worker_and_the_real_error(
+    mnist_dir, tmp_path, capsys
+):
+    with cluster(tmp_path, mnist_dir, workers=1, broken=1) as (address, _, _):
+        argv = [*QUICK, "--grid", "lr=1e-3,3e-3", "--out", str(tmp_path / "s"), "--scheduler", address]
+        code, printed, err = sweep(capsys, *argv, "--retries", "1")
+    assert code == 1 and "no run finished" in printed and "no validation split" not in printed
+    assert err.count("failed after 2 tries: DataError:") == 2 and "(on tcp://127.0.0.1:" in err
+
+
+def test_a_killed_scheduler_is_one_message_and_what_finished_is_kept(mnist_dir, tmp_path):
+    out = tmp_path / "sweep"
+    with cluster(tmp_path, mnist_dir) as (address, _, scheduler):
+        command = [sys.executable, "-m", "digitnet", "sweep", *LONGER, "--no-progress", "--out", str(out)]
+        process = subprocess.Popen(
+            [*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while not list(out.glob("runs/*/metrics.json")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        _, err = process.communicate(timeout=120)
+    done = len(list(out.glob("runs/*/metrics.json")))
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert f"the Dask scheduler at {address} was lost; {done} of 8 runs are done and recorded in {out}" in err

@@ -247,6 +247,8 @@ def run(args) -> int:
                 f"\nbest on validation: {chosen} (validation {_cell(best['val_accuracy'])}%, "
                 f"test {_cell(best['test_accuracy'])}%)"
             )
+        elif not outcome.records:
+            print("\nno run finished: no best configuration (the errors are below)")
         else:
             print(
                 "\nno validation split (validation_size=0): no best configuration is chosen (never on test)"
@@ -260,6 +262,12 @@ def run(args) -> int:
         print(
             f"digitnet sweep: run {failure['key']} (seed {failure['seed']}, {failure['settings']}) failed "
             f"after {args.retries + 1} tries: {failure['error']}",
+            file=sys.stderr,
+        )
+    for worker, error in outcome.shunned.items():
+        print(
+            f"digitnet sweep: worker {worker} failed every run it was given ({error}); it was given no "
+            "more, and its runs went to the other workers",
             file=sys.stderr,
         )
     for error in outcome.save_errors:

@@ -8,6 +8,8 @@ Both give the runner the same four things: ``capacity`` (how many runs to keep g
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import logging
 import multiprocessing
 import os
 import threading
@@ -47,7 +49,9 @@ class LocalProcesses:
     def describe(self) -> str:
         return f"this machine, {self.capacity} process{'es' * (self.capacity > 1)}"
 
-    def submit(self, function, *args) -> concurrent.futures.Future:
+    def submit(self, function, *args, avoid=frozenset()) -> concurrent.futures.Future:
+        """``function(*args)`` on a process of the pool; ``avoid`` (workers to keep away from) means
+        nothing here: every process is started alike."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(self.capacity, mp_context=context)
@@ -153,6 +157,10 @@ class DaskCluster:
     def __init__(self, address: str, *, timeout: float = 10.0, workers_timeout: float = 60.0):
         address = scheduler_address(address)  # a malformed one is refused before any connection
         distributed = require("distributed", "dask", "a sweep on a Dask cluster (--scheduler)")
+        # distributed logs each failed reconnection with a traceback; the sweep says what happened instead
+        for name in ["distributed", *logging.root.manager.loggerDict]:  # each has a level of its own
+            if name == "distributed" or name.startswith("distributed."):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         advice = (
             f"Start one with `dask scheduler` and workers with `dask worker {address}`, or leave out "
             f"--scheduler (and ${SCHEDULER_VARIABLE}) to run on this machine"
@@ -177,8 +185,15 @@ class DaskCluster:
 
     @property
     def capacity(self) -> int:
-        threads = sum(self.client.nthreads().values())
+        threads = sum(self._workers().values())
         return max(threads, 1) * 2  # one queued behind each running run, so no worker waits
+
+    def _workers(self) -> dict[str, int]:
+        """The workers' addresses and threads; ConnectionError when the scheduler is gone."""
+        try:
+            return self.client.nthreads()
+        except OSError:  # distributed's CommClosedError, a reset connection
+            raise ConnectionError(f"the Dask scheduler at {self.address} was lost") from None
 
     def describe(self) -> str:
         workers = self.client.nthreads()
@@ -186,8 +201,14 @@ class DaskCluster:
             f"the Dask cluster at {self.address}, {len(workers)} workers with {sum(workers.values())} threads"
         )
 
-    def submit(self, function, *args):
-        return self.client.submit(function, *args, pure=False)
+    def submit(self, function, *args, avoid=frozenset()):
+        """``function(*args)`` on a worker of the cluster other than those in ``avoid`` (their addresses),
+        while there is another; on any worker once every one is to be avoided."""
+        workers = set(self._workers())
+        allowed = sorted(workers - set(avoid))
+        if not allowed or len(allowed) == len(workers):
+            return self.client.submit(function, *args, pure=False)
+        return self.client.submit(function, *args, pure=False, workers=allowed, allow_other_workers=False)
 
     @staticmethod
     def lost(error: BaseException | None) -> bool:
@@ -200,9 +221,12 @@ class DaskCluster:
         deadline = time.monotonic() + seconds
         while True:
             done = {f for f in futures if f.done()}
+            if any(f.cancelled() for f in done) or self.client.status in ("closing", "closed", "failed"):
+                raise ConnectionError(f"the Dask scheduler at {self.address} was lost")
             if done or time.monotonic() >= deadline:
                 return done
             time.sleep(0.02)
 
     def close(self) -> None:
-        self.client.close()
+        with contextlib.suppress(Exception):  # a lost scheduler: nothing is left to close cleanly
+            self.client.close(timeout=5)

@@ -40,7 +40,7 @@ from digitnet.nn import Sequential
 from digitnet.rescue import save_or_rescue
 from digitnet.sweeps.results import summarise
 from digitnet.sweeps.spec import Run, SweepSpec
-from digitnet.sweeps.task import train_run
+from digitnet.sweeps.task import RunFailed, train_run
 
 __all__ = ["SweepOutcome", "done_record", "run_sweep"]
 
@@ -55,6 +55,7 @@ class SweepOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     trained: int = 0  # runs trained this time (the rest were done already)
     seconds: float = 0.0
+    shunned: dict[str, str] = field(default_factory=dict)  # workers given no more runs, and why
     rescued: dict[str, Path] = field(default_factory=dict)  # runs that could not be saved in the sweep
     save_errors: list[str] = field(default_factory=list)  # what each failed save said, naming both folders
 
@@ -122,24 +123,30 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
     if progress is not None:
         progress.start(len(runs), len(outcome.records))
     suspects: set[str] = set()  # runs whose process died beside others: tried next alone, to see
+    workers = _Workers()  # where runs failed: a retry goes elsewhere, a worker that only fails gets none
     try:
         while todo or flying:
             while todo and len(flying) < backend.capacity and not (flying and todo[0].key in suspects):
                 run = todo.popleft()
-                flying[backend.submit(train_run, run.config.to_dict(), data_dir, keep_models)] = run
+                args = (train_run, run.config.to_dict(), data_dir, keep_models)
+                flying[backend.submit(*args, avoid=workers.avoid(run.key))] = run
                 if run.key in suspects:
                     break  # alone: if its process dies again, it is the one that kills it
             if progress is not None:
                 progress.update(len(outcome.records), len(flying), len(outcome.failed))
-            finished = backend.wait(flying, 0.5)
+            finished = backend.wait(flying, 0.5)  # ConnectionError: the cluster is gone (below)
             lost = [f for f in finished if backend.lost(f.exception())]
             for future in finished:
                 run = flying.pop(future)
                 error = future.exception()
                 if error is None:
                     suspects.discard(run.key)
-                    _keep(outcome, out, run, future.result())
+                    result = future.result()
+                    workers.succeeded(result.get("where", result["worker"]))
+                    _keep(outcome, out, run, result)
                     continue
+                if isinstance(error, RunFailed) and workers.failed(run.key, error):
+                    outcome.shunned[error.worker] = error.error
                 if future in lost and len(lost) > 1:  # one process died and took the others' runs along
                     suspects.add(run.key)
                     todo.appendleft(run)
@@ -148,7 +155,13 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
                 if attempts[run.key] <= retries:
                     todo.appendleft(run)
                 else:
-                    outcome.failed[run.key] = f"{type(error).__name__}: {error}"
+                    said = str(error) if isinstance(error, RunFailed) else f"{type(error).__name__}: {error}"
+                    outcome.failed[run.key] = said
+    except ConnectionError as exc:  # the cluster itself is gone: what finished is saved
+        raise ConnectionError(
+            f"{exc}; {len(outcome.records)} of {len(runs)} runs are done and recorded in {out}: run the "
+            "same command again to continue"
+        ) from None
     except KeyboardInterrupt:
         for future in flying:
             future.cancel()
@@ -164,6 +177,31 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
             progress.close()
         _save_summary(outcome, out)
     return outcome
+
+
+class _Workers:
+    """Where runs failed: a run is not tried again on a worker it failed on, and a worker that has failed
+    :data:`SHUN_AFTER` runs without finishing one (no MNIST there, a broken install) gets no more."""
+
+    SHUN_AFTER = 2
+
+    def __init__(self):
+        self.failed_on: dict[str, set[str]] = {}  # run key -> workers it failed on
+        self.failures: dict[str, int] = {}
+        self.good: set[str] = set()
+
+    def avoid(self, key: str) -> frozenset[str]:
+        shunned = {w for w, n in self.failures.items() if n >= self.SHUN_AFTER and w not in self.good}
+        return frozenset(self.failed_on.get(key, set()) | shunned)
+
+    def succeeded(self, worker: str) -> None:
+        self.good.add(worker)
+
+    def failed(self, key: str, error: RunFailed) -> bool:
+        """Count the failure; True when it makes its worker one to shun from now on."""
+        self.failed_on.setdefault(key, set()).add(error.worker)
+        self.failures[error.worker] = self.failures.get(error.worker, 0) + 1
+        return self.failures[error.worker] == self.SHUN_AFTER and error.worker not in self.good
 
 
 def _keep(outcome: SweepOutcome, out: Path, run: Run, result: dict[str, Any]) -> None:

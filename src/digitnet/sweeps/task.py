@@ -20,7 +20,30 @@ from digitnet.config import TrainConfig
 from digitnet.data import MNIST, load_mnist
 from digitnet.runs import train
 
-__all__ = ["train_run"]
+__all__ = ["RunFailed", "train_run", "worker_name"]
+
+
+class RunFailed(RuntimeError):
+    """A run's training raised on a worker: the error's type and message, and the worker (its Dask
+    address, or ``host:pid`` on this machine's processes), so that the sweep can say where it failed and
+    try the run elsewhere. Plain values only: it crosses the network pickled."""
+
+    def __init__(self, worker: str, error: str):
+        super().__init__(worker, error)
+        self.worker, self.error = worker, error
+
+    def __str__(self) -> str:
+        return f"{self.error} (on {self.worker})"
+
+
+def worker_name() -> str:
+    """This process as the sweep names it: its Dask worker's address, else ``host:pid``."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):  # not on a Dask worker
+        return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @lru_cache(maxsize=2)
@@ -33,18 +56,24 @@ def _mnist(data_dir: str | None, validation_size: int) -> MNIST:
 def train_run(config: dict[str, Any], data_dir: str | None, keep_model: bool = True) -> dict[str, Any]:
     """Train the configuration ``config`` (:meth:`TrainConfig.to_dict`) and return what it gave.
 
+    Raises :class:`RunFailed`, naming this worker, when the training raises (no MNIST here, say).
+
     Returns ``{"metrics", "history", "worker", "model"}``: the run's metrics (as ``digitnet train``
     records them), its per-epoch history, ``host:pid`` of the process that trained it, and, with
     ``keep_model``, ``(architecture, arrays)`` of the trained network (``Sequential.config()`` and
     ``named_state()``).
     """
     settings = TrainConfig.from_dict(config)
-    with threadpool_limits(limits=1, user_api="blas"):  # one core per run: runs share the machine
-        result = train(settings, _mnist(data_dir, settings.validation_size))
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):  # one core per run: runs share the machine
+            result = train(settings, _mnist(data_dir, settings.validation_size))
+    except Exception as exc:  # noqa: BLE001 - any failure: said with the worker it happened on
+        raise RunFailed(worker_name(), f"{type(exc).__name__}: {exc}") from None
     out = {
         "metrics": result.metrics,
         "history": result.history.to_dict(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "where": worker_name(),  # the Dask worker's address: where a retry should not go
     }
     if keep_model:
         out["model"] = (result.model.config(), result.model.named_state())

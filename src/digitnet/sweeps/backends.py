@@ -1,8 +1,9 @@
 """Where a sweep's runs train: this machine's processes, or a Dask cluster.
 
-Both give the runner the same four things: ``capacity`` (how many runs to keep going at once),
-``submit(function, *args)`` (a future), ``wait(futures, seconds)`` (those finished so far) and
-``close()``. A run whose process dies fails its future; the runner retries it.
+Both give the runner the same things: ``capacity`` (how many runs to keep going at once),
+``submit(function, *args, avoid=workers)`` (a future), ``wait(futures, seconds)`` (those finished so far),
+``routes`` (whether ``avoid`` can send a run elsewhere) and ``close()``. A run whose process dies fails
+its future; the runner retries it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class LocalProcesses:
     reaches a run. If one dies, every run in flight fails with ``BrokenProcessPool``; the pool is then
     started afresh for the retries.
     """
+
+    routes = False  # every process is alike: a run cannot be sent away from one
 
     def __init__(self, processes: int | None = None):
         self.capacity = processes or available_cores()
@@ -153,6 +156,8 @@ class DaskCluster:
     --nthreads 1`` per core (each worker needs digitnet installed and MNIST: see the README). If a worker
     is lost, the scheduler gives its runs to the others.
     """
+
+    routes = True  # a run can be sent to other workers than those it failed on
 
     def __init__(self, address: str, *, timeout: float = 10.0, workers_timeout: float = 60.0):
         address = scheduler_address(address)  # a malformed one is refused before any connection

@@ -145,7 +145,7 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
                     workers.succeeded(result.get("where", result["worker"]))
                     _keep(outcome, out, run, result)
                     continue
-                if isinstance(error, RunFailed) and workers.failed(run.key, error):
+                if isinstance(error, RunFailed) and backend.routes and workers.failed(run.key, error):
                     outcome.shunned[error.worker] = error.error
                 if future in lost and len(lost) > 1:  # one process died and took the others' runs along
                     suspects.add(run.key)

@@ -28,6 +28,7 @@ import numpy as np
 from digitnet.config import TrainConfig
 from digitnet.interop.extras import require
 from digitnet.nn import Sequential
+from digitnet.nn.callbacks import Callback
 from digitnet.nn.training import fit as fit_network
 from digitnet.runs import build_model, fit_settings, make_optimizer, training_rng
 
@@ -38,6 +39,9 @@ from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data  # noqa: E402
 
 __all__ = ["DigitNetClassifier"]
+
+OWN_PARAMETERS = ("random_state", "validation_fraction", "class_weight", "warm_start", "verbose")
+"""The estimator's own parameters; every other one is a TrainConfig field."""
 
 DEFAULTS = TrainConfig()
 """The constructor's defaults are TrainConfig's own, read from it rather than written again."""
@@ -55,11 +59,20 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         a cosine schedule, 40 epochs, L2 3e-4); ``augment`` needs 784 features. ``patience`` stops early
         on the validation split that ``validation_fraction`` holds out.
     validation_fraction : float
-        The share of the training data held out (its last rows, as ``digitnet train`` holds out the
-        last 10,000 images) to record validation scores each epoch and, with ``patience``, stop early.
-        0 (the default) trains on everything.
+        The share of the training data held out, drawn at random with ``random_state`` and stratified by
+        class (as ``MLPClassifier`` holds out its validation set), to record validation scores each epoch
+        and, with ``patience``, stop early. 0 (the default) trains on everything.
+    class_weight : None, "balanced" or dict
+        Each class's weight in the cost, as scikit-learn's estimators take it: "balanced" weighs class c
+        by n / (C · n_c); a dict maps labels to weights (others weigh 1).
+    warm_start : bool
+        ``fit`` goes on from the network it trained before (its optimiser's state too) instead of
+        starting afresh, as long as the features and classes are the same.
+    verbose : bool
+        Print each epoch's cost (and validation accuracy) as it ends.
     random_state : int
-        The seed of the initial weights, the shuffling and the dropout masks: same seed, same model.
+        The seed of the initial weights, the validation split, the shuffling and the dropout masks:
+        same seed, same model.
 
     Attributes
     ----------
@@ -74,6 +87,13 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         The mean training cost of each of those epochs.
     validation_scores_ : list of float
         Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (None without a validation split).
+    best_loss_ : float
+        The lowest of ``loss_curve_``.
+    coefs_, intercepts_ : list of ndarray
+        Each dense layer's weights (n_in, n_out) and biases (n_out,), as ``MLPClassifier`` names them
+        (copies; the network's own are ``model_``'s).
     config_ : TrainConfig
         The settings it was trained with.
     """
@@ -104,6 +124,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         workers=DEFAULTS.workers,
         output_activation=DEFAULTS.output_activation,
         validation_fraction=0.0,
+        class_weight=None,
+        warm_start=False,
+        verbose=False,
         random_state=0,
     ):
         self.hidden = hidden
@@ -130,6 +153,9 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.workers = workers
         self.output_activation = output_activation
         self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.verbose = verbose
         self.random_state = random_state
 
     # ----- the settings --------------------------------------------------------------------------
@@ -150,21 +176,30 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 "patience (early stopping) watches a validation split: set validation_fraction > 0 "
                 f"(it holds out {held} of {n_samples} rows now)"
             )
-        own = ("random_state", "validation_fraction")  # the estimator's; the rest are TrainConfig's
+        own = OWN_PARAMETERS  # the estimator's; the rest are TrainConfig's
         fields = {k: v for k, v in self.get_params().items() if k not in own}
         return TrainConfig(**fields, seed=int(self.random_state), validation_size=held)
 
     # ----- training ------------------------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Build a fresh network and train it for ``epochs`` epochs on (X, y). Returns self.
+    def fit(self, X, y, sample_weight=None):
+        """Train for ``epochs`` epochs on (X, y): a fresh network, or with ``warm_start`` the one trained
+        before. ``sample_weight`` (n_samples,) weighs each example in the cost. Returns self.
 
         Shape: X (n_samples, n_features), y (n_samples,).
         """
-        X, y = self._checked(X, y, reset=True)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        self._start(X.shape)
-        self._train(X, codes, epochs=self.config_.epochs)
+        warm = bool(self.warm_start) and hasattr(self, "model_")
+        X, y = self._checked(X, y, reset=not warm)
+        classes, codes = np.unique(y, return_inverse=True)
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start goes on with the classes {self.classes_.tolist()}, but y has "
+                f"{classes.tolist()}; set warm_start=False to start afresh"
+            )
+        self.classes_ = classes
+        if not warm:
+            self._start(X.shape)
+        self._train(X, codes, epochs=self.config_.epochs, weights=self._weights(X, y, sample_weight))
         return self
 
     def partial_fit(self, X, y, classes=None):
@@ -189,8 +224,24 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 f"labels {unseen[:5]} are not among classes_ {self.classes_}; pass every class to the first "
                 "partial_fit as classes=..."
             )
-        self._train(X, np.searchsorted(self.classes_, y), epochs=1, schedule="constant")
+        codes = np.searchsorted(self.classes_, y)
+        self._train(X, codes, epochs=1, schedule="constant", weights=self._weights(X, y, None))
         return self
+
+    def _weights(self, X, y, sample_weight) -> np.ndarray | None:
+        """Each example's weight in the cost (n_samples,): ``sample_weight`` times its class's, or None."""
+        from sklearn.utils.class_weight import compute_sample_weight
+        from sklearn.utils.validation import _check_sample_weight
+
+        weights = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if weights is not None and not (weights >= 0).all():
+            raise ValueError("sample_weight must be >= 0: a negative weight would reward the wrong answer")
+        if self.class_weight is not None:
+            by_class = compute_sample_weight(self.class_weight, y)
+            weights = by_class if weights is None else weights * by_class
+        if weights is not None and not weights.any():
+            raise ValueError("every sample weighs 0: there is nothing to learn from")
+        return weights
 
     def _checked(self, X, y, *, reset: bool):
         X, y = validate_data(self, X, y, reset=reset, dtype=(np.float32, np.float64))
@@ -209,12 +260,15 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self._rng = training_rng(self.config_)
         self.n_iter_, self.loss_curve_, self.validation_scores_ = 0, [], []
 
-    def _train(self, X, codes, *, epochs: int, schedule: str | None = None) -> None:
+    def _train(self, X, codes, *, epochs: int, schedule: str | None = None, weights=None) -> None:
         config = self.config_
         held = int(len(X) * float(self.validation_fraction))
         validation = None
         if held:
-            X, codes, validation = X[:-held], codes[:-held], (X[-held:], codes[-held:])
+            kept, out = self._split(codes, held)
+            validation = (X[out], codes[out])
+            X, codes = X[kept], codes[kept]
+            weights = None if weights is None else weights[kept]
         if schedule is not None:
             config = config.replace(schedule=schedule)
         settings = fit_settings(config, codes, classes=len(self.classes_), epochs=epochs)
@@ -226,18 +280,64 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             settings=settings,
             rng=self._rng,
             validation=validation,
+            callbacks=[_Verbose()] if self.verbose else [],
+            sample_weights=weights,
         )
         self.n_iter_ += len(history)
         self.loss_curve_ += [float(e["loss"]) for e in history.epochs]
         self.validation_scores_ += [float(e["val_accuracy"]) for e in history.epochs if "val_accuracy" in e]
 
+    def _split(self, codes: np.ndarray, held: int) -> tuple[np.ndarray, np.ndarray]:
+        """(kept, held out) row indices: ``held`` rows drawn with ``random_state``, stratified by class
+        when every class has two rows or more (else drawn plainly)."""
+        from sklearn.model_selection import train_test_split
+
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        classes = int((counts > 0).sum())
+        stratify = (
+            codes if counts[counts > 0].min() >= 2 and classes <= held <= len(codes) - classes else None
+        )
+        kept, out = train_test_split(
+            np.arange(len(codes)), test_size=held, stratify=stratify, random_state=int(self.random_state)
+        )
+        return np.sort(kept), np.sort(out)
+
     # ----- using it ------------------------------------------------------------------------------
 
     def predict_proba(self, X) -> np.ndarray:
-        """Each class's probability, (n_samples, n_features) -> (n_samples, n_classes), rows summing to 1."""
+        """Each class's probability, (n_samples, n_features) -> (n_samples, n_classes), rows summing to 1.
+
+        Computed in float64 from the float32 weights, so that a row's probabilities do not depend on
+        which other rows share its batch (float32 BLAS sums in another order for another batch size).
+        """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
-        return self.model_.predict_proba(np.asarray(X, dtype=np.float32)).astype(np.float64)
+        return self.model_.astype(np.float64).predict_proba(np.asarray(X, dtype=np.float64))
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """The log of :meth:`predict_proba`, (n_samples, n_features) -> (n_samples, n_classes)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    @property
+    def best_validation_score_(self) -> float | None:
+        check_is_fitted(self, "model_")
+        return max(self.validation_scores_) if self.validation_scores_ else None
+
+    @property
+    def best_loss_(self) -> float:
+        check_is_fitted(self, "model_")
+        return min(self.loss_curve_)
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        check_is_fitted(self, "model_")
+        return [layer.params["W"].copy() for layer in self.model_.layers if type(layer).__name__ == "Dense"]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        check_is_fitted(self, "model_")
+        return [layer.params["b"].copy() for layer in self.model_.layers if type(layer).__name__ == "Dense"]
 
     def predict(self, X) -> np.ndarray:
         """The most probable label of each sample, (n_samples, n_features) -> (n_samples,)."""
@@ -262,6 +362,12 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             model = Sequential.from_config(config)
             model.set_state(arrays)
             state["model_"] = model
-            state.pop("_optimizer", None)  # its moments belong to the old arrays: start afresh
-            state["_optimizer"] = make_optimizer(state["config_"])
-        self.__dict__.update(state)
+        self.__dict__.update(state)  # the optimiser's moments and step count come back as they were
+
+
+class _Verbose(Callback):
+    """``verbose=True``: each epoch's cost, as scikit-learn's estimators print it."""
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        extra = f", validation accuracy = {logs['val_accuracy']:.4f}" if "val_accuracy" in logs else ""
+        print(f"Iteration {epoch}, loss = {logs['loss']:.8f}{extra}", flush=True)

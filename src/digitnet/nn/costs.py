@@ -29,7 +29,10 @@ def _batch_weights(weights, n, dtype):
     if weights is None:
         return dtype.type(1.0 / n)
     w = np.asarray(weights, dtype=dtype)
-    return (w / w.sum())[:, None]
+    total = w.sum()
+    if total == 0:  # every example of this batch weighs 0: it teaches nothing (not 0/0)
+        return np.zeros((len(w), 1), dtype)
+    return (w / total)[:, None]
 
 
 class Quadratic:

@@ -124,6 +124,7 @@ def fit(
     rng: np.random.Generator,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     callbacks: tuple[Callback, ...] | list[Callback] = (),
+    sample_weights: np.ndarray | None = None,
 ) -> History:
     """Train ``model`` in place by mini-batch gradient descent; returns the per-epoch :class:`History`.
 
@@ -145,6 +146,9 @@ def fit(
     validation : (x_val, y_val) or None
         Evaluated after every epoch; drives early stopping. Never pass the test set here.
     callbacks : list of Callback
+    sample_weights : ndarray (N,) or None
+        Each training example's weight in the cost (times its class weight, if any): a batch's cost is
+        Σ s c / Σ s over its examples.
     """
     x = model.as_input(x)
     y = _check_labels(y, model.n_classes, "training")
@@ -165,7 +169,18 @@ def fit(
         raise ValueError(
             f"class_weights must be {model.n_classes} numbers, one per class, got {len(weights)}"
         )
+    if sample_weights is not None:
+        sample_weights = np.asarray(sample_weights, dtype=np.float64)
+        if (
+            sample_weights.shape != (len(x),)
+            or not (np.isfinite(sample_weights) & (sample_weights >= 0)).all()
+        ):
+            raise ValueError(
+                f"sample_weights must be {len(x)} finite numbers >= 0, one per example, got shape "
+                f"{sample_weights.shape}"
+            )
     loop = _Loop(model, optimizer, settings, rng, callbacks)
+    loop.sample_weights = sample_weights
     n = len(x) if not settings.oversample else model.n_classes * int(np.bincount(y).max())
     history = History()
     best_loss, best_params, bad_epochs = math.inf, None, 0
@@ -228,6 +243,7 @@ class _Loop:
             np.random.default_rng(rng.integers(2**63)) if settings.augment is not None else None
         )
         self.replicas = None
+        self.sample_weights = None  # (N,) or None: each example's weight, times its class's
 
     def start(self) -> None:
         """Start the worker processes, if any; from now on :meth:`finish` must run."""
@@ -283,6 +299,9 @@ class _Loop:
                 example_weights = (
                     None if settings.class_weights is None else settings.class_weights[yb]
                 )  # (N,)
+                if self.sample_weights is not None:
+                    picked = self.sample_weights[idx]
+                    example_weights = picked if example_weights is None else example_weights * picked
                 loss = self.train_step(
                     xb, yb, example_weights, predicted[batch]
                 )  # gradient in parameters.grads

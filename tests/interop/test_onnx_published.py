@@ -242,3 +242,30 @@ def test_a_transpose_that_is_no_channels_last_layout_is_refused_by_name(tmp_path
     onnx.save(proto, str(path))
     with pytest.raises(ModelFileError, match="permutes axes \\[0, 2, 1, 3\\]"):
         import_onnx(path)
+
+
+@pytest.mark.parametrize("pool", ["GlobalAveragePool", "ReduceMean"])
+def test_global_average_pooling_before_the_classifier(tmp_path, digits, pool):
+    """An all-convolutional head: the mean of each feature map, then a dense layer."""
+    if pool == "GlobalAveragePool":
+        pooled = [
+            helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+        ]
+    else:
+        pooled = [helper.make_node("ReduceMean", ["r"], ["f"], axes=[2, 3], keepdims=0)]
+    nodes = [
+        helper.make_node("Conv", ["x", "K", "B"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        *pooled,
+        helper.make_node("Gemm", ["f", "W", "b"], ["logits"]),
+    ]
+    init = {
+        "K": weights(16, 1, 3, 3, scale=0.5),
+        "B": weights(16),
+        "W": weights(16, 10, scale=1.0),
+        "b": weights(10),
+    }
+    path = tmp_path / "gap.onnx"
+    onnx.save(graph(nodes, ("x", ["N", 1, 28, 28]), ("logits", ["N", 10]), init, opset=13), str(path))
+    agree(path, digits, digits.reshape(-1, 1, 28, 28))

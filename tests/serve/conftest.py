@@ -87,3 +87,24 @@ def start_app():
 def pick_port():
     """``free_port()`` -> a port nothing listens on, for a test that must know it before serving."""
     return free_port
+
+
+def received_until_closed(s: socket.socket, seconds: float) -> tuple[bytes, float]:
+    """Everything the server sends on ``s`` until it closes it, and how long that took; fails the test if
+    the connection is still open after ``seconds``."""
+    s.settimeout(seconds)
+    started, received = time.monotonic(), b""
+    try:
+        while chunk := s.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        pytest.fail(f"the server kept the connection open over {seconds} s; received {received[:300]!r}")
+    return received, time.monotonic() - started
+
+
+@pytest.fixture(scope="session")
+def until_closed():
+    """``received_until_closed(socket, seconds)`` -> (bytes, seconds): read until the server closes."""
+    return received_until_closed

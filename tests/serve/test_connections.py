@@ -2,6 +2,7 @@
 bodies. A real uvicorn server (in a thread, or in a child process where its memory is measured)."""
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -30,29 +31,15 @@ def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-def _closed_within(s: socket.socket, seconds: float) -> tuple[bytes, float]:
-    """Everything the server sends until it closes ``s`` (fails if it has not after ``seconds``), and when."""
-    s.settimeout(seconds)
-    started, received = time.monotonic(), b""
-    try:
-        while chunk := s.recv(65536):
-            received += chunk
-    except ConnectionResetError:
-        pass
-    except TimeoutError:
-        pytest.fail(f"the server kept the connection open over {seconds} s; received {received[:200]!r}")
-    return received, time.monotonic() - started
-
-
 def _health(url: str) -> dict:
     with urllib.request.urlopen(url + "/api/health", timeout=5) as reply:
         return json.loads(reply.read())
 
 
-def test_a_silent_connection_is_closed_after_the_header_timeout(app, start_app):
+def test_a_silent_connection_is_closed_after_the_header_timeout(app, start_app, until_closed):
     with start_app(app, header_seconds=0.5) as url:
         s = socket.create_connection(("127.0.0.1", _port(url)))
-        received, waited = _closed_within(s, 5)
+        received, waited = until_closed(s, 5)
         assert received == b"" and 0.4 < waited < 3
 
 
@@ -75,7 +62,9 @@ def test_headers_sent_a_byte_at_a_time_do_not_keep_a_connection_open(app, start_
         assert time.monotonic() - started < 3
 
 
-def test_keep_alive_requests_still_work_and_the_next_request_has_its_own_deadline(app, start_app):
+def test_keep_alive_requests_still_work_and_the_next_request_has_its_own_deadline(
+    app, start_app, until_closed
+):
     with start_app(app, header_seconds=1.0) as url:
         s = socket.create_connection(("127.0.0.1", _port(url)))
         s.settimeout(5)
@@ -87,16 +76,16 @@ def test_keep_alive_requests_still_work_and_the_next_request_has_its_own_deadlin
             assert answer.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in answer
             time.sleep(0.6)  # more than half the deadline between requests: each one starts a new clock
         s.sendall(HEALTH[:20])  # then half a request, and nothing
-        received, waited = _closed_within(s, 5)
+        received, waited = until_closed(s, 5)
         assert received == b"" and waited < 3
 
 
-def test_at_the_cap_a_new_connection_replaces_the_longest_idle_one(app, start_app):
+def test_at_the_cap_a_new_connection_replaces_the_longest_idle_one(app, start_app, until_closed):
     with start_app(app, header_seconds=30, max_connections=5) as url:
         idle = [socket.create_connection(("127.0.0.1", _port(url))) for _ in range(5)]
         time.sleep(0.2)
         assert _health(url)["status"] == "ok"  # the sixth: answered, though five were open
-        received, _ = _closed_within(idle[0], 5)  # the oldest idle connection made room
+        received, _ = until_closed(idle[0], 5)  # the oldest idle connection made room
         assert received == b""
         for s in idle[1:]:  # the others are still open
             s.settimeout(0.2)
@@ -105,7 +94,7 @@ def test_at_the_cap_a_new_connection_replaces_the_longest_idle_one(app, start_ap
             s.close()
 
 
-def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(app, start_app):
+def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(app, start_app, until_closed):
     with start_app(app, header_seconds=30, max_connections=3) as url:
         busy = []
         for _ in range(3):  # three uploads in progress: none of them is idle
@@ -117,15 +106,15 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503(app, start_app
             busy.append(s)
         time.sleep(0.2)
         s = socket.create_connection(("127.0.0.1", _port(url)))
-        received, _ = _closed_within(s, 5)
+        received, _ = until_closed(s, 5)
         assert received.startswith(b"HTTP/1.1 503") and b"retry-after: 5" in received
         assert b"3 connections open, all busy" in received
         for s in busy:  # each is answered 408 when its body's deadline passes, and closed
-            received, _ = _closed_within(s, 5)
+            received, _ = until_closed(s, 5)
             assert received.startswith(b"HTTP/1.1 408")
 
 
-def test_bodies_beyond_the_memory_budget_get_503_and_those_within_it_go_on(start_app):
+def test_bodies_beyond_the_memory_budget_get_503_and_those_within_it_go_on(start_app, until_closed):
     app = create_app({"mlp": load_model(MLP_MODEL)}, "mlp", body_seconds=2.0, body_budget=250_000)
     with start_app(app, header_seconds=3.0) as url:
         uploads = []
@@ -137,7 +126,7 @@ def test_bodies_beyond_the_memory_budget_get_503_and_those_within_it_go_on(start
             )
             uploads.append(s)
             time.sleep(0.2)
-        answers = [_closed_within(s, 6)[0] for s in uploads]
+        answers = [until_closed(s, 6)[0] for s in uploads]
         assert [a[:12] for a in answers] == [b"HTTP/1.1 408"] * 2 + [b"HTTP/1.1 503"] * 2
         assert b"receiving other uploads (250,000 bytes in memory)" in answers[2]
         assert _health(url)["status"] == "ok"  # and the budget is free again: a full body goes through
@@ -162,6 +151,25 @@ app = create_app(models, "cnn", body_seconds=3.0)
 config = server_config(app, "127.0.0.1", int(sys.argv[1]), header_seconds=3.0, log_level="warning")
 uvicorn.Server(config).run()
 """
+
+
+@contextlib.contextmanager
+def _child_server(command: list[str], port: int, preexec=None):
+    """Run a server ``command`` listening on ``port`` until the block ends; yields (url, process) once
+    ``/api/health`` answers."""
+    server = subprocess.Popen(command, preexec_fn=preexec, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                _health(url)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -209,15 +217,7 @@ def test_a_thousand_unfinished_uploads_keep_the_server_small_and_answering(pick_
     if open_file_limit(1100) < 1100:
         pytest.skip("this process may not open 1,000 connections")
     port = pick_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                _health(url)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with _child_server([sys.executable, "-c", SERVER, str(port)], port) as (url, server):
         started = time.monotonic()
         uploads = asyncio.run(_unfinished_uploads(port, 1000))  # health answered meanwhile; all 1,000 closed
         closed_after = time.monotonic() - started
@@ -226,9 +226,6 @@ def test_a_thousand_unfinished_uploads_keep_the_server_small_and_answering(pick_
         assert sum(a.startswith(b"HTTP/1.1 408") for a in uploads) >= 20  # the budget's worth waited 3 s
         assert closed_after < 15
         assert _peak_rss_mb(server.pid) < 200
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_server_config_checks_its_settings_and_uses_the_guarded_protocol(app):
@@ -250,25 +247,12 @@ def test_a_thousand_idle_connections_do_not_lock_out_a_client(pick_port):
     if open_file_limit(1200) < 1200 or hard != resource.RLIM_INFINITY and hard < 4200:
         pytest.skip("this machine's open-file limits do not allow 1,100 connections")
     port = pick_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "digitnet", "serve", "--port", str(port)],
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                _health(url)
-                break
-            except OSError:
-                time.sleep(0.1)
+    command = [sys.executable, "-m", "digitnet", "serve", "--port", str(port)]
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),)
+    with _child_server(command, port, *limit) as (url, _):
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(1100)]
         try:
             assert _health(url)["status"] == "ok"
         finally:
             for s in idle:
                 s.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

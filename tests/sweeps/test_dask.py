@@ -83,6 +83,21 @@ def sweep(capsys, *args):
     return code, captured.out, captured.err
 
 
+def _sweep_until_a_run_is_recorded(out: Path, address: str) -> subprocess.Popen:
+    """``digitnet sweep`` of the LONGER runs on the cluster, in a process of its own; returned once its
+    first run is recorded, still running."""
+    command = [sys.executable, "-m", "digitnet", "sweep", *LONGER, "--no-progress", "--out", str(out)]
+    process = subprocess.Popen(
+        [*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.glob("runs/*/metrics.json")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return process
+
+
 def states(folder: Path) -> dict:
     return {
         run.name: load_model(run / "model.safetensors").model.named_state()
@@ -115,15 +130,7 @@ def test_a_sweep_on_the_cluster_gives_exactly_the_local_weights(mnist_dir, tmp_p
 def test_a_killed_worker_loses_nothing_and_the_rerun_trains_nothing(mnist_dir, tmp_path, capsys):
     out = tmp_path / "sweep"
     with cluster(tmp_path, mnist_dir) as (address, workers, _):
-        command = [sys.executable, "-m", "digitnet", "sweep", *LONGER, "--no-progress", "--out", str(out)]
-        process = subprocess.Popen(
-            [*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + 120
-        while not list(out.glob("runs/*/metrics.json")):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        process = _sweep_until_a_run_is_recorded(out, address)
         os.kill(workers[0].pid, signal.SIGKILL)  # in the middle of the sweep: its run goes to the other
         printed, err = process.communicate(timeout=300)
         assert process.returncode == 0, err
@@ -227,15 +234,7 @@ def test_when_every_worker_fails_each_failure_names_its_worker_and_the_real_erro
 def test_a_killed_scheduler_is_one_message_and_what_finished_is_kept(mnist_dir, tmp_path):
     out = tmp_path / "sweep"
     with cluster(tmp_path, mnist_dir) as (address, _, scheduler):
-        command = [sys.executable, "-m", "digitnet", "sweep", *LONGER, "--no-progress", "--out", str(out)]
-        process = subprocess.Popen(
-            [*command, "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + 120
-        while not list(out.glob("runs/*/metrics.json")):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        process = _sweep_until_a_run_is_recorded(out, address)
         os.killpg(scheduler.pid, signal.SIGKILL)
         _, err = process.communicate(timeout=120)
     done = len(list(out.glob("runs/*/metrics.json")))

@@ -79,12 +79,12 @@ def mirror_folder(tmp_path_factory, mnist_dir) -> Path:
 
 
 @pytest.fixture
-def dead_url() -> str:
-    """A base URL on a local port where nothing listens: connections are refused at once."""
+def dead_url():
+    """A base URL on a local port where nothing listens: connections are refused at once. The port stays
+    bound (not listening) for the whole test, so no server the test starts can be given it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
+        yield f"http://127.0.0.1:{s.getsockname()[1]}/mnist/"
 
 
 @pytest.fixture

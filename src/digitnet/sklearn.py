@@ -197,10 +197,29 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{classes.tolist()}; set warm_start=False to start afresh"
             )
         self.classes_ = classes
-        if not warm:
+        weights = self._weights(X, y, sample_weight)  # checked before anything fitted is replaced
+        if warm:
+            self._renew_settings(X.shape[0])
+        else:
             self._start(X.shape)
-        self._train(X, codes, epochs=self.config_.epochs, weights=self._weights(X, y, sample_weight))
+        self._train(X, codes, epochs=self.config_.epochs, weights=weights)
         return self
+
+    def _renew_settings(self, n_samples: int) -> None:
+        """For a warm fit: the current parameters (epochs, lr, l2, ...) for the network trained before,
+        whose shape cannot change; a new optimiser only if another one is asked for."""
+        config = self._config(n_samples)
+        built = ("hidden", "conv", "kernel_size", "batch_norm", "activation", "cost", "output_activation")
+        changed = [name for name in built if getattr(config, name) != getattr(self.config_, name)]
+        if changed:
+            raise ValueError(
+                f"warm_start goes on with the network trained before, but {', '.join(changed)} changed; set "
+                "warm_start=False to build a new one"
+            )
+        if any(getattr(config, k) != getattr(self.config_, k) for k in ("optimizer", "momentum", "nesterov")):
+            self._optimizer = make_optimizer(config)
+        self._optimizer.lr = config.lr
+        self.config_ = config
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y), continuing from the network so far (its optimiser state included).
@@ -223,6 +242,11 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"labels {unseen[:5]} are not among classes_ {self.classes_}; pass every class to the first "
                 "partial_fit as classes=..."
+            )
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs every class's count, which a stream of partial_fit calls "
+                "does not know; give a dict of class weights, or use fit"
             )
         codes = np.searchsorted(self.classes_, y)
         self._train(X, codes, epochs=1, schedule="constant", weights=self._weights(X, y, None))

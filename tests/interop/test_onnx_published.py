@@ -269,3 +269,38 @@ def test_global_average_pooling_before_the_classifier(tmp_path, digits, pool):
     path = tmp_path / "gap.onnx"
     onnx.save(graph(nodes, ("x", ["N", 1, 28, 28]), ("logits", ["N", 10]), init, opset=13), str(path))
     agree(path, digits, digits.reshape(-1, 1, 28, 28))
+
+
+def test_a_scaling_before_a_nonlinear_layer_is_refused_not_folded_wrongly(tmp_path):
+    nodes = [
+        helper.make_node("Sub", ["x", "half"], ["s"]),
+        helper.make_node("Relu", ["s"], ["r"]),  # relu(x - 0.5) is no affine map of x: nothing to fold
+        helper.make_node("Gemm", ["r", "W", "b"], ["logits"]),
+    ]
+    init = {"half": np.array(0.5, np.float32), "W": weights(784, 10), "b": weights(10)}
+    path = tmp_path / "sub_relu.onnx"
+    onnx.save(graph(nodes, ("x", ["N", 784]), ("logits", ["N", 10]), init), str(path))
+    with pytest.raises(ModelFileError, match=r"scaled \(x·1 \+ -0.5\) before ReLU"):
+        import_onnx(path)
+
+
+def test_nodes_in_reverse_order_are_sorted_in_linear_time_and_too_many_are_refused(tmp_path):
+    from digitnet.interop.onnx_normalise import MAX_NODES
+
+    relus = [helper.make_node("Relu", [f"a{i}"], [f"a{i + 1}"]) for i in range(MAX_NODES + 1)]
+    proto = graph(
+        [helper.make_node("Identity", ["x"], ["a0"]), *relus[::-1]], ("x", ["N", 784]), ("y", ["N", 784]), {}
+    )
+    proto.graph.output[0].name = f"a{MAX_NODES + 1}"
+    path = tmp_path / "many.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ModelFileError, match=f"{MAX_NODES + 2:,} nodes; digitnet reads at most"):
+        import_onnx(path)
+
+
+def test_a_graph_whose_output_is_a_constant_is_refused_in_words(tmp_path):
+    const = helper.make_node("Constant", [], ["y"], value=nh.from_array(weights(1, 10), "v"))
+    path = tmp_path / "constant.onnx"
+    onnx.save(graph([const], ("x", ["N", 784]), ("y", ["N", 10]), {}), str(path))
+    with pytest.raises(ModelFileError, match="computes nothing from its input|one input"):
+        import_onnx(path)

@@ -44,7 +44,7 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
             batch_size=16,
             lr=0.05,
         ),
-        DigitNetClassifier(hidden=(200,), epochs=30, validation_fraction=0.2, class_weight="balanced"),
+        DigitNetClassifier(hidden=(200,), epochs=30, validation_fraction=0.2, dropout=0.2),
     ],
     expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
 )
@@ -305,3 +305,24 @@ def test_float32_probabilities_do_not_depend_on_the_batch(digits):
         whole = clf.predict_proba(x32[:300])
         one_by_one = np.concatenate([clf.predict_proba(x32[i : i + 1]) for i in range(300)])
         np.testing.assert_allclose(whole, one_by_one, rtol=1e-12, atol=1e-12)
+
+
+def test_a_warm_fit_takes_the_new_training_settings_but_keeps_the_network(digits):
+    x, y = digits
+    clf = small(epochs=2, warm_start=True).fit(x, y)
+    clf.set_params(epochs=3, lr=3e-3)
+    clf.fit(x, y)
+    assert clf.n_iter_ == 5 and clf._optimizer.lr == 3e-3 and clf.config_.epochs == 3
+    with pytest.raises(ValueError, match="hidden changed"):
+        clf.set_params(hidden=(8,)).fit(x, y)
+
+
+def test_a_refused_fit_leaves_the_fitted_model_and_balanced_is_refused_in_partial_fit(digits):
+    x, y = digits
+    clf = small(epochs=2).fit(x, y)
+    before = clf.model_.parameters.values.copy()
+    with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+        clf.fit(x, y, sample_weight=-np.ones(len(y)))
+    np.testing.assert_array_equal(clf.model_.parameters.values, before)
+    with pytest.raises(ValueError, match="class_weight='balanced' needs every class's count"):
+        small(class_weight="balanced").partial_fit(x, y, classes=np.arange(10))

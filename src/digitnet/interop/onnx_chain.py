@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.errors import ModelFileError
 from digitnet.interop.onnx_graph import ACTIVATIONS, SCALING_OPS, SKIPPED, SUPPORTED_OPS, Graph, attributes
 from digitnet.nn import (
     AvgPool2D,
@@ -148,6 +149,10 @@ def read_chain(g: Graph, start: str, input_shape: tuple[int, ...], input_range=N
             if op == "LogSoftmax":
                 raise g.refuse(node, "LogSoftmax is read only as the last node, the class probabilities")
             chain.add(Softmax())
+    if not nodes:
+        raise ModelFileError(
+            f"{g.path}: the graph computes nothing from its input (its output is a constant)"
+        )
     if current != output:
         raise g.refuse(nodes[-1], f"the chain ends at {current!r}, not at the graph's output {output!r}")
     if chain.folded is None:
@@ -192,6 +197,15 @@ def _fold(g: Graph, node, chain: _Chain, w: np.ndarray, b: np.ndarray, padding: 
     scale, shift = chain.scale * (high - low), chain.scale * low + chain.shift
     if (scale, shift) == (1.0, 0.0):
         return w, b
+    between = [type(layer).__name__ for layer in chain.layers]  # what the scaling must pass unchanged
+    crossable = {"Flatten", "AvgPool2D"} | ({"MaxPool2D"} if scale > 0 else set())
+    if any(name not in crossable for name in between):
+        raise g.refuse(
+            node,
+            f"the input is scaled (x·{scale:g} + {shift:g}) before {', '.join(between)}, which would not "
+            "pass the scaling on unchanged; digitnet folds an input scaling only into the first dense or "
+            "convolutional layer, across flattening and pooling",
+        )
     if shift and padding:
         raise g.refuse(
             node,

@@ -114,7 +114,7 @@ def import_onnx(path: str | os.PathLike, input_range: tuple[float, float] | None
         proto = onnx.load(str(path), load_external_data=False)
         check_external(path, proto)
         check_declared(path, proto)  # every size and value, before anything is allocated
-        sorted_nodes(proto)  # some exporters write nodes out of order; the checker wants them sorted
+        sorted_nodes(path, proto)  # some exporters write nodes out of order; the checker wants them sorted
         onnx.checker.check_model(proto)
     except ModelFileError:
         raise

@@ -35,26 +35,41 @@ MAX_NODES = 5_000
 more each."""
 
 
-def sorted_nodes(proto) -> None:
-    """Put the graph's nodes in topological order, in place (Kahn's algorithm; the order kept where it is
-    already right). A node whose inputs nothing computes stays, for the chain reader to refuse by name."""
+def sorted_nodes(path: Path, proto) -> None:
+    """Put the graph's nodes in topological order, in place (Kahn's algorithm, linear in the edges; the
+    order kept where it is already right). Nodes whose inputs nothing computes stay, at the end, for the
+    chain reader to refuse by name. At most :data:`MAX_NODES` nodes are sorted (ModelFileError beyond)."""
+    from collections import deque
+
     graph = proto.graph
+    if len(graph.node) > MAX_NODES:
+        raise ModelFileError(f"{path}: {len(graph.node):,} nodes; digitnet reads at most {MAX_NODES:,}")
     known = {t.name for t in graph.initializer} | {i.name for i in graph.input} | {""}
-    waiting, ordered = list(graph.node), []
-    while waiting:
-        ready = [n for n in waiting if all(name in known for name in n.input)]
-        if not ready:  # a cycle, or an input nothing computes: leave the rest as it is
-            ordered += waiting
-            break
-        ready_ids = {id(n) for n in ready}
-        waiting = [n for n in waiting if id(n) not in ready_ids]
-        for node in ready:
-            known.update(node.output)
-        ordered += ready
-    if [id(n) for n in ordered] != [id(n) for n in graph.node]:
-        copies = [type(n)() for n in ordered]
-        for copy, node in zip(copies, ordered, strict=True):
-            copy.CopyFrom(node)
+    nodes = list(graph.node)
+    missing = [len({name for name in n.input if name not in known}) for n in nodes]
+    readers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in {name for name in node.input if name not in known}:
+            readers.setdefault(name, []).append(i)
+    ready = deque(i for i, count in enumerate(missing) if count == 0)
+    order, produced = [], set()
+    while ready:
+        i = ready.popleft()
+        order.append(i)
+        for name in nodes[i].output:
+            if name in produced:
+                continue
+            produced.add(name)
+            for j in readers.get(name, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    ready.append(j)
+    placed = set(order)
+    order += [i for i in range(len(nodes)) if i not in placed]  # a cycle, or inputs nothing computes
+    if order != list(range(len(nodes))):
+        copies = [type(nodes[i])() for i in order]
+        for copy, i in zip(copies, order, strict=True):
+            copy.CopyFrom(nodes[i])
         del graph.node[:]
         graph.node.extend(copies)
 
@@ -65,7 +80,7 @@ def normalised(path: Path, proto):
 
     Raises ModelFileError, naming the node, for a graph that could make the rewriting costly.
     """
-    from onnx import TensorProto, load_from_string, shape_inference
+    from onnx import load_from_string, shape_inference
 
     from digitnet.modelfile.architecture import MAX_VALUES
 
@@ -83,17 +98,7 @@ def normalised(path: Path, proto):
         inferred = shape_inference.infer_shapes(proto)
     except Exception:  # noqa: BLE001 - onnx raises several types; the chain reader reports the graph
         return None
-    for value in inferred.graph.value_info:
-        if value.type.tensor_type.elem_type not in (
-            0,
-            TensorProto.FLOAT,
-            TensorProto.INT64,
-            TensorProto.INT32,
-            TensorProto.DOUBLE,
-            TensorProto.FLOAT16,
-            TensorProto.BOOL,
-        ):
-            continue
+    for value in [*inferred.graph.value_info, *inferred.graph.output]:  # every type: bytes add up too
         dims = [d.dim_value for d in value.type.tensor_type.shape.dim if d.HasField("dim_value")]
         if math.prod(dims) > MAX_VALUES:
             raise ModelFileError(

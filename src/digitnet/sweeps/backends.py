@@ -163,8 +163,10 @@ class DaskCluster:
         address = scheduler_address(address)  # a malformed one is refused before any connection
         distributed = require("distributed", "dask", "a sweep on a Dask cluster (--scheduler)")
         # distributed logs each failed reconnection with a traceback; the sweep says what happened instead
+        self._log_levels = {}  # restored by close()
         for name in ["distributed", *logging.root.manager.loggerDict]:  # each has a level of its own
             if name == "distributed" or name.startswith("distributed."):
+                self._log_levels[name] = logging.getLogger(name).level
                 logging.getLogger(name).setLevel(logging.CRITICAL)
         advice = (
             f"Start one with `dask scheduler` and workers with `dask worker {address}`, or leave out "
@@ -213,7 +215,8 @@ class DaskCluster:
         allowed = sorted(workers - set(avoid))
         if not allowed or len(allowed) == len(workers):
             return self.client.submit(function, *args, pure=False)
-        return self.client.submit(function, *args, pure=False, workers=allowed, allow_other_workers=False)
+        # preferred, not required: should those workers leave, the run must not wait for them forever
+        return self.client.submit(function, *args, pure=False, workers=allowed, allow_other_workers=True)
 
     @staticmethod
     def lost(error: BaseException | None) -> bool:
@@ -235,3 +238,5 @@ class DaskCluster:
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a lost scheduler: nothing is left to close cleanly
             self.client.close(timeout=5)
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)

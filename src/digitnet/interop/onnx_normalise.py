@@ -78,14 +78,13 @@ def normalised(path: Path, proto):
     """``proto`` rewritten by ONNX Runtime's basic optimisations, or None when there is nothing to gain
     (onnxruntime missing, or it cannot load the graph; the caller then reports the graph as it is).
 
-    Raises ModelFileError, naming the node, for a graph that could make the rewriting costly.
+    Raises ModelFileError, naming the node, for a graph that could make the rewriting costly. The node
+    count is bounded already: :func:`sorted_nodes` runs on every graph first.
     """
     from onnx import load_from_string, shape_inference
 
     from digitnet.modelfile.architecture import MAX_VALUES
 
-    if len(proto.graph.node) > MAX_NODES:
-        raise ModelFileError(f"{path}: {len(proto.graph.node):,} nodes; digitnet reads at most {MAX_NODES:,}")
     allowed = set(SUPPORTED_OPS) | set(WRAPPER_OPS) | {"ReduceSum"}
     for node in proto.graph.node:
         if node.op_type not in allowed or node.domain not in ("", "ai.onnx"):

@@ -3,6 +3,7 @@ experiments share."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +39,9 @@ def build_model(config: TrainConfig, *, features: int = 784, classes: int = 10) 
 
     The quadratic cost compares activations with the one-hot target, so its output layer is a sigmoid
     unless ``config.output_activation`` says otherwise; cross-entropy takes the raw scores (logits).
-    ``features`` inputs (784 pixels of a digit; a convolutional network needs those 784, as a 28x28
-    image) and ``classes`` outputs: other data than MNIST, as :mod:`digitnet.sklearn` trains on.
+    ``features`` inputs (784 pixels of a digit) and ``classes`` outputs: other data than MNIST, as
+    :mod:`digitnet.sklearn` trains on. A convolutional network reads square images of
+    :func:`image_side` pixels a side: 28x28 for MNIST, 8x8 for scikit-learn's ``load_digits``.
     """
     output = config.output_activation or ("sigmoid" if config.cost == "quadratic" else "identity")
     layers = network_layers(
@@ -54,12 +56,20 @@ def build_model(config: TrainConfig, *, features: int = 784, classes: int = 10) 
         output=output,
         classes=classes,
     )
-    if config.conv and features != 784:
-        raise ValueError(f"convolutional networks read 28x28 images (784 features), got {features} features")
-    input_shape = (1, 28, 28) if config.conv else (features,)
+    side = image_side(features, len(config.conv))
+    input_shape = (1, side, side) if config.conv else (features,)
     return Sequential(
         layers, cost=config.cost, input_shape=input_shape, rng=np.random.default_rng(config.seed)
     )
+
+
+def image_side(features: int, stages: int) -> int:
+    """The side of the square image a convolutional network of ``stages`` stages reads ``features`` as:
+    the smallest with side² >= features (the features row by row, zeros after them), and at least 2^stages,
+    so that each stage's 2x2 pooling leaves a pixel. 784 -> 28, 64 -> 8, 20 -> 5; 2 features, 2 stages -> 4.
+    """
+    side = math.isqrt(features - 1) + 1 if features > 1 else 1
+    return max(side, 2**stages)
 
 
 def network_layers(

@@ -6,10 +6,10 @@ Needs the extra: ``pip install 'digitnet[sklearn]'``. The constructor's argument
 through the same path as ``digitnet train`` (:mod:`digitnet.runs`): on the same images with the same
 settings and seed it gives the very same weights, so the same accuracy.
 
-Any data will do, not only MNIST: X is (n_samples, n_features) of numbers (a convolutional network needs
-n_features = 784, a 28x28 image), y any labels, which ``classes_`` maps to the network's outputs 0..C-1.
-Scale the features yourself (MNIST's pixels are in [0, 1]; a ``StandardScaler`` in a ``Pipeline`` for
-other data).
+Any data will do: X is (n_samples, n_features) of numbers (a convolutional network reads each row as a
+square image: 784 as 28x28, ``load_digits``'s 64 as 8x8, others with zeros after them), y any labels,
+``classes_`` mapping them to the outputs 0..C-1. Scale the features yourself (MNIST's pixels are in
+[0, 1]; a ``StandardScaler`` in a ``Pipeline`` for other data).
 
 Examples
 --------
@@ -40,11 +40,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 __all__ = ["DigitNetClassifier"]
 
+# the estimator's own parameters; every other one is a TrainConfig field, defaulting to TrainConfig's own
 OWN_PARAMETERS = ("random_state", "validation_fraction", "class_weight", "warm_start", "verbose")
-"""The estimator's own parameters; every other one is a TrainConfig field."""
-
 DEFAULTS = TrainConfig()
-"""The constructor's defaults are TrainConfig's own, read from it rather than written again."""
 
 
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
@@ -56,7 +54,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     schedule, batch_size, epochs, l2, dropout, input_dropout, init, patience, oversample, class_weighted,
     workers, output_activation
         As in :class:`~digitnet.config.TrainConfig`, with its defaults (784-100-10 with ReLU, Adam at 1e-3,
-        a cosine schedule, 40 epochs, L2 3e-4); ``augment`` needs 784 features. ``patience`` stops early
+        a cosine schedule, 40 epochs, L2 3e-4); ``augment`` needs square images. ``patience`` stops early
         on the validation split that ``validation_fraction`` holds out.
     validation_fraction : float
         The share of the training data held out, drawn at random with ``random_state`` and stratified by
@@ -284,8 +282,13 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self._rng = training_rng(self.config_)
         self.n_iter_, self.loss_curve_, self.validation_scores_ = 0, [], []
 
+    def _laid_out(self, X: np.ndarray) -> np.ndarray:
+        """X as the network reads it: a convolutional one's square images, zeros after the features."""
+        missing = int(np.prod(self.model_.input_shape)) - X.shape[1]
+        return np.pad(X, ((0, 0), (0, missing))) if missing else X
+
     def _train(self, X, codes, *, epochs: int, schedule: str | None = None, weights=None) -> None:
-        config = self.config_
+        config, X = self.config_, self._laid_out(X)
         held = int(len(X) * float(self.validation_fraction))
         validation = None
         if held:
@@ -336,7 +339,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
-        return self.model_.astype(np.float64).predict_proba(np.asarray(X, dtype=np.float64))
+        return self.model_.astype(np.float64).predict_proba(self._laid_out(np.asarray(X, dtype=np.float64)))
 
     def predict_log_proba(self, X) -> np.ndarray:
         """The log of :meth:`predict_proba`, (n_samples, n_features) -> (n_samples, n_classes)."""

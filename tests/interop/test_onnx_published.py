@@ -114,12 +114,55 @@ def test_normalisation_given_on_the_command_line_for_a_graph_without_it(tmp_path
     assert loaded.metrics["input_range"] == f"{-0.1307 / 0.3081:g},{(1 - 0.1307) / 0.3081:g}"
 
 
-def test_a_shift_before_a_padded_convolution_is_refused_with_the_reason(tmp_path):
+def test_a_shift_before_a_padded_convolution_is_kept_as_the_models_input_transform(tmp_path, digits, capsys):
+    """Folding (x - m)/s into a zero-padded first convolution would pad with m/s instead of 0: the scaling
+    stays a layer of its own, saved in the model file, so evaluate, predict and export all apply it."""
+    from digitnet.interop import export_onnx
+    from digitnet.nn import Rescaling
+
     torch, net = _torch_cnn(normalise=True, padding=1)
     path = tmp_path / "net.onnx"
     torch.onnx.export(net, torch.zeros(1, 1, 28, 28), path, dynamo=False, input_names=["x"])
-    with pytest.raises(ModelFileError, match="before a zero-padded convolution.*near the image's borders"):
-        import_onnx(path)
+    model = agree(path, digits[:100], digits[:100].reshape(-1, 1, 28, 28), batch_of_one=True)
+    first = model.layers[0]
+    assert isinstance(first, Rescaling)
+    assert (first.scale, first.offset) == pytest.approx((1 / 0.3081, -0.1307 / 0.3081), rel=1e-6)
+    out = tmp_path / "net.safetensors"
+    assert main(["import", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "input transform  layer 0 maps them to x·3.2457 - 0.424213" in capsys.readouterr().out
+    loaded = load_model(out).model
+    np.testing.assert_array_equal(
+        loaded.predict_proba(digits[:100].reshape(-1, 1, 28, 28)),
+        model.predict_proba(digits[:100].reshape(-1, 1, 28, 28)),
+    )
+    again = tmp_path / "again.onnx"
+    export_onnx(loaded, again)  # Mul and Add at the input, then the convolution with its zero padding
+    agree(again, digits[:100], digits[:100].reshape(-1, 1, 28, 28))
+
+
+def test_a_scaling_before_an_activation_is_kept_where_the_graph_has_it(tmp_path, digits):
+    """Sub, then ReLU, then Div, then Gemm: the Sub cannot pass the ReLU, so it stays a layer before it;
+    the Div, with nothing but the flatten between it and the Gemm, is folded into the weights."""
+    from digitnet.nn import ReLU, Rescaling
+
+    w, b = weights(784, 10), weights(10)
+    nodes = [
+        helper.make_node("Sub", ["x", "m"], ["s"]),
+        helper.make_node("Relu", ["s"], ["r"]),
+        helper.make_node("Div", ["r", "d"], ["q"]),
+        helper.make_node("Flatten", ["q"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "W", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["p"], axis=-1),
+    ]
+    init = {"m": np.float32(0.2), "d": np.float32(0.5), "W": w, "b": b}
+    path = tmp_path / "net.onnx"
+    onnx.save(graph(nodes, ("x", ["N", 784]), ("p", ["N", 10]), init), path)
+    model = agree(path, digits, digits)
+    assert [type(layer) for layer in model.layers[:2]] == [Rescaling, ReLU]
+    assert (model.layers[0].scale, model.layers[0].offset) == pytest.approx((1.0, -0.2))
+    np.testing.assert_allclose(model.layers[3].params["W"], 2 * w, rtol=1e-6)  # the Div, folded
 
 
 def keras_cnn():
@@ -269,19 +312,6 @@ def test_global_average_pooling_before_the_classifier(tmp_path, digits, pool):
     path = tmp_path / "gap.onnx"
     onnx.save(graph(nodes, ("x", ["N", 1, 28, 28]), ("logits", ["N", 10]), init, opset=13), str(path))
     agree(path, digits, digits.reshape(-1, 1, 28, 28))
-
-
-def test_a_scaling_before_a_nonlinear_layer_is_refused_not_folded_wrongly(tmp_path):
-    nodes = [
-        helper.make_node("Sub", ["x", "half"], ["s"]),
-        helper.make_node("Relu", ["s"], ["r"]),  # relu(x - 0.5) is no affine map of x: nothing to fold
-        helper.make_node("Gemm", ["r", "W", "b"], ["logits"]),
-    ]
-    init = {"half": np.array(0.5, np.float32), "W": weights(784, 10), "b": weights(10)}
-    path = tmp_path / "sub_relu.onnx"
-    onnx.save(graph(nodes, ("x", ["N", 784]), ("logits", ["N", 10]), init), str(path))
-    with pytest.raises(ModelFileError, match=r"scaled \(x·1 \+ -0.5\) before ReLU"):
-        import_onnx(path)
 
 
 def test_nodes_in_reverse_order_are_sorted_in_linear_time_and_too_many_are_refused(tmp_path):

@@ -68,6 +68,14 @@ def test_huge_layers_are_refused_at_once(tmp_path, units, reason):
             "file holds tensors 'layers.3.W', 'layers.3.b'",
         ),
         (lambda a: a.update(input_shape=[1, 28, 28]), r"layer 0 \(Dense\) cannot follow the layer before it"),
+        (
+            lambda a: a["layers"].insert(0, {"type": "Rescaling", "scale": 0.0}),
+            r"layer 0 \(Rescaling\): Rescaling's scale must not be 0",
+        ),
+        (
+            lambda a: a["layers"].insert(0, {"type": "Rescaling", "offset": "1"}),
+            r"layer 0 \(Rescaling\): Rescaling's offset must be a finite number, got '1'",
+        ),
     ],
 )
 def test_the_architecture_is_checked_before_anything_is_allocated(tmp_path, edit, reason):
@@ -79,12 +87,23 @@ def test_the_architecture_is_checked_before_anything_is_allocated(tmp_path, edit
 
 def test_state_shapes_agree_with_build_for_every_layer_type():
     """Layer.state_shapes is what the loader trusts; it must give exactly what build creates."""
-    from digitnet.nn import AvgPool2D, BatchNorm, Conv2D, Flatten, Identity, MaxPool2D, ReLU, Softmax
+    from digitnet.nn import (
+        AvgPool2D,
+        BatchNorm,
+        Conv2D,
+        Flatten,
+        Identity,
+        MaxPool2D,
+        ReLU,
+        Rescaling,
+        Softmax,
+    )
 
     models = [
         make_model(),
         Sequential(
             [
+                Rescaling(3.2, -0.4),
                 Conv2D(3, 5, stride=2, padding=1),
                 BatchNorm(),
                 ReLU(),

@@ -1,5 +1,6 @@
-"""Conv2D, MaxPool2D, AvgPool2D, BatchNorm and Flatten against the maths: float64 central differences for
-each layer and a whole convolutional network, and PyTorch parity of values, gradients and SGD steps."""
+"""Conv2D, MaxPool2D, AvgPool2D, BatchNorm, Flatten and Rescaling against the maths: float64 central
+differences for each layer and a whole convolutional network, and PyTorch parity of values, gradients and
+SGD steps."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from digitnet.nn.conv import Conv2D
 from digitnet.nn.gradcheck import check_gradients, numerical_gradient, relative_error
 from digitnet.nn.model import Sequential
 from digitnet.nn.pooling import AvgPool2D, MaxPool2D
+from digitnet.nn.rescaling import Rescaling
 from digitnet.nn.reshape import Flatten
 
 TOLERANCE = 1e-6
@@ -55,6 +57,8 @@ LAYER_CASES = [
     (lambda: BatchNorm(), (5,)),
     (lambda: BatchNorm(momentum=0.3), (3, 4, 5)),
     (lambda: Flatten(), (2, 3, 4)),
+    (lambda: Rescaling(1 / 0.3081, -0.1307 / 0.3081), (1, 5, 5)),
+    (lambda: Rescaling(-2.0), (6,)),
 ]
 
 

@@ -3,7 +3,18 @@
 import numpy as np
 import pytest
 
-from digitnet.nn import AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid
+from digitnet.nn import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Rescaling,
+    Sequential,
+    Sigmoid,
+)
 from digitnet.report.drawn import LINKS, SHOWN, Link, drawn_network
 from digitnet.report.neurons import first_hidden_layer, reads_flat_pixels
 
@@ -62,6 +73,17 @@ def test_a_wide_layer_shows_its_most_active_neurons_and_their_strongest_links():
     assert not [link for link in connections if link.source_column == 0]  # no pixel reaches a neuron
     assert [a["index"] for a in activations] == [0, 1, 3, 4]  # dropout changes nothing, so is left out
     assert [a.get("column", False) for a in activations] == [False, True, False, True]
+
+
+def test_an_input_transform_is_no_column_of_neurons():
+    """An imported network's Rescaling (its own pixel scale) leaves every pixel drawn, its links scaled."""
+    model = zeroed(Sequential([Rescaling(255.0), Dense(3), ReLU(), Dense(10)], rng=0))
+    model.layers[1].params["W"][0, 0] = 1  # pixel 0 at full ink is 255 to this layer
+    network, connections, activations = drawn(model, pixels(0))
+    assert [c["size"] for c in network] == [784, 3, 10]
+    assert "shown" not in network[0]  # the input: every pixel, as without the transform
+    assert (0, 0, 1, 0, 255.0) in connections
+    assert [a["index"] for a in activations] == [1, 2, 3]
 
 
 def test_a_convolutional_network_draws_channel_means_and_no_links_from_the_image():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import format_table, percent, print_json, printable
 from digitnet.modelfile import load_model
+from digitnet.nn import Rescaling
 
 
 def add_parser(commands) -> None:
@@ -66,17 +67,24 @@ def run(args) -> int:
         rows.append(("temperature", f"{m['temperature']:.4g} (fitted on {m.get('calibration_digits', '?')})"))
     if "min_confidence" in m:
         rows.append(("not sure below", percent(m["min_confidence"], 1)))
-    if "imported_from" in m:  # digitnet import: where it came from, and the input scaling folded into it
+    if "imported_from" in m:  # digitnet import: where it came from, and the input range folded into it
         low, _, high = str(m.get("input_range", "0,1")).partition(",")
         folded = (
-            ""
-            if (low, high) == ("0", "1")
-            else f"; its graph took {low}..{high}, folded into the first layer"
+            "" if (low, high) == ("0", "1") else f"; its graph took {low}..{high}, folded into its weights"
         )
         rows.append(("imported from", f"{m['imported_from']}{folded}"))
     rows.append(
         ("input", "28x28 pixels in [0, 1], ink bright on black (predict and serve prepare any image so)")
     )
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, Rescaling):  # an imported network's own scale, which every command applies
+            rows.append(
+                (
+                    "input transform",
+                    f"layer {i} maps them to x·{layer.scale:.6g} {'-+'[layer.offset >= 0]} "
+                    f"{abs(layer.offset):.6g}, the scale the network was trained on",
+                )
+            )
     if rows:
         print("\nrecorded results")
         print(format_table(("result", "value"), rows, align="<<"))

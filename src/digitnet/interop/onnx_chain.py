@@ -6,8 +6,10 @@ put around a network, each turned into what digitnet computes the same way:
 - **Input scaling**: constant scalar ``Sub``, ``Add``, ``Mul``, ``Div`` before the first layer (a Keras
   model trained on 0..255 pixels divides by 255; PyTorch's ``Normalize((m,), (s,))`` is ``(x - m) / s``).
   digitnet's input is always [0, 1] pixels, so x' = a·x + c is folded into the first layer, exactly:
-  W' = a·W and b' = b + c·ΣW (over the inputs of each output). A shift before a zero-padded convolution is
-  not exact at the borders (the padding is 0, not c) and is refused with that reason.
+  W' = a·W and b' = b + c·ΣW (over the inputs of each output), where that is exact; where it is not (a
+  shift before a zero-padded convolution: the padding would be c, not 0; an activation or batch norm
+  between) the scaling is kept as a ``Rescaling`` layer, the network's input transform, which every
+  command then applies.
 - **Channels-last (Keras, TensorFlow)**: a ``Transpose`` (0, 3, 1, 2) of an (N, H, W, 1) input is the
   identity on one channel; a ``Transpose`` (0, 2, 3, 1) before the flatten orders features (h, w, c), so
   the next dense layer's rows are permuted into digitnet's (c, h, w) order.
@@ -34,6 +36,7 @@ from digitnet.nn import (
     Layer,
     MaxPool2D,
     ReLU,
+    Rescaling,
     Sigmoid,
     Softmax,
     Tanh,
@@ -55,6 +58,7 @@ class _Chain:
         self.given: tuple[float, float] | None = (
             None  # the graph's input is given[0] + (given[1] - given[0])·x
         )
+        self.at: int | None = None  # where among the layers the graph's own scaling is
         self.folded: tuple[float, float] | None = None  # the graph's input range that was folded in
         self.hwc = None  # (C, H, W) when the next dense layer reads features in (h, w, c) order
         self._rng = np.random.default_rng(0)
@@ -161,7 +165,7 @@ def read_chain(g: Graph, start: str, input_shape: tuple[int, ...], input_range=N
 
 
 def _scaling(g: Graph, node, chain: _Chain, current_input: str) -> None:
-    """A constant scalar Sub, Add, Mul or Div of the input, before the first layer: x' = scale·x + shift."""
+    """A constant scalar Sub, Add, Mul or Div before the first weighted layer: x' = scale·x + shift."""
     if chain.folded is not None:
         raise g.refuse(
             node, f"a {node.op_type} after the first layer; digitnet reads constant scaling of the input only"
@@ -176,6 +180,11 @@ def _scaling(g: Graph, node, chain: _Chain, current_input: str) -> None:
     op = node.op_type
     if op == "Div" and not first or op in ("Mul", "Div") and k == 0:
         raise g.refuse(node, "divides by the input, or scales it by 0: not an input scaling")
+    if chain.at is None:
+        chain.at = len(chain.layers)
+    elif not _crossable(chain.layers[chain.at :], chain.scale):  # e.g. Sub, then ReLU, then Div
+        _keep_as_layer(chain, chain.at, chain.scale, chain.shift)
+        chain.scale, chain.shift, chain.at = 1.0, 0.0, len(chain.layers)
     if op == "Mul" or op == "Div":
         factor = k if op == "Mul" else 1.0 / k
         chain.scale, chain.shift = chain.scale * factor, chain.shift * factor
@@ -185,34 +194,48 @@ def _scaling(g: Graph, node, chain: _Chain, current_input: str) -> None:
         chain.shift -= k
     else:  # k - x
         chain.scale, chain.shift = -chain.scale, k - chain.shift
+    if not (np.isfinite(chain.scale) and np.isfinite(chain.shift)) or chain.scale == 0:
+        raise g.refuse(node, f"scales the input to x·{chain.scale:g} + {chain.shift:g}, which loses it")
+
+
+def _crossable(layers: list[Layer], scale: float) -> bool:
+    """Whether x·scale + c passes through ``layers`` unchanged: flattening, average pooling, and max
+    pooling when scale > 0 all commute with it; an activation, batch norm or a padded convolution do not."""
+    names = {"Flatten", "AvgPool2D"} | ({"MaxPool2D"} if scale > 0 else set())
+    return all(type(layer).__name__ in names for layer in layers)
+
+
+def _keep_as_layer(chain: _Chain, at: int, scale: float, shift: float) -> None:
+    """A scaling that cannot be folded, kept as a layer of the network at position ``at``."""
+    if (scale, shift) != (1.0, 0.0):
+        chain.layers.insert(at, Rescaling(scale, shift))  # built with the others by Sequential
+        chain.states.insert(at, {})
 
 
 def _fold(g: Graph, node, chain: _Chain, w: np.ndarray, b: np.ndarray, padding: int) -> tuple:
-    """The first layer's (W, b) with the input scaling folded in (W: (D, M) or (F, C, K, K)): the graph's
-    input low + (high - low)·x, then its own scaling, give the first layer scale·x + shift."""
-    if chain.folded is not None:  # folded into the first layer already
+    """The first weighted layer's (W, b) (W: (D, M) or (F, C, K, K)) with the input scaling folded in.
+
+    The graph's input is low + (high - low)·x for digitnet's pixels x (``input_range``), then its own
+    scaling, at position ``chain.at`` of the layers: together the first weighted layer gets
+    scale·x + shift. Folded into its weights, W' = scale·W, b' = b + shift·ΣW, where that is exact;
+    otherwise (an activation or batch norm between, a shift before zero padding, whose border would be
+    0 in the graph's input but ``shift`` in the folded one) kept as a :class:`Rescaling` layer.
+    """
+    if chain.folded is not None:  # the first weighted layer has been read already
         return w, b
     low, high = chain.given or ((0.0, 255.0) if abs(255 * chain.scale - 1) < 1e-3 else (0.0, 1.0))
     chain.folded = (low, high)
-    scale, shift = chain.scale * (high - low), chain.scale * low + chain.shift
+    at, given = (0 if chain.at is None else chain.at), (high - low, low)
+    if _crossable(chain.layers[:at], given[0]):  # the given range moves on to the graph's own scaling
+        scale, shift = chain.scale * given[0], chain.scale * given[1] + chain.shift
+    else:
+        _keep_as_layer(chain, 0, *given)
+        scale, shift, at = chain.scale, chain.shift, at + ((high - low, low) != (1.0, 0.0))
     if (scale, shift) == (1.0, 0.0):
         return w, b
-    between = [type(layer).__name__ for layer in chain.layers]  # what the scaling must pass unchanged
-    crossable = {"Flatten", "AvgPool2D"} | ({"MaxPool2D"} if scale > 0 else set())
-    if any(name not in crossable for name in between):
-        raise g.refuse(
-            node,
-            f"the input is scaled (x·{scale:g} + {shift:g}) before {', '.join(between)}, which would not "
-            "pass the scaling on unchanged; digitnet folds an input scaling only into the first dense or "
-            "convolutional layer, across flattening and pooling",
-        )
-    if shift and padding:
-        raise g.refuse(
-            node,
-            f"the input is shifted by {shift:g} before a zero-padded convolution: in the network's own "
-            f"input the padding is {shift:g}, not 0, so folding the shift into the kernel would change "
-            "the answers near the image's borders; digitnet reads such a network only without padding",
-        )
+    if not _crossable(chain.layers[at:], scale) or shift and padding:
+        _keep_as_layer(chain, at, scale, shift)
+        return w, b
     w64, b64 = w.astype(np.float64), b.astype(np.float64)
     sums = w64.sum(axis=0) if w.ndim == 2 else w64.sum(axis=(1, 2, 3))  # (M,) or (F,): Σ over the inputs
     return (scale * w64).astype(np.float32), (b64 + shift * sums).astype(np.float32)

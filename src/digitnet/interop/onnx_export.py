@@ -11,6 +11,7 @@ MaxPool2D           MaxPool, kernel K x K, strides s
 AvgPool2D           AveragePool, kernel K x K, strides s
 BatchNorm           BatchNormalization with the running statistics (inference), epsilon ε
 Flatten             Flatten(axis=1): (N, C, H, W) -> (N, C·H·W)
+Rescaling           Mul(x, scale), then Add(·, offset) when the offset is not 0
 Sigmoid, Tanh,      Sigmoid, Tanh, Relu, Softmax(axis=-1)
 ReLU, Softmax
 Identity, Dropout   nothing: both are the identity at inference
@@ -49,6 +50,7 @@ from digitnet.nn import (
     Identity,
     MaxPool2D,
     ReLU,
+    Rescaling,
     Sequential,
     Sigmoid,
     Softmax,
@@ -121,6 +123,10 @@ def to_onnx(
             add("Flatten", [], i, axis=1)
         elif isinstance(layer, Softmax):
             add("Softmax", [], i, axis=-1)
+        elif isinstance(layer, Rescaling):
+            add("Mul", [weight(f"layers.{i}.scale", np.float32(layer.scale))], i)
+            if layer.offset:
+                add("Add", [weight(f"layers.{i}.offset", np.float32(layer.offset))], i)
         elif type(layer) in _ACTIVATION_OPS:
             add(_ACTIVATION_OPS[type(layer)], [], i)
         elif isinstance(layer, (Identity, Dropout)):

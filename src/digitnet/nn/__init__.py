@@ -26,6 +26,7 @@ from digitnet.nn.model import Sequential
 from digitnet.nn.optimizers import OPTIMIZERS, SGD, Adam
 from digitnet.nn.parameters import Parameters
 from digitnet.nn.pooling import AvgPool2D, MaxPool2D
+from digitnet.nn.rescaling import Rescaling
 from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import SCHEDULES, Constant, Cosine, StepDecay
 from digitnet.nn.training import FitSettings
@@ -57,6 +58,7 @@ __all__ = [
     "Parameters",
     "Quadratic",
     "ReLU",
+    "Rescaling",
     "Sequential",
     "Sigmoid",
     "Softmax",

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from digitnet.nn import Dropout
+from digitnet.nn import Dropout, Rescaling
 from digitnet.report.neurons import reads_flat_pixels
 
 __all__ = ["LINKS", "SHOWN", "Link", "drawn_network"]
@@ -86,8 +86,8 @@ def drawn_network(
     with np.errstate(over="ignore", invalid="ignore"):  # a crafted model's hidden layers may overflow
         for i, (layer, h) in enumerate(zip(layers, outputs)):
             inputs, previous = previous, h
-            if isinstance(layer, Dropout) or h.ndim == 2 and inputs.ndim > 2:
-                continue  # dropout is the identity here; flattening changes no value
+            if isinstance(layer, (Dropout, Rescaling)) or h.ndim == 2 and inputs.ndim > 2:
+                continue  # dropout is the identity here; the input's own scale and flattening are no neurons
             if h.ndim > 2:  # feature maps (1, C, H, W): each channel's mean, not every pixel
                 activations.append(
                     {

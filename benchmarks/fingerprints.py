@@ -25,8 +25,8 @@ from pathlib import Path
 
 from digitnet.data import load_mnist
 from digitnet.experiments import EXPERIMENTS, Lab, run_experiment
-from digitnet.presets import PRESETS
-from digitnet.runs import train
+from digitnet.training.presets import PRESETS
+from digitnet.training.runs import train
 
 FITTED: list[str] = []  # SHA-256 of each trained model's state, in the order fit returned
 

@@ -24,8 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from digitnet.nn import Sequential
 from digitnet.nn.conv import Conv2D
-from digitnet.presets import PRESETS, get_preset
-from digitnet.runs import build_model
+from digitnet.training.presets import PRESETS, get_preset
+from digitnet.training.runs import build_model
 
 WARMUP = 2  # steps run before any timing (first-touch allocation, BLAS buffers)
 

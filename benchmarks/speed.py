@@ -39,11 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
 from digitnet.nn import Callback, Dense
-from digitnet.presets import get_preset
-from digitnet.runs import build_model, make_optimizer
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import get_preset
+from digitnet.training.runs import build_model, make_optimizer
 
 WARMUP = 2_000  # images trained on before the timed epoch, in every framework
 

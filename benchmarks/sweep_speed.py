@@ -20,10 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
-from digitnet.runs import train
 from digitnet.sweeps import LocalProcesses, SweepSpec, available_cores, run_sweep
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import train
 
 
 def cpu_name() -> str:

@@ -40,13 +40,13 @@ import time
 import numpy as np
 from speed import cpu_model, torch_network  # this folder's speed benchmark: the same network conversion
 
-from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
 from digitnet.imaging.augment import AUGMENTATIONS
 from digitnet.nn import Callback
 from digitnet.nn.schedules import make_schedule
-from digitnet.presets import get_preset
-from digitnet.runs import build_model, train
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import get_preset
+from digitnet.training.runs import build_model, train
 
 TARGETS = (0.990, 0.995)
 

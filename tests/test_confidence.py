@@ -12,8 +12,8 @@ from digitnet.confidence import (
     recorded_min_confidence,
     verdicts,
 )
-from digitnet.config import TrainConfig
-from digitnet.runs import build_model
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import build_model
 
 
 @pytest.fixture(params=["cross-entropy", "quadratic"])

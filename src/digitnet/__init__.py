@@ -8,13 +8,12 @@ keeps every import pointing down):
 * ``digitnet.data``: MNIST's files -> arrays -> splits (IDX files, the loader, the verified downloader);
 * ``digitnet.imaging``: everything that moves pixels: decoding untrusted images, MNIST-style
   preprocessing, the warper, the blur and augmentation;
-* ``digitnet.modelfile``: safe model files; ``digitnet.config``, ``digitnet.presets`` and
-  ``digitnet.runs``: training configurations and the one training path;
+* ``digitnet.modelfile``: safe model files; ``digitnet.training.config``, ``digitnet.training.presets`` and
+  ``digitnet.training.runs``: training configurations and the one training path;
 * ``digitnet.report``, ``digitnet.experiments``, ``digitnet.serve``: what is built on the library;
 * ``digitnet.cli``: the ``digitnet`` command.
 """
 
-from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
 from digitnet.imaging import Augment, preprocess, preprocess_file
 from digitnet.modelfile import load_model, save_model
@@ -33,8 +32,9 @@ from digitnet.nn import (
     Softmax,
     Tanh,
 )
-from digitnet.presets import PRESETS
-from digitnet.runs import build_model, train
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import PRESETS
+from digitnet.training.runs import build_model, train
 from digitnet.version import __version__
 
 __all__ = [

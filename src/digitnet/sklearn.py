@@ -2,8 +2,8 @@
 tune and score it like any other estimator.
 
 Needs the extra: ``pip install 'digitnet[sklearn]'``. The constructor's arguments are
-:class:`~digitnet.config.TrainConfig`'s fields (``random_state`` is its ``seed``), and ``fit`` trains
-through the same path as ``digitnet train`` (:mod:`digitnet.runs`): on the same images with the same
+:class:`~digitnet.training.config.TrainConfig`'s fields (``random_state`` is its ``seed``), and ``fit`` trains
+through the same path as ``digitnet train`` (:mod:`digitnet.training.runs`): on the same images with the same
 settings and seed it gives the very same weights, so the same accuracy.
 
 Any data will do: X is (n_samples, n_features) of numbers (a convolutional network reads each row as a
@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.interop.extras import require
 from digitnet.nn import Sequential
-from digitnet.nn.callbacks import Callback
 from digitnet.nn.training import fit as fit_network
-from digitnet.runs import build_model, fit_settings, make_optimizer, training_rng
+from digitnet.training.config import TrainConfig
+from digitnet.training.progress import EpochLines
+from digitnet.training.runs import build_model, fit_settings, make_optimizer, training_rng
+from digitnet.training.setting import parameter_docs
+from digitnet.training.settings import SETTINGS
 
 require("sklearn", "sklearn", "digitnet.sklearn")
 
@@ -50,50 +52,49 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden, conv, kernel_size, batch_norm, augment, activation, cost, optimizer, lr, momentum, nesterov,
-    schedule, batch_size, epochs, l2, dropout, input_dropout, init, patience, oversample, class_weighted,
-    workers, output_activation
-        As in :class:`~digitnet.config.TrainConfig`, with its defaults (784-100-10 with ReLU, Adam at 1e-3,
-        a cosine schedule, 40 epochs, L2 3e-4); ``augment`` needs square images. ``patience`` stops early
-        on the validation split that ``validation_fraction`` holds out.
-    validation_fraction : float
-        The share of the training data held out, drawn at random with ``random_state`` and stratified by
-        class (as ``MLPClassifier`` holds out its validation set), to record validation scores each epoch
-        and, with ``patience``, stop early. 0 (the default) trains on everything.
-    class_weight : None, "balanced" or dict
-        Each class's weight in the cost, as scikit-learn's estimators take it: "balanced" weighs class c
-        by n / (C · n_c); a dict maps labels to weights (others weigh 1).
-    warm_start : bool
-        ``fit`` goes on from the network it trained before (its optimiser's state too) instead of
-        starting afresh, as long as the features and classes are the same.
-    verbose : bool
-        Print each epoch's cost (and validation accuracy) as it ends.
-    random_state : int
-        The seed of the initial weights, the validation split, the shuffling and the dropout masks:
-        same seed, same model.
+    The first ones are :class:`~digitnet.training.config.TrainConfig`'s settings with its defaults,
+    listed from the settings table (:mod:`digitnet.training.settings`); ``augment`` needs square images,
+    ``patience`` watches the split that ``validation_fraction`` holds out.
 
-    Attributes
-    ----------
-    classes_ : ndarray (n_classes,)
-        The labels seen in ``fit``, sorted; output c of the network is ``classes_[c]``.
-    n_features_in_ : int
-    model_ : Sequential
-        The trained network.
-    n_iter_ : int
-        Epochs trained, over every ``fit`` and ``partial_fit`` since the last ``fit``.
-    loss_curve_ : list of float
-        The mean training cost of each of those epochs.
-    validation_scores_ : list of float
-        Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
-    best_validation_score_ : float or None
-        The best of ``validation_scores_`` (None without a validation split).
-    best_loss_ : float
-        The lowest of ``loss_curve_``.
-    coefs_, intercepts_ : list of ndarray
-        Each dense layer's weights (n_in, n_out) and biases (n_out,), as ``MLPClassifier`` names them
-        (copies; the network's own are ``model_``'s).
-    config_ : TrainConfig
-        The settings it was trained with.
+    {settings}
+        validation_fraction : float
+            The share of the training data held out, drawn at random with ``random_state`` and stratified by
+            class (as ``MLPClassifier`` holds out its validation set), to record validation scores each epoch
+            and, with ``patience``, stop early. 0 (the default) trains on everything.
+        class_weight : None, "balanced" or dict
+            Each class's weight in the cost, as scikit-learn's estimators take it: "balanced" weighs class c
+            by n / (C · n_c); a dict maps labels to weights (others weigh 1).
+        warm_start : bool
+            ``fit`` goes on from the network it trained before (its optimiser's state too) instead of
+            starting afresh, as long as the features and classes are the same.
+        verbose : bool
+            Print each epoch's cost (and validation accuracy) as it ends.
+        random_state : int
+            The seed of the initial weights, the validation split, the shuffling and the dropout masks:
+            same seed, same model.
+
+        Attributes
+        ----------
+        classes_ : ndarray (n_classes,)
+            The labels seen in ``fit``, sorted; output c of the network is ``classes_[c]``.
+        n_features_in_ : int
+        model_ : Sequential
+            The trained network.
+        n_iter_ : int
+            Epochs trained, over every ``fit`` and ``partial_fit`` since the last ``fit``.
+        loss_curve_ : list of float
+            The mean training cost of each of those epochs.
+        validation_scores_ : list of float
+            Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
+        best_validation_score_ : float or None
+            The best of ``validation_scores_`` (None without a validation split).
+        best_loss_ : float
+            The lowest of ``loss_curve_``.
+        coefs_, intercepts_ : list of ndarray
+            Each dense layer's weights (n_in, n_out) and biases (n_out,), as ``MLPClassifier`` names them
+            (copies; the network's own are ``model_``'s).
+        config_ : TrainConfig
+            The settings it was trained with.
     """
 
     def __init__(
@@ -113,6 +114,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         batch_size=DEFAULTS.batch_size,
         epochs=DEFAULTS.epochs,
         l2=DEFAULTS.l2,
+        clip_norm=DEFAULTS.clip_norm,
         dropout=DEFAULTS.dropout,
         input_dropout=DEFAULTS.input_dropout,
         init=DEFAULTS.init,
@@ -142,6 +144,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.l2 = l2
+        self.clip_norm = clip_norm
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.init = init
@@ -307,7 +310,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             settings=settings,
             rng=self._rng,
             validation=validation,
-            callbacks=[_Verbose()] if self.verbose else [],
+            callbacks=[EpochLines()] if self.verbose else [],
             sample_weights=weights,
         )
         self.n_iter_ += len(history)
@@ -392,9 +395,6 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)  # the optimiser's moments and step count come back as they were
 
 
-class _Verbose(Callback):
-    """``verbose=True``: each epoch's cost, as scikit-learn's estimators print it."""
-
-    def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        extra = f", validation accuracy = {logs['val_accuracy']:.4f}" if "val_accuracy" in logs else ""
-        print(f"Iteration {epoch}, loss = {logs['loss']:.8f}{extra}", flush=True)
+DigitNetClassifier.__doc__ = DigitNetClassifier.__doc__.replace(
+    "    {settings}", parameter_docs(SETTINGS.values(), DEFAULTS)
+)

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from digitnet.cli.main import main
 from digitnet.cli.train import recorded_config
 from digitnet.models import bundled_models
-from digitnet.presets import get_preset
+from digitnet.training.presets import get_preset
 
 
 def usage_error(capsys, *argv) -> str:
@@ -25,12 +25,12 @@ def usage_error(capsys, *argv) -> str:
     "argv, message",
     [
         (["train", "--seed", "-1"], "--seed must be a non-negative integer, got -1"),
-        (["train", "--epochs", "0"], "--epochs must be a positive integer, got 0"),
-        (["train", "--batch-size", "ten"], "--batch-size must be a positive integer, got 'ten'"),
+        (["train", "--epochs", "0"], "--epochs must be an integer from 1 to 100000, got 0"),
+        (["train", "--batch-size", "ten"], "--batch-size must be an integer from 1 to 60000, got 'ten'"),
         (["train", "--workers", "0"], "--workers must be an integer from 1 to 64, got 0"),
         (["train", "--workers", "65"], "--workers must be an integer from 1 to 64, got 65"),
         (["train", "--threads", "0"], "--threads must be a positive integer, got 0"),
-        (["train", "--patience", "0"], "--patience must be a positive integer, got 0"),
+        (["train", "--patience", "0"], "--patience must be an integer from 1 to 100000, got 0"),
         (["train", "--train-size", "-5"], "--train-size must be a positive integer, got -5"),
         (
             ["train", "--validation-size", "60000"],
@@ -53,7 +53,7 @@ def test_integer_flags_are_refused_by_name(capsys, argv, message):
 
 def test_an_empty_hidden_value_is_refused_not_taken_as_none(capsys):
     err = usage_error(capsys, "train", "--hidden", "")
-    assert "got an empty value; for no hidden layer say 'none'" in err
+    assert "got '' (an empty value; for no hidden layer say none)" in err
 
 
 @pytest.mark.parametrize("command", [["train"], ["report", "default"], ["experiment", "vanishing"]])

@@ -137,9 +137,6 @@ def test_gradcheck_passes(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--lr", "-1"], "lr must be a positive finite number"),
-        (["train", "--lr", "inf"], "lr must be a positive finite number, got inf"),
-        (["train", "--l2", "nan"], "l2 must be a finite number >= 0, got nan"),
         (["train", "--preset", "nope"], "unknown preset 'nope'"),
         (["train", "--optimizer", "adam", "--nesterov"], "Nesterov"),
         (["evaluate", "missing.safetensors"], "no such model file"),
@@ -150,6 +147,24 @@ def test_gradcheck_passes(capsys):
 def test_bad_input_gets_a_clear_message(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--lr", "-1"], "--lr must be a positive finite number, got -1.0"),
+        (["train", "--lr", "inf"], "--lr must be a positive finite number, got inf"),
+        (["train", "--l2", "nan"], "--l2 must be a finite number >= 0, got nan"),
+        (["train", "--clip-norm", "0"], "--clip-norm must be a positive finite number, got 0.0"),
+        (["train", "--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
+    ],
+)
+def test_a_setting_out_of_its_range_is_refused_while_the_command_line_is_read(capsys, argv, message):
+    """The settings table's range, checked as the flag is read: a usage error (2), before anything runs."""
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and message in err and "Traceback" not in err
 
 
 def test_a_network_too_large_for_memory_gets_a_clear_message(capsys, monkeypatch):
@@ -342,7 +357,7 @@ def test_gradcheck_of_a_convolutional_network_with_batch_norm(capsys, mode):
 def test_bad_convolution_settings_get_a_clear_message(capsys):
     with pytest.raises(SystemExit):  # argparse rejects the value itself
         main(["train", "--conv", "6/x"])
-    assert "expected convolution stages like 6/16" in capsys.readouterr().err
+    assert "--conv must be convolutional stages such as 6/16 or 32x32/64x64" in capsys.readouterr().err
     for argv, message in [
         (["train", "--conv", "6/16", "--kernel-size", "4"], "kernel_size must be an odd positive integer"),
         (["train", "--conv", "1/1/1/1/1"], "at most 4 stages"),

@@ -5,9 +5,9 @@ import os
 import pytest
 from cli_helpers import run
 
-from digitnet.config import TrainConfig
 from digitnet.modelfile import load_model, save_model
-from digitnet.runs import build_model
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import build_model
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from digitnet.cli.main import build_parser, main
 from digitnet.cli.train import FLAG_FIELDS
-from digitnet.presets import get_preset
+from digitnet.training.presets import get_preset
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -45,7 +45,7 @@ def test_train_help_shows_the_default_presets_values():
     preset = get_preset("default")
     assert f"(default: {preset.epochs})" in text and f"(default: {preset.lr:g})" in text
     for expected in (
-        "hidden layer sizes, e.g. 16,16 (default: 100)",
+        "hidden layer sizes, e.g. 16x16 (default: 100)",
         "(default: relu)",
         "(default: adam)",
         "(default: cosine)",
@@ -79,7 +79,7 @@ def test_gradcheck_help_shows_its_defaults(capsys):
         main(["gradcheck", "--help"])
     text = flat(capsys.readouterr().out)
     for expected in (
-        "hidden layer sizes (default: 8,6)",
+        "hidden layer sizes (default: 8x6)",
         "(default: sigmoid)",
         "(default: cross-entropy)",
         "seed of the weights and of the checked batch (default: 0)",

@@ -82,9 +82,9 @@ def test_a_bad_threshold_is_refused_naming_the_flag(tmp_path, capsys, bad):
 
 
 def test_a_model_that_does_not_read_digits_is_refused_with_a_reason(tmp_path, capsys):
-    from digitnet.config import TrainConfig
     from digitnet.modelfile import save_model
-    from digitnet.runs import build_model
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.runs import build_model
 
     odd = save_model(
         tmp_path / "odd.safetensors", build_model(TrainConfig(hidden=(4,)), features=64, classes=3)

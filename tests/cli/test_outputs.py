@@ -21,7 +21,7 @@ import digitnet.modelfile.run_folder as run_files
 import digitnet.plots
 import digitnet.report.build
 from digitnet.modelfile import load_model, read_header
-from digitnet.progress import ProgressBars
+from digitnet.training.progress import ProgressBars
 
 
 @pytest.fixture

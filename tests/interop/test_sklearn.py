@@ -19,9 +19,9 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from digitnet.config import TrainConfig  # noqa: E402
-from digitnet.runs import train  # noqa: E402
 from digitnet.sklearn import DigitNetClassifier  # noqa: E402
+from digitnet.training.config import TrainConfig  # noqa: E402
+from digitnet.training.runs import train  # noqa: E402
 
 # The checks scikit-learn's estimators must pass, run on small networks that train in milliseconds. One
 # cannot pass for any estimator trained by shuffled mini-batches, and MLPClassifier lists it too: weight 2

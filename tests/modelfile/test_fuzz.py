@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from digitnet.cli.main import main
 from digitnet.cli.train import recorded_config
-from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.modelfile import content_digest, load_model, save_model
 from digitnet.nn import (
@@ -42,6 +41,7 @@ from digitnet.nn import (
     Softmax,
     Tanh,
 )
+from digitnet.training.config import TrainConfig
 
 FUZZ = settings(
     max_examples=120,

@@ -105,8 +105,8 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
 
 
 def test_convolutional_model_round_trip_keeps_batchnorm_statistics(tmp_path):
-    from digitnet.config import TrainConfig
-    from digitnet.runs import build_model
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.runs import build_model
 
     model = build_model(TrainConfig(conv=((4,), (8,)), kernel_size=3, batch_norm=True, hidden=(16,)))
     x = np.random.default_rng(0).random((64, 784), dtype=np.float32)

@@ -273,6 +273,8 @@ def test_fit_settings_are_checked_once_and_stored_as_python_numbers():
         ("l2", float("nan"), "l2 must be a finite number >= 0"),
         ("patience", 0, "patience must be a positive integer"),
         ("class_weights", [1.0, -1.0, 1.0], "class_weights must be one number >= 0 per class"),
+        ("clip_norm", 0.0, "clip_norm must be a positive finite number or None, got 0.0"),
+        ("clip_norm", float("inf"), "clip_norm must be a positive finite number or None"),
     ],
 )
 def test_bad_fit_settings_are_refused_by_name(setting, value, message):
@@ -292,3 +294,46 @@ def test_fit_settings_with_class_weights_can_be_compared_and_printed():
     settings = FitSettings(class_weights=np.ones(3))
     assert settings != FitSettings(class_weights=np.ones(3))  # compared as objects: arrays have no one truth
     assert "class_weights=array" in repr(settings)
+
+
+class _Steps(Callback):
+    """Each batch's parameter vector after its step, and the gradient it stepped with."""
+
+    def __init__(self):
+        self.values, self.grad_norms = [], []
+
+    def on_batch_end(self, epoch, batch, loss):
+        self.values.append(self.model.parameters.values.copy())
+        self.grad_norms.append(float(np.linalg.norm(self.model.parameters.grads.astype(np.float64))))
+
+
+def test_gradient_clipping_bounds_every_step_and_keeps_its_direction():
+    """With plain SGD a step is θ ← θ - η·g: clipped to ‖g‖ <= c, no step is longer than η·c, and a
+    clipped step points where the unclipped gradient did."""
+    x, y = toy_data()
+    lr, c = 0.5, 0.05
+    net, steps = toy_net(dropout=0.0), _Steps()
+    start = net.parameters.values.copy()
+    net.fit(x, y, optimizer=SGD(lr), epochs=2, batch_size=16, rng=1, clip_norm=c, callbacks=[steps])
+    moves = np.linalg.norm(np.diff(np.stack([start, *steps.values]).astype(np.float64), axis=0), axis=1)
+    assert moves.max() <= lr * c * (1 + 1e-4)
+    assert (np.array(steps.grad_norms) <= c * (1 + 1e-4)).all()
+    assert np.isclose(moves, lr * c, rtol=1e-3).mean() > 0.5  # most batches were clipped
+    # one full batch: the clipped step is -η·c·g/‖g‖ for the gradient g at the start
+    probe, full = toy_net(dropout=0.0), _Steps()
+    probe.train_step(x, y)
+    g = probe.parameters.grads.astype(np.float64)
+    net = toy_net(dropout=0.0)
+    net.fit(x, y, optimizer=SGD(lr), epochs=1, batch_size=len(x), rng=1, clip_norm=c, callbacks=[full])
+    step = full.values[0].astype(np.float64) - start
+    np.testing.assert_allclose(step, -lr * c * g / np.linalg.norm(g), rtol=0, atol=1e-6)
+
+
+def test_a_clip_norm_never_reached_changes_nothing_bit_for_bit():
+    x, y = toy_data()
+    weights = []
+    for clip in (None, 1e30):
+        net = toy_net(seed=2)
+        net.fit(x, y, optimizer=Adam(1e-2), epochs=2, batch_size=32, rng=4, clip_norm=clip)
+        weights.append(net.parameters.values.copy())
+    np.testing.assert_array_equal(weights[0], weights[1])

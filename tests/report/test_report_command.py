@@ -10,11 +10,11 @@ import pytest
 from PIL import Image
 
 from digitnet.cli.main import main
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.modelfile import save_model
 from digitnet.report.page import render_page
-from digitnet.runs import train
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import train
 
 TINY = TrainConfig(hidden=(16,), epochs=2, train_size=5000, validation_size=10_000, lr=3e-3)
 

@@ -276,9 +276,9 @@ def test_random_test_digit_without_a_dataset(tmp_path, monkeypatch):
 
 
 def test_a_convolutional_model_answers_with_channel_summaries(mnist):
-    from digitnet.config import TrainConfig
     from digitnet.modelfile import LoadedModel
-    from digitnet.runs import build_model
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.runs import build_model
 
     cnn = build_model(TrainConfig(conv=((4,),), kernel_size=3, batch_norm=True, hidden=(16,)))
     app = TestClient(create_app({"cnn": LoadedModel(cnn)}, "cnn", allowed_hosts=["testserver"]))

@@ -14,10 +14,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from digitnet.cli.main import main
-from digitnet.config import TrainConfig
 from digitnet.data import load_mnist
 from digitnet.modelfile import load_model
-from digitnet.runs import train
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import train
 
 QUICK = ["--set", "epochs=1", "--set", "train_size=3000", "--no-progress"]
 GRID = ["--grid", "lr=1e-3,3e-3", "--grid", "hidden=16,8x8", "--seeds", "2"]
@@ -96,6 +96,18 @@ def test_running_the_same_sweep_again_trains_nothing_and_a_torn_run_only_itself(
     code, third, _ = sweep(capsys, *args)
     assert code == 0 and "2 runs trained now, 6 were done already" in third
     assert accuracies(third) == accuracies(first)  # retrained to the same weights; only the seconds differ
+
+
+def test_a_sweep_folder_of_an_earlier_release_is_still_done(mnist_dir, tmp_path, capsys):
+    """Runs recorded before a setting existed (clip_norm came in 0.2) keep their keys and count as done."""
+    args = [*QUICK, "--grid", "lr=1e-3,3e-3", "--data", str(mnist_dir), "--out", str(tmp_path / "sweep")]
+    sweep(capsys, *args)
+    for path in [tmp_path / "sweep" / "sweep.json", *(tmp_path / "sweep" / "runs").glob("*/metrics.json")]:
+        record = json.loads(path.read_text())
+        (record["base"] if "base" in record else record["config"]).pop("clip_norm", None)
+        path.write_text(json.dumps(record))
+    code, again, _ = sweep(capsys, *args)
+    assert code == 0 and "0 runs trained now, 2 were done already" in again
 
 
 def test_a_failing_run_is_retried_then_reported_and_the_rest_complete(mnist_dir, tmp_path, capsys):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.cli.options import conv_stages, hidden_sizes, integer
+from digitnet.cli.options import integer, setting_value
 from digitnet.cli.output import format_table, print_json
-from digitnet.config import HIDDEN_ACTIVATIONS
 from digitnet.nn import COSTS, Sequential
 from digitnet.nn.gradcheck import check_gradients
-from digitnet.runs import network_layers
+from digitnet.training.runs import network_layers
+from digitnet.training.settings import HIDDEN_ACTIVATIONS, SETTINGS
 
 
 def add_parser(commands) -> None:
@@ -22,13 +22,19 @@ def add_parser(commands) -> None:
         "gradients read 1e-10 to 1e-7, the finite differences' own rounding (see digitnet.nn.gradcheck); "
         "the check fails above --tolerance.",
     )
-    p.add_argument("--hidden", type=hidden_sizes, default=(8, 6), metavar="SIZES", help="hidden layer sizes")
+    p.add_argument(
+        "--hidden",
+        type=setting_value(SETTINGS["hidden"]),
+        default=(8, 6),
+        metavar="SIZES",
+        help="hidden layer sizes",
+    )
     p.add_argument(
         "--inputs", type=integer("--inputs", 1), default=12, metavar="N", help="input features (of an MLP)"
     )
     p.add_argument(
         "--conv",
-        type=conv_stages,
+        type=setting_value(SETTINGS["conv"]),
         default=(),
         metavar="STAGES",
         help="convolutional stages before the dense layers, e.g. 2/3: filters per same-padded convolution, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,16 @@ from digitnet.checks import checked_integer, describe_range
 from digitnet.cli.output import printable
 from digitnet.data.folders import missing_mnist_files
 from digitnet.errors import DataError
+from digitnet.training.setting import Setting, show_value
 
 __all__ = [
     "Parser",
     "add_data_option",
-    "conv_stages",
+    "add_setting_flag",
     "data_folder",
-    "hidden_sizes",
     "integer",
     "output_folder",
-    "show_value",
+    "setting_value",
 ]
 
 
@@ -73,22 +74,6 @@ class Parser(argparse.ArgumentParser):
             if any(rest.startswith(flag + " ") for flag in flags):
                 message = rest
         super().error(printable(message, lines=True))
-
-
-def show_value(value: Any) -> str:
-    """A default as the user would type it: ``(8, 6)`` -> ``8,6``; ``((6,), (16,))`` -> ``6/16``;
-    ``()`` and None -> ``none``; True/False -> ``on``/``off``."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, (tuple, list)):
-        if not value:
-            return "none"
-        if isinstance(value[0], (tuple, list)):
-            return "/".join(",".join(map(str, stage)) for stage in value)
-        return ",".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return "none" if value is None else str(value)
 
 
 def integer(flag: str, low: int = 0, high: int | None = None) -> Callable[[str], int]:
@@ -185,35 +170,43 @@ def data_folder(require_files: bool = True) -> Callable[[str], str]:
     return parse
 
 
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    """``"16,16"`` -> (16, 16); ``"none"`` -> () (no hidden layer: logistic regression). An empty value is
-    refused, not taken as "none": an unset variable in a script must not train another network."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "expected comma-separated layer sizes like 16,16, got an empty value; "
-            "for no hidden layer say 'none'"
+def setting_value(row: Setting) -> Callable[[str], Any]:
+    """An argparse ``type`` for a training setting's flag: its text form, read by the settings table
+    (:mod:`digitnet.training.settings`), refused with a message that names the flag. An old spelling
+    (``--hidden 16,16``) is read, with a note on stderr naming the one to write."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = row.parse(text, where=row.option)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        new = row.new_spelling(text)
+        if new is not None:
+            print(
+                printable(
+                    f"digitnet: note: {row.option} {text} is the old spelling, read until digitnet 0.3; "
+                    f"write {row.option} {new}, as sweep files and --grid do"
+                ),
+                file=sys.stderr,
+            )
+        return value
+
+    parse.__name__ = row.name
+    return parse
+
+
+def add_setting_flag(group, row: Setting) -> None:
+    """``row``'s flag in ``group`` (a parser or an argument group): an on/off pair for a yes-or-no
+    setting, a choice among the row's values (``none`` too where None means something), or a value read
+    by :func:`setting_value`. Its default stays None, so only the flags given change a configuration."""
+    if row.kind == "bool":
+        group.add_argument(
+            row.option, dest=row.name, action=argparse.BooleanOptionalAction, default=None, help=row.help
         )
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        sizes = tuple(int(part) for part in text.replace("-", ",").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer sizes like 16,16, got {text!r}"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
-
-
-def conv_stages(text: str) -> tuple[tuple[int, ...], ...]:
-    """``"6/16"`` -> ((6,), (16,)); ``"32,32/64,64"`` -> ((32, 32), (64, 64)); ``"none"`` -> () (an MLP)."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    try:
-        return tuple(hidden_sizes(stage) for stage in text.split("/"))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"expected convolution stages like 6/16 or 32,32/64,64 (filters, '/' between pooled stages), "
-            f"got {text!r}"
-        ) from None
+    elif row.kind == "choice":
+        choices = [*row.choices, *(["none"] if row.none_means is not None else [])]
+        group.add_argument(row.option, dest=row.name, choices=choices, help=row.help)
+    else:
+        group.add_argument(
+            row.option, dest=row.name, type=setting_value(row), metavar=row.metavar, help=row.help
+        )

@@ -1,5 +1,5 @@
 """What the commands print: plain tables, percentages and JSON
-(the progress bars: :mod:`digitnet.progress`).
+(the progress bars: :mod:`digitnet.training.progress`).
 """
 
 from __future__ import annotations

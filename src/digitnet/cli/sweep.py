@@ -13,7 +13,6 @@ from digitnet.data import find_mnist_dir
 from digitnet.errors import DigitnetError
 from digitnet.files import read_bounded
 from digitnet.modelfile.container import load_bounded_json
-from digitnet.presets import PRESETS
 from digitnet.sweeps.backends import SCHEDULER_VARIABLE
 from digitnet.sweeps.results import setting_label
 from digitnet.sweeps.spec import (
@@ -23,6 +22,7 @@ from digitnet.sweeps.spec import (
     parse_distribution,
 )
 from digitnet.sweeps.sweep_file import spec_from_mapping
+from digitnet.training.presets import PRESETS
 
 __all__ = ["add_parser", "run", "table"]
 

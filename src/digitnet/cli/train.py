@@ -11,27 +11,19 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet.cli.modelpath import resolve_model
-from digitnet.cli.options import (
-    add_data_option,
-    conv_stages,
-    hidden_sizes,
-    integer,
-    output_folder,
-    show_value,
-)
+from digitnet.cli.options import add_data_option, add_setting_flag, integer, output_folder
 from digitnet.cli.output import format_table, percent, print_json
 from digitnet.cli.outputs import claimed_output_dir, save_or_rescue
-from digitnet.config import HIDDEN_ACTIVATIONS, TrainConfig
 from digitnet.data import find_mnist_dir, load_mnist
-from digitnet.imaging import AUGMENTATIONS
 from digitnet.modelfile import load_model
 from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.models import bundled_models
-from digitnet.nn import COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES, Callback, History
-from digitnet.nn.training import MAX_WORKERS
-from digitnet.presets import PRESETS, get_preset
-from digitnet.progress import ProgressBars
-from digitnet.runs import build_model, train
+from digitnet.nn import Callback, History
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import PRESETS, get_preset
+from digitnet.training.progress import ProgressBars
+from digitnet.training.runs import build_model, train
+from digitnet.training.settings import SETTINGS
 
 __all__ = ["MODEL_FILE", "METRICS_FILE", "add_parser", "config_from_args", "recorded_config", "run"]
 
@@ -52,91 +44,22 @@ def add_parser(commands) -> None:
         help="start from the settings recorded in a model file, a run folder, a run's metrics.json or a "
         f"bundled model ({', '.join(bundled_models())}), instead of a preset: reproduces that run",
     )
-    net = p.add_argument_group("network")
-    net.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes, e.g. 16,16")
-    net.add_argument(
-        "--conv",
-        type=conv_stages,
-        metavar="STAGES",
-        help="convolutional stages before the dense layers, e.g. 6/16 (LeNet-5) or 32,32/64,64: filters of "
-        "each same-padded convolution, '/' where 2x2 max-pooling halves the image; none for an MLP",
-    )
-    net.add_argument(
-        "--kernel-size", type=integer("--kernel-size", 1), metavar="K", help="convolution kernel size (odd)"
-    )
-    net.add_argument(
-        "--batch-norm",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="batch normalisation after every convolution and hidden dense layer",
-    )
-    net.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, help="hidden-layer activation")
-    net.add_argument("--cost", choices=sorted(COSTS), help="cost function")
-    net.add_argument("--init", choices=sorted(INITIALIZERS), help="weight initialiser")
-    net.add_argument("--dropout", type=float, metavar="P", help="dropout rate after each hidden layer")
-    net.add_argument("--input-dropout", type=float, metavar="P", help="dropout rate on the input pixels")
-    opt = p.add_argument_group("optimisation")
-    opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="update rule")
-    opt.add_argument("--lr", type=float, help="learning rate (step size)")
-    opt.add_argument("--momentum", type=float, help="SGD momentum")
-    opt.add_argument(
-        "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum"
-    )
-    opt.add_argument("--schedule", choices=sorted(SCHEDULES), help="learning-rate schedule")
-    opt.add_argument("--batch-size", type=integer("--batch-size", 1), metavar="N", help="mini-batch size")
-    opt.add_argument(
-        "--epochs", type=integer("--epochs", 1), metavar="N", help="passes over the training set"
-    )
-    opt.add_argument("--l2", type=float, metavar="LAMBDA", help="L2 weight decay λ")
-    opt.add_argument(
-        "--patience",
-        type=integer("--patience", 1),
-        metavar="N",
-        help="stop after this many epochs without validation improvement",
-    )
-    opt.add_argument(
-        "--seed", type=integer("--seed"), metavar="N", help="seed of initial weights, shuffling and dropout"
-    )
-    opt.add_argument(
-        "--augment",
-        choices=[*AUGMENTATIONS, "none"],
-        help="distort every training batch at random: affine (shift, rotation, scale, shear), elastic "
-        "(affine plus Simard's elastic distortion) or styles (affine plus writing styles MNIST lacks drawn "
-        "onto some digits: slashed 0, flagged or footed 1, crossed 7, curled 9)",
-    )
-    opt.add_argument(
-        "--oversample",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="redraw rare classes' images so every class is seen equally often",
-    )
-    opt.add_argument(
-        "--class-weighted",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="weight each class's cost by N / (10 n_c) so rare classes count as much",
-    )
-    dat = p.add_argument_group("data and output")
-    dat.add_argument(
-        "--validation-size",
-        type=integer("--validation-size", 0, 59_999),
-        metavar="N",
-        help="training images held out for validation (0: none)",
-    )
-    dat.add_argument(
-        "--train-size",
-        type=integer("--train-size", 1),
-        metavar="N",
-        help="use only the first N training images",
-    )
-    dat.add_argument(
-        "--pen-digits",
-        type=integer("--pen-digits", 0, 5),
-        metavar="N",
-        help="also train on N copies of the digits 20 people drew with a pen (UCI pen digits, writers 1 "
-        "to 20; writers 21 to 30 are kept for validation), each copy drawn with another pen width as the "
-        "drawing page draws; downloaded on first use into the cache, or read from $DIGITNET_PENDIGITS",
-    )
+    groups = {name: p.add_argument_group(name) for name in ("network", "optimisation", "data and output")}
+    for row in SETTINGS.values():
+        if row.name == "workers":  # the output options come before it, as they always have
+            _add_output_options(groups[row.group])
+        if row.flag:
+            add_setting_flag(groups[row.group], row)
+    _show_preset_defaults(p, get_preset("default"))
+    p.set_defaults(run=run)
+
+
+FLAG_FIELDS = tuple(row.name for row in SETTINGS.values() if row.flag)
+"""The settings ``digitnet train`` has a flag for: every row of the table that asks for one."""
+
+
+def _add_output_options(dat) -> None:
+    """The options of ``digitnet train`` that are no training setting: where the data and results are."""
     add_data_option(dat)
     dat.add_argument(
         "--out", type=output_folder, metavar="DIR", help="output folder (default: runs/PRESET-TIMESTAMP)"
@@ -153,54 +76,6 @@ def add_parser(commands) -> None:
         help="cores for the matrix products (default: all). Use 1 per run when several run at once: "
         "threads that share cores with another job slow down many times over",
     )
-    dat.add_argument(
-        "--workers",
-        type=integer("--workers", 1, MAX_WORKERS),
-        metavar="N",
-        help="split every batch between N copies of the network, each on its own core (the conv "
-        "presets use 2: 1.4-1.8x faster on 2 cores; MLPs train slower). Part of the recipe: the same "
-        "seed gives the same weights only with the same N",
-    )
-    _show_preset_defaults(p, get_preset("default"))
-    p.set_defaults(run=run)
-
-
-FLAG_FIELDS = (
-    "hidden",
-    "conv",
-    "kernel_size",
-    "batch_norm",
-    "augment",
-    "activation",
-    "cost",
-    "init",
-    "dropout",
-    "input_dropout",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "schedule",
-    "batch_size",
-    "epochs",
-    "l2",
-    "patience",
-    "seed",
-    "validation_size",
-    "train_size",
-    "oversample",
-    "class_weighted",
-    "workers",
-    "pen_digits",
-)
-
-# How the help shows a default preset's value that is None: what None means for that setting.
-NONE_MEANS = {
-    "init": "by activation: He for ReLU, LeCun for sigmoid, Glorot for tanh",
-    "augment": "none",
-    "patience": "none: train every epoch",
-    "train_size": "all",
-}
 
 
 def _show_preset_defaults(parser: argparse.ArgumentParser, preset: TrainConfig) -> None:
@@ -210,14 +85,15 @@ def _show_preset_defaults(parser: argparse.ArgumentParser, preset: TrainConfig) 
     """
     for action in parser._actions:  # argparse keeps a parser's options here, flags of every group included
         if action.dest in FLAG_FIELDS:
-            value = getattr(preset, action.dest)
-            action.shown_default = NONE_MEANS[action.dest] if value is None else show_value(value)
+            value, row = getattr(preset, action.dest), SETTINGS[action.dest]
+            action.shown_default = row.none_means if value is None else row.show(value)
 
 
 def config_from_args(args) -> TrainConfig:
     changes = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
-    if changes.get("augment") == "none":
-        changes["augment"] = None
+    for name, value in changes.items():
+        if value == "none" and SETTINGS[name].kind == "choice":  # --augment none, --init none
+            changes[name] = None
     if args.optimizer == "adam" and args.momentum is None:
         changes.setdefault("momentum", 0.0)
         changes.setdefault("nesterov", False)

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.experiments.lab import Lab
-from digitnet.runs import TrainResult
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import TrainResult
 
 __all__ = [
     "DreamResult",

@@ -1,7 +1,7 @@
 """``canon``: the published numbers, re-run over several seeds.
 
 Each row is a network and recipe from a public source with the test accuracy it claims, trained here
-through ``digitnet train``'s own path (:func:`digitnet.runs.train`) with every seed in turn; the
+through ``digitnet train``'s own path (:func:`digitnet.training.runs.train`) with every seed in turn; the
 table gives the claim beside the mean and standard deviation measured on the 10,000 test digits.
 
 Where the source leaves a choice open, the choice is written in the row's ``note``. Nielsen reports the
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.plots import new_figure
-from digitnet.presets import get_preset
 from digitnet.sweeps.spec import SweepSpec, run_key
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import get_preset
 
 __all__ = ["CANON", "Claim"]
 

@@ -40,7 +40,7 @@ from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment, nielsen_sgd
 from digitnet.nn import Callback
 from digitnet.nn.activations import sigmoid
-from digitnet.runs import build_model
+from digitnet.training.runs import build_model
 
 __all__ = ["ProbeAccuracy", "run", "sigmoid_slopes"]
 

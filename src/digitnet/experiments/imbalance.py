@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.metrics import classification_report
 from digitnet.plots import new_figure
+from digitnet.training.config import TrainConfig
 
 RARE_DIGIT = 5
 KEEP = 0.10  # share of the rare digit's training images kept

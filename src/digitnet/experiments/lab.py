@@ -1,7 +1,7 @@
 """The bench every experiment runs on: data, the one training path, and where results go.
 
 An experiment is a function ``run(lab)`` registered with :func:`experiment`. It trains through
-``lab.train(config)`` (the same :func:`digitnet.runs.train` that ``digitnet train`` uses), saves
+``lab.train(config)`` (the same :func:`digitnet.training.runs.train` that ``digitnet train`` uses), saves
 figures with ``lab.figure(name, fig)``, records numbers with ``lab.record(...)`` and writes a short
 text summary with ``lab.say(...)``. ``lab.quick`` asks for a small, fast version for tests: fewer
 images, epochs and seeds, the same code.
@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from digitnet.atomic import atomic_write
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, load_mnist
 from digitnet.errors import DigitnetError
 from digitnet.jsonable import plain
-from digitnet.runs import TrainResult, train
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import TrainResult, train
 
 __all__ = ["EXPERIMENTS", "Experiment", "Lab", "experiment", "nielsen_sgd"]
 
@@ -113,7 +113,7 @@ class Lab:
     def train(self, config: TrainConfig, data: MNIST | None = None, callbacks=()) -> TrainResult:
         """Train ``config`` on ``data`` (default: the lab's MNIST) through the one training path."""
         if self.progress:
-            from digitnet.progress import ProgressBars
+            from digitnet.training.progress import ProgressBars
 
             callbacks = [*callbacks, ProgressBars()]
         return train(config, data if data is not None else self.data, callbacks=callbacks)

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, Split
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.nn import Callback
+from digitnet.training.config import TrainConfig
 
 __all__ = ["CleanTrainingScores", "VARIANTS", "run"]
 

@@ -41,11 +41,11 @@ from functools import partial
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.experiments._shared_input import QUICK_TRAIN_SIZE, train_network, train_on_lab_data
 from digitnet.experiments.lab import Lab, experiment
 from digitnet.imaging.warp import warp_about
 from digitnet.plots import new_figure, plt
+from digitnet.training.config import TrainConfig
 
 __all__ = [
     "TRANSFORMS",

@@ -87,7 +87,7 @@ def save_model(
     Parameters
     ----------
     training : dict, optional
-        The :class:`~digitnet.config.TrainConfig` as a dict.
+        The :class:`~digitnet.training.config.TrainConfig` as a dict.
     history : dict, optional
         :meth:`History.to_dict`.
     metrics : dict, optional

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from digitnet.checks import is_integer
-from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.modelfile.container import ADVICE, short
+from digitnet.training.config import TrainConfig
 
 __all__ = ["check_records"]
 

@@ -27,6 +27,8 @@ import numpy as np
 from digitnet.checks import checked_integer
 from digitnet.errors import NonFiniteError
 from digitnet.nn.callbacks import Callback, History
+from digitnet.nn.early_stopping import EarlyStopping
+from digitnet.nn.fit_data import checked_fit_data
 
 __all__ = ["MAX_WORKERS", "FitSettings", "balanced_order", "fit"]
 
@@ -49,6 +51,10 @@ class FitSettings:
         multiplier of the optimiser's learning rate, e.g. :class:`digitnet.nn.schedules.Cosine`.
     l2 : float
         λ in the penalty (λ/2) Σ‖W‖² added to the cost (weights only, not biases).
+    clip_norm : float or None
+        c: when the batch's gradient g (every parameter's, L2's term included) is longer than c, it is
+        rescaled to g·c/‖g‖ before the step (Pascanu et al. 2013), so one bad batch cannot throw the
+        weights far; its direction is kept. None: never.
     patience : int or None
         Stop after this many epochs without a lower validation loss, and restore the best weights.
     class_weights : ndarray (C,) or None
@@ -72,6 +78,7 @@ class FitSettings:
     batch_size: int = 32
     schedule: Callable[[float], float] | None = None
     l2: float = 0.0
+    clip_norm: float | None = None
     patience: int | None = None
     class_weights: np.ndarray | None = None
     oversample: bool = False
@@ -87,10 +94,15 @@ class FitSettings:
         store("workers", checked_integer("workers", self.workers, 1, MAX_WORKERS))
         if self.patience is not None:
             store("patience", checked_integer("patience", self.patience))
-        real = isinstance(self.l2, (numbers.Real, np.floating)) and not isinstance(self.l2, (bool, np.bool_))
-        if not (real and 0 <= self.l2 < math.inf):
+        if not (_real(self.l2) and 0 <= self.l2 < math.inf):
             raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
         store("l2", float(self.l2))
+        if self.clip_norm is not None:
+            if not (_real(self.clip_norm) and 0 < self.clip_norm < math.inf):
+                raise ValueError(
+                    f"clip_norm must be a positive finite number or None, got {self.clip_norm!r}"
+                )
+            store("clip_norm", float(self.clip_norm))
         if self.class_weights is not None:
             weights = np.asarray(self.class_weights, dtype=np.float64)
             if weights.ndim != 1 or not (weights >= 0).all() or not weights.any():
@@ -109,6 +121,10 @@ class FitSettings:
         if unknown:
             raise TypeError(f"{where} got unknown settings {unknown}; the settings are {known}")
         return cls(**settings)
+
+
+def _real(value) -> bool:
+    return isinstance(value, (numbers.Real, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 # NaN and infinity are caught explicitly in the loop and reported with a diagnosis; NumPy's warnings
@@ -150,40 +166,14 @@ def fit(
         Each training example's weight in the cost (times its class weight, if any): a batch's cost is
         Σ s c / Σ s over its examples.
     """
-    x = model.as_input(x)
-    y = _check_labels(y, model.n_classes, "training")
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} training images but {len(y)} labels")
-    if len(x) == 0:
-        raise ValueError("no training examples")
-    if validation is not None:
-        vx = model.as_input(validation[0])
-        vy = _check_labels(validation[1], model.n_classes, "validation")
-        if len(vx) != len(vy):
-            raise ValueError(f"{len(vx)} validation images but {len(vy)} labels")
-        validation = (vx, vy) if len(vx) else None
-    if settings.patience is not None and validation is None:
-        raise ValueError("early stopping (patience) needs validation data")
-    weights = settings.class_weights
-    if weights is not None and weights.shape != (model.n_classes,):
-        raise ValueError(
-            f"class_weights must be {model.n_classes} numbers, one per class, got {len(weights)}"
-        )
-    if sample_weights is not None:
-        sample_weights = np.asarray(sample_weights, dtype=np.float64)
-        if (
-            sample_weights.shape != (len(x),)
-            or not (np.isfinite(sample_weights) & (sample_weights >= 0)).all()
-        ):
-            raise ValueError(
-                f"sample_weights must be {len(x)} finite numbers >= 0, one per example, got shape "
-                f"{sample_weights.shape}"
-            )
+    data = checked_fit_data(
+        model, x, y, settings=settings, validation=validation, sample_weights=sample_weights
+    )
+    x, y, validation = data.x, data.y, data.validation
     loop = _Loop(model, optimizer, settings, rng, callbacks)
-    loop.sample_weights = sample_weights
+    loop.sample_weights = data.sample_weights
     n = len(x) if not settings.oversample else model.n_classes * int(np.bincount(y).max())
-    history = History()
-    best_loss, best_params, bad_epochs = math.inf, None, 0
+    history, stopping = History(), EarlyStopping(settings.patience)
     for cb in callbacks:
         cb.model = model
         cb.on_train_begin(settings.epochs, math.ceil(n / settings.batch_size))
@@ -210,21 +200,14 @@ def fit(
             history.epochs.append(logs)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
-            if validation is None:
-                continue
-            if logs["val_loss"] < best_loss:
-                best_loss, bad_epochs, history.best_epoch = logs["val_loss"], 0, epoch
-                if settings.patience is not None:
-                    best_params = model.parameters.values.copy()
-            else:
-                bad_epochs += 1
-                if settings.patience is not None and bad_epochs >= settings.patience:
-                    history.stopped_early = True
-                    break
+            if validation is not None and stopping.should_stop(epoch, logs["val_loss"], model.parameters):
+                history.stopped_early = True
+                break
     finally:
         loop.finish()
+    history.best_epoch = stopping.best_epoch
     if history.stopped_early:
-        model.parameters.values[...] = best_params  # restore the weights of the best validation epoch
+        stopping.restore(model.parameters)  # the weights of the best validation epoch
     for cb in callbacks:
         cb.on_train_end(history)
     return history
@@ -309,8 +292,11 @@ class _Loop:
                     raise _nonfinite_loss(model, xb, epoch, b + 1, optimizer.lr)
                 if settings.l2:
                     parameters.weight_grads += l2 * parameters.weights  # d/dW of (λ/2)‖W‖²
-                if not math.isfinite(np.vdot(parameters.grads, parameters.grads)):  # NaN or ±inf in any g
+                squared = float(np.vdot(parameters.grads, parameters.grads))  # ‖g‖²
+                if not math.isfinite(squared):  # NaN or ±inf in any g
                     _check_gradients_finite(model, epoch, b + 1, optimizer.lr)
+                if settings.clip_norm is not None and squared > settings.clip_norm**2:
+                    parameters.grads *= parameters.grads.dtype.type(settings.clip_norm / math.sqrt(squared))
                 if schedule is not None:
                     optimizer.lr = self.base_lr * schedule(epoch - 1 + b / batches)
                 optimizer.step([parameters.values], [parameters.grads])  # θ ← θ - η·(the rule's step)
@@ -319,15 +305,6 @@ class _Loop:
                     cb.on_batch_end(epoch, b + 1, loss)
         correct = int(np.count_nonzero(predicted == y[order]))
         return loss_sum, correct
-
-
-def _check_labels(y, n_classes, what):
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{what} labels must be a 1-D array of integer class ids, got {y.dtype} {y.shape}")
-    if len(y) and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"{what} labels must lie in 0..{n_classes - 1}, found {y.min()}..{y.max()}")
-    return y.astype(np.intp)
 
 
 def balanced_order(y: np.ndarray, n_classes: int, rng: np.random.Generator) -> np.ndarray:

@@ -41,6 +41,7 @@ from digitnet.rescue import save_or_rescue
 from digitnet.sweeps.results import summarise
 from digitnet.sweeps.spec import Run, SweepSpec
 from digitnet.sweeps.task import RunFailed, train_run
+from digitnet.training.config import TrainConfig
 
 __all__ = ["SweepOutcome", "done_record", "run_sweep"]
 
@@ -74,11 +75,22 @@ def done_record(folder: Path, run: Run) -> dict[str, Any] | None:
         check_records(path, {"training": record.get("config"), "metrics": record.get("metrics")})
     except (ValueError, ModelFileError):  # torn between its two files, replaced or corrupt: train it again
         return None
-    if record.get("config") != run.config.to_dict() or not isinstance(record.get("metrics"), dict):
+    if not _same_config(record.get("config"), run.config) or not isinstance(record.get("metrics"), dict):
         return None
     if "model_sha256" in record and not (folder / MODEL_FILE).is_file():
         return None  # its model was saved, then removed: the run is not done
     return record
+
+
+def _same_config(recorded: Any, config: TrainConfig) -> bool:
+    """Whether a record's configuration is ``config``: equal, or written before some of its settings
+    existed and equal to it with those at their defaults (:meth:`TrainConfig.key_dict`)."""
+    if recorded == config.to_dict():
+        return True
+    try:
+        return TrainConfig.from_dict(recorded).key_dict() == config.key_dict()
+    except (TypeError, ValueError):
+        return False
 
 
 def run_sweep(

@@ -11,7 +11,8 @@ fixed settings on top):
 Each configuration is trained once per seed. A run is known by its *key*, a checksum of its whole
 configuration (seed included), so the same run always has the same key, in any sweep, on any machine.
 
-Settings given as text (the command line, or strings in a file) are parsed by the setting's type:
+Settings given as text (the command line, or strings in a file) are read by the settings table
+(:mod:`digitnet.training.settings`), as ``digitnet train`` reads its flags:
 ``lr=1e-3,3e-3`` (values separated by commas), ``hidden=100,16x16,none`` (``x`` between the sizes of
 one network's layers, ``none`` for no hidden layer), ``conv=6/16,32x32/64x64``, ``batch_norm=true,false``,
 ``init=none,he``.
@@ -19,7 +20,6 @@ one network's layers, ``none`` for no hidden layer), ``conv=6/16,32x32/64x64``, 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from digitnet.checks import is_integer
-from digitnet.config import TrainConfig
+from digitnet.training.config import TrainConfig
+from digitnet.training.settings import SETTINGS
 
 __all__ = [
     "MAX_RUNS",
@@ -45,8 +46,7 @@ __all__ = [
     "parse_value",
 ]
 
-FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
-SWEEPABLE = sorted(set(FIELD_TYPES) - {"seed"})  # a sweep's seeds come from ``seeds``
+SWEEPABLE = sorted(set(SETTINGS) - {"seed"})  # a sweep's seeds come from ``seeds``
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Run:
 
 def run_key(config: TrainConfig) -> str:
     """The key of the run that trains ``config``: the name of its folder in a sweep folder."""
-    return config_key(config.to_dict())
+    return config_key(config.key_dict())
 
 
 def config_key(config: dict[str, Any]) -> str:
@@ -73,67 +73,19 @@ def config_key(config: dict[str, Any]) -> str:
 def _check_field(name: str) -> None:
     if name == "seed":
         raise ValueError("seeds are not swept as a setting: give --seeds N (or seeds = [...] in a file)")
-    if name not in FIELD_TYPES:
+    if name not in SETTINGS:
         raise ValueError(f"unknown setting {name!r}; a sweep can vary any of {', '.join(SWEEPABLE)}")
 
 
 def parse_value(name: str, value: Any) -> Any:
-    """One value of setting ``name``, from text or from JSON/TOML, as TrainConfig takes it.
+    """One value of setting ``name``, from its text form or from JSON/TOML, as TrainConfig takes it: the
+    settings table's reading (:mod:`digitnet.training.settings`), the same as ``digitnet train``'s flags.
 
     >>> parse_value("hidden", "16x16"), parse_value("conv", "6/16"), parse_value("lr", "3e-3")
     ((16, 16), ((6,), (16,)), 0.003)
     """
     _check_field(name)
-    kind = FIELD_TYPES[name]
-    optional = kind.endswith("| None")
-    if value is None and optional:
-        return None
-    if (
-        isinstance(value, str)
-        and value.strip().lower() == "none"
-        and (optional or name in ("hidden", "conv"))
-    ):
-        return None if optional else ()
-    try:
-        if name == "hidden":
-            if isinstance(value, str):
-                return tuple(int(v) for v in value.split("x"))
-            return (int(value),) if isinstance(value, (int, np.integer)) else tuple(int(v) for v in value)
-        if name == "conv":
-            if isinstance(value, str):
-                return tuple(tuple(int(f) for f in stage.split("x")) for stage in value.split("/"))
-            return tuple(tuple(int(f) for f in ([s] if isinstance(s, int) else s)) for s in value)
-        base = kind.replace("| None", "").strip()
-        if base == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text not in ("true", "false"):
-                raise ValueError
-            return text == "true"
-        if base == "int":
-            if isinstance(value, bool):  # True is no count of anything
-                raise ValueError
-            number = float(value)
-            if not (number.is_integer() and abs(number) <= 2**53):  # 1e300 is whole, and no setting
-                raise ValueError
-            return int(number)
-        if base == "float":
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of hundreds of digits
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        raise ValueError(
-            f"{name}={shown} is not a value of {name} ({kind}); e.g. "
-            f"{_EXAMPLES.get(name, 'hidden=100,16x16 or lr=1e-3,3e-3')}"
-        ) from None
-
-
-_EXAMPLES = {
-    "hidden": "hidden=100,16x16,none",
-    "conv": "conv=6/16,32x32/64x64",
-    "batch_norm": "batch_norm=true,false",
-}
+    return SETTINGS[name].parse(value)
 
 
 def parse_assignment(text: str) -> tuple[str, tuple[Any, ...]]:
@@ -273,7 +225,7 @@ class SweepSpec:
             if kind == "log_uniform"
             else rng.uniform(low, high)
         )
-        return parse_value(name, round(x) if FIELD_TYPES[name].startswith("int") else float(f"{x:.4g}"))
+        return parse_value(name, round(x) if SETTINGS[name].kind == "int" else float(f"{x:.4g}"))
 
     def swept(self) -> list[str]:
         """The settings that take more than one value across the configurations, in a stable order."""
@@ -321,7 +273,7 @@ class SweepSpec:
                 config = self.base.replace(**settings)
             except ValueError as exc:
                 raise ValueError(f"the configuration {_plain(settings)} is not valid: {exc}") from None
-            group = config_key({**config.to_dict(), "seed": None})
+            group = config_key({**config.key_dict(), "seed": None})
             for seed in self.seeds:
                 seeded = config.replace(seed=seed)
                 key = run_key(seeded)
@@ -334,7 +286,7 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "base": self.base.to_dict(),
+            "base": self.base.key_dict(),
             "grid": {k: [_plain(v) for v in vs] for k, vs in self.grid.items()},
             "points": [_plain(p) for p in self.points],
             "samples": self.samples,

@@ -30,7 +30,7 @@ def spec_from_mapping(d: dict[str, Any], *, where: str = "the sweep file") -> Sw
     seed = 0
     lr = {log_uniform = [1e-4, 1e-2]}
     """
-    from digitnet.presets import get_preset
+    from digitnet.training.presets import get_preset
 
     if not isinstance(d, dict):
         raise ValueError(f"{where} holds no table of settings")

@@ -2,7 +2,7 @@
 
 The function is self-contained, so Dask can send it to a worker on another machine: it takes plain
 values (a configuration as a dict, a data folder's name), finds MNIST the way the command line does,
-trains through :func:`digitnet.runs.train` with one BLAS thread, and returns plain values (metrics,
+trains through :func:`digitnet.training.runs.train` with one BLAS thread, and returns plain values (metrics,
 history, the network's architecture and arrays). The process that started the sweep writes the files,
 so workers need no access to the sweep folder.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from digitnet.config import TrainConfig
 from digitnet.data import MNIST, load_mnist
-from digitnet.runs import train
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import train
 
 __all__ = ["RunFailed", "train_run", "worker_name"]
 

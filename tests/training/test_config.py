@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from digitnet.config import TrainConfig
 from digitnet.nn import ACTIVATIONS, COSTS, INITIALIZERS, OPTIMIZERS, SCHEDULES
+from digitnet.training.config import TrainConfig
 
 # --- validation ----------------------------------------------------------------------------------------
 
@@ -20,8 +20,8 @@ BAD_VALUES = [
     ("cost", "hinge", None),
     ("optimizer", "rmsprop", None),
     ("schedule", "linear", None),
-    ("init", "zeros", "initialiser"),
-    ("output_activation", "nope", "output activation"),
+    ("init", "zeros", "unknown init"),
+    ("output_activation", "nope", "unknown output_activation"),
     ("augment", "sideways", None),
     ("hidden", (0,), None),
     ("hidden", (16, -1), None),
@@ -255,8 +255,12 @@ def test_numpy_integers_are_stored_as_python_integers_that_json_can_write():
 
 def test_one_hidden_layer_may_be_given_as_a_number_and_anything_else_is_refused_by_name():
     assert TrainConfig(hidden=100).hidden == (100,) and TrainConfig(hidden=np.int64(30)).hidden == (30,)
+    assert TrainConfig(hidden="16x16").hidden == (16, 16) and TrainConfig(conv="6/16").conv == ((6,), (16,))
     for bad, message in [
-        ("100", "hidden must be hidden layer sizes such as \\(100,\\) or 100, got '100'"),
+        (
+            "16,a",
+            "hidden must be hidden layer sizes such as 100 or 16x16, or none for no hidden layer, got '16,a'",
+        ),
         (1.5, "got 1.5"),
         (None, "got None"),
         ([16, 1.5], "hidden layer sizes must be whole numbers, got \\[16, 1.5\\]"),
@@ -288,14 +292,14 @@ def test_a_kernel_larger_than_the_last_stages_input_is_refused_before_anything_i
     ],
 )
 def test_parameter_count_is_the_built_networks(changes):
-    from digitnet.runs import build_model
+    from digitnet.training.runs import build_model
 
     config = TrainConfig(**changes)
     assert config.parameter_count == build_model(config).n_params
 
 
 def test_a_network_that_cannot_fit_in_memory_is_refused_with_the_size_it_would_need(monkeypatch):
-    import digitnet.config as config_module
+    import digitnet.training.config as config_module
 
     monkeypatch.setattr(config_module, "physical_memory", lambda: 8_000_000_000)  # an 8 GB machine
     with pytest.raises(ValueError) as refused:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from digitnet.config import TrainConfig
 from digitnet.nn import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid, Tanh
-from digitnet.runs import build_model, network_layers
+from digitnet.training.config import TrainConfig
+from digitnet.training.runs import build_model, network_layers
 
 
 def kinds(layers):

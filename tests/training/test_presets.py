@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from digitnet.config import TrainConfig
 from digitnet.nn.schedules import make_schedule
-from digitnet.presets import PRESETS, get_preset
+from digitnet.training.config import TrainConfig
+from digitnet.training.presets import PRESETS, get_preset
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def parameter_count(config: TrainConfig) -> int:

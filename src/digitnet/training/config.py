@@ -7,45 +7,14 @@ of that record reproduces the run bit for bit (same seed, same data, same machin
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from digitnet.checks import checked_integer, is_integer
-from digitnet.imaging.augment import AUGMENTATIONS
-from digitnet.nn.activations import ACTIVATIONS
-from digitnet.nn.costs import COSTS
-from digitnet.nn.initializers import INITIALIZERS
-from digitnet.nn.optimizers import OPTIMIZERS
-from digitnet.nn.schedules import SCHEDULES
-from digitnet.nn.training import MAX_WORKERS
+from digitnet.checks import is_integer
+from digitnet.training.settings import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYER_SIZE, SETTINGS
 
 __all__ = ["MAX_BATCH_SIZE", "MAX_EPOCHS", "TrainConfig", "physical_memory", "training_bytes"]
-
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu")
-
-MAX_EPOCHS = 100_000
-"""Most epochs a run may ask for: Nielsen's overfitting demonstration trains 400 on 1,000 images, so this
-leaves room for any experiment and refuses a typo such as 1000000000."""
-
-MAX_LAYER_SIZE = 2**24
-"""Most units or filters in one layer: the model file's limit on any one size."""
-
-MAX_BATCH_SIZE = 60_000
-"""The whole MNIST training set in one batch: full-batch gradient descent."""
-
-INTEGER_SETTINGS = (
-    "kernel_size",
-    "batch_size",
-    "epochs",
-    "seed",
-    "validation_size",
-    "train_size",
-    "patience",
-    "workers",
-    "pen_digits",
-)
 
 
 @dataclass(frozen=True)
@@ -68,6 +37,7 @@ class TrainConfig:
     batch_size: int = 64  # small enough for many updates per epoch, large enough for the BLAS
     epochs: int = 40  # about half a minute on two cores for 784-100-10
     l2: float = 3e-4  # λ in (λ/2)Σ‖W‖² on the batch-averaged cost; chosen on validation for 784-100-10
+    clip_norm: float | None = None  # each batch's gradient rescaled to at most this L2 norm; None: never
     dropout: float = 0.0  # drop rate after each hidden layer
     input_dropout: float = 0.0  # drop rate on the 784 input pixels
     init: str | None = None  # None: He for ReLU, LeCun for sigmoid, Glorot for tanh
@@ -85,6 +55,9 @@ class TrainConfig:
     output_activation: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("hidden", "conv"):  # their text form, as every front end writes them: "16x16", "6/16"
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, SETTINGS[name].parse(getattr(self, name)))
         hidden = (self.hidden,) if is_integer(self.hidden) else self.hidden  # 100 means one layer of 100
         if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
             raise ValueError(f"hidden must be hidden layer sizes such as (100,) or 100, got {hidden!r}")
@@ -92,26 +65,21 @@ class TrainConfig:
             raise ValueError(f"hidden layer sizes must be whole numbers, got {list(hidden)}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
         object.__setattr__(self, "conv", tuple(tuple(int(f) for f in stage) for stage in self.conv))
-        for name in INTEGER_SETTINGS:  # NumPy's integers become Python's, which model files store as JSON
-            if is_integer(getattr(self, name)):
-                object.__setattr__(self, name, int(getattr(self, name)))
+        for row in SETTINGS.values():  # NumPy's integers become Python's, which model files store as JSON
+            if row.kind == "int" and is_integer(getattr(self, row.name)):
+                object.__setattr__(self, row.name, int(getattr(self, row.name)))
         self.validate()
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad value and the allowed ones."""
 
-        def choose(name, value, allowed):
-            if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(sorted(allowed))}")
-
-        choose("activation", self.activation, HIDDEN_ACTIVATIONS)
-        choose("cost", self.cost, COSTS)
-        choose("optimizer", self.optimizer, OPTIMIZERS)
-        choose("schedule", self.schedule, SCHEDULES)
-        if self.init is not None:
-            choose("initialiser", self.init, INITIALIZERS)
-        if self.output_activation is not None:
-            choose("output activation", self.output_activation, ACTIVATIONS)
+        for row in SETTINGS.values():  # each setting alone: its choices and its range, from its row
+            value = getattr(self, row.name)
+            if row.kind == "choice" and not (value is None and row.none_means) and value not in row.choices:
+                raise ValueError(
+                    f"unknown {row.name} {value!r}; choose one of {', '.join(sorted(row.choices))}"
+                )
+            row.check(value)
         if any(h < 1 for h in self.hidden):
             raise ValueError(f"hidden layer sizes must be positive, got {list(self.hidden)}")
         sizes = [*self.hidden, *(f for stage in self.conv for f in stage)]
@@ -140,31 +108,10 @@ class TrainConfig:
                     f"convolutional stage (stage {len(self.conv)}): it would multiply padding, at "
                     f"{self.kernel_size**2:,} products per pixel; use a kernel of at most {largest}"
                 )
-        if self.augment is not None:
-            choose("augmentation", self.augment, AUGMENTATIONS)
-        checked_integer("workers", self.workers, 1, MAX_WORKERS)
-        checked_integer("pen_digits", self.pen_digits, 0, 5)
-        checked_integer("batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
-        checked_integer("epochs", self.epochs, 1, MAX_EPOCHS)
-        if not 0 < self.lr < math.inf:  # NaN and infinity fail too
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        checked_integer("seed", self.seed, 0)
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
         if self.nesterov and (self.momentum == 0 or self.optimizer != "sgd"):
             raise ValueError("Nesterov momentum needs --optimizer sgd and --momentum > 0")
-        if not 0 <= self.l2 < math.inf:
-            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2!r}")
-        for name in ("dropout", "input_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        checked_integer("validation_size", self.validation_size, 0, 59_999)
-        if self.train_size is not None:
-            checked_integer("train_size", self.train_size)
-        if self.patience is not None:
-            checked_integer("patience", self.patience, 1, MAX_EPOCHS)
-            if self.validation_size == 0:
-                raise ValueError("early stopping (patience) needs a validation split (validation_size > 0)")
+        if self.patience is not None and self.validation_size == 0:
+            raise ValueError("early stopping (patience) needs a validation split (validation_size > 0)")
 
         needed, memory = training_bytes(self), physical_memory()
         if memory is not None and needed > memory:
@@ -187,6 +134,16 @@ class TrainConfig:
             return "-".join(str(n) for n in (784, *self.hidden, 10))
         stages = ["-".join([*(f"c{f}" for f in stage), "pool"]) for stage in self.conv]
         return "-".join(["28x28", *stages, *(str(n) for n in self.hidden), "10"])
+
+    def key_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the settings added since 0.1 that have their defaults: what a run's key
+        is computed from, so that a new setting does not rename the runs saved before it existed."""
+        defaults = TrainConfig.__dataclass_fields__
+        return {
+            name: value
+            for name, value in self.to_dict().items()
+            if SETTINGS[name].since is None or value != defaults[name].default
+        }
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -11,7 +11,7 @@ README's results table gives the test accuracy each one reaches and the command.
 
 from __future__ import annotations
 
-from digitnet.config import TrainConfig
+from digitnet.training.config import TrainConfig
 
 __all__ = ["PRESETS", "get_preset"]
 

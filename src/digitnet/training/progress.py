@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from digitnet.nn import Callback
 
-__all__ = ["ProgressBars"]
+__all__ = ["EpochLines", "ProgressBars"]
 
 
 class ProgressBars(Callback):
@@ -53,3 +53,11 @@ class ProgressBars(Callback):
             text += f", val_loss {logs['val_loss']:.4f}, val_acc {logs['val_accuracy']:.2%}"
         self.bar.set_postfix_str(text, refresh=False)
         self.bar.close()  # draws the bar once more, with the final figures
+
+
+class EpochLines(Callback):
+    """One line per epoch on stdout, as scikit-learn's estimators print it with ``verbose=True``."""
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        extra = f", validation accuracy = {logs['val_accuracy']:.4f}" if "val_accuracy" in logs else ""
+        print(f"Iteration {epoch}, loss = {logs['loss']:.8f}{extra}", flush=True)

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.config import TrainConfig
 from digitnet.data.mnist import MNIST
 from digitnet.data.pendigits import pen_training_digits
 from digitnet.imaging.augment import AUGMENTATIONS
@@ -22,6 +21,7 @@ from digitnet.nn.pooling import MaxPool2D
 from digitnet.nn.reshape import Flatten
 from digitnet.nn.schedules import make_schedule
 from digitnet.nn.training import FitSettings, fit
+from digitnet.training.config import TrainConfig
 
 __all__ = [
     "TrainResult",
@@ -138,6 +138,7 @@ def fit_settings(config: TrainConfig, labels: np.ndarray, *, classes: int, epoch
         batch_size=config.batch_size,
         schedule=make_schedule(config.schedule, epochs),
         l2=config.l2,
+        clip_norm=config.clip_norm,
         patience=config.patience,
         class_weights=balanced_class_weights(labels, classes) if config.class_weighted else None,
         oversample=config.oversample,

@@ -51,7 +51,7 @@ def scaled(method, factor):
 
 
 BUGS = {
-    "sigmoid without (1 - a)": (Sigmoid, "backward", lambda self, g: g * self.a),
+    "sigmoid without (1 - a)": (Sigmoid, "backward", lambda self, g, need_input_grad=True: g * self.a),
     "max-pooling 0.1% off": (MaxPool2D, "backward", scaled(MaxPool2D.backward, 1.001)),
     "batch norm input gradient 0.1% off": (BatchNorm, "backward", scaled(BatchNorm.backward, 1.001)),
     "convolution input gradient 0.1% off": (Conv2D, "backward", scaled(Conv2D.backward, 1.001)),

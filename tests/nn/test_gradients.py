@@ -61,7 +61,7 @@ def test_cost_gradient_matches_finite_differences(cost_cls):
 
 def test_a_wrong_derivative_is_caught(monkeypatch):
     """The check must be able to fail: break the sigmoid's derivative and watch the error jump."""
-    monkeypatch.setattr(Sigmoid, "backward", lambda self, g: g * self.a)  # missing the (1 - a) factor
+    monkeypatch.setattr(Sigmoid, "backward", lambda self, g, need_input_grad=True: g * self.a)  # no (1 - a)
     net = small_net("sigmoid", "cross-entropy")
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((5, 6)), rng.integers(0, 4, 5)

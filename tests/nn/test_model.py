@@ -1,6 +1,7 @@
 """Sequential: its summary, the inputs it takes, backward, and the layers' outputs it shows."""
 
 import numpy as np
+import pytest
 
 from digitnet.nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid
 from digitnet.nn.batchnorm import BatchNorm
@@ -69,3 +70,47 @@ def test_only_a_network_with_convolutions_is_convolutional():
     pooled = Sequential([MaxPool2D(2), Flatten(), Dense(10)], input_shape=(1, 28, 28))
     assert cnn.is_convolutional and cnn.inference_batch == 64
     assert not pooled.is_convolutional and not Sequential([Dense(10)]).is_convolutional
+
+
+def test_every_layer_takes_need_input_grad_and_a_model_without_weights_trains_a_step():
+    """The contract: every layer's backward accepts need_input_grad; False returns None (nothing below
+    learns). A network with nothing to learn runs train_step without a special case."""
+    from digitnet.nn import LAYERS, Rescaling
+
+    rng = np.random.default_rng(0)
+    made = {
+        "Conv2D": (Conv2D(2, 3), (1, 5, 5)),
+        "MaxPool2D": (MaxPool2D(2), (1, 4, 4)),
+        "AvgPool2D": (AvgPool2D(2), (1, 4, 4)),
+        "BatchNorm": (BatchNorm(), (3,)),
+        "Dropout": (Dropout(0.5), (3,)),
+        "Rescaling": (Rescaling(2.0, 1.0), (3,)),
+        "Dense": (Dense(2), (3,)),
+    }
+    for name, cls in LAYERS.items():
+        layer, shape = made[name] if name in made else (cls(), (3,))
+        layer.build(shape, rng)
+        x = rng.standard_normal((4, *shape)).astype(np.float32)
+        out = layer.forward(x, training=True, rng=rng)
+        assert layer.backward(np.ones_like(out), need_input_grad=False) is None, name
+        assert layer.backward(np.ones_like(out), need_input_grad=True).shape == x.shape, name
+    plain = Sequential([Rescaling(2.0)], input_shape=(10,), rng=0)  # ten inputs are the ten classes' logits
+    loss = plain.train_step(rng.standard_normal((5, 10)).astype(np.float32), np.arange(5))
+    assert np.isfinite(loss) and plain.backward(np.ones((5, 10), np.float32), input_grad=False) is None
+
+
+def test_as_input_takes_a_batch_one_example_or_images_in_any_layout_and_refuses_lucky_sizes():
+    flat = Sequential([Dense(10)], input_shape=(784,), rng=0)
+    cnn = Sequential([Conv2D(2, 3), Flatten(), Dense(10)], input_shape=(1, 28, 28), rng=0)
+    images = np.zeros((3, 28, 28), np.float32)
+    for model, shape in ((flat, (784,)), (cnn, (1, 28, 28))):
+        for x in (images, images.reshape(3, 784), images.reshape(3, 1, 28, 28)):
+            assert model.as_input(x).shape == (3, *shape)
+        for one in (images[0], images[0].reshape(784), images[0].reshape(1, 28, 28)):
+            assert model.as_input(one).shape == (1, *shape)
+        for lucky in (np.zeros((2, 392)), np.zeros((4, 14, 14)), np.zeros((784,))[None, None, :]):
+            with pytest.raises(ValueError, match=r"inputs of shape .* do not fit this model"):
+                model.as_input(lucky)
+    odd = Sequential([Dense(3)], input_shape=(20,), rng=0)  # not an image: its own shape only
+    with pytest.raises(ValueError, match=r"takes \(N, 20\)$"):
+        odd.as_input(np.zeros((4, 5)))

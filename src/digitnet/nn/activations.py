@@ -55,7 +55,9 @@ class Sigmoid(Layer):
         self.a = sigmoid(x)
         return self.a
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         a = self.a
         return grad_out * a * (1.0 - a)
 
@@ -68,7 +70,9 @@ class Tanh(Layer):
         self.a = np.tanh(x)
         return self.a
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         a = self.a
         return grad_out * (1.0 - a * a)
 
@@ -81,7 +85,9 @@ class ReLU(Layer):
         self.active = x > 0  # (N, *) bool, all backward needs
         return np.maximum(x, 0)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         return grad_out * self.active
 
 
@@ -97,7 +103,9 @@ class Softmax(Layer):
         self.a = softmax(x)
         return self.a
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         a = self.a
         dot = (grad_out * a).sum(axis=-1, keepdims=True)  # (N, 1)
         return a * (grad_out - dot)

@@ -86,6 +86,8 @@ class Conv2D(Layer):
     Parameters W: (F, C, K, K) (PyTorch's layout), b: (F,).
     """
 
+    has_weights = True
+
     decayed = ("W",)
 
     def __init__(

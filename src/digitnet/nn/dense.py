@@ -34,6 +34,8 @@ class Dense(Layer):
     x: (N, D) -> z: (N, U); parameters W: (D, U), b: (U,).
     """
 
+    has_weights = True
+
     decayed = ("W",)
 
     def __init__(self, units: int, init: str | None = None):

@@ -50,7 +50,9 @@ class Dropout(Layer):
         self.mask *= x.dtype.type(1.0 / keep)
         return x * self.mask
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         return grad_out if self.mask is None else grad_out * self.mask
 
     def config(self):

@@ -5,10 +5,10 @@ A layer is a function of its input and its parameters with a hand-written deriva
 * ``build(input_shape, rng)`` creates the parameters for one example's ``input_shape`` (no batch axis)
   and returns the output shape;
 * ``forward(x, training, rng)`` computes the output and caches exactly what ``backward`` needs;
-* ``backward(grad_out)`` receives dL/d(output) and returns dL/d(input), storing dL/d(parameter) in
-  ``grads`` beside ``params``. A layer with parameters also accepts ``need_input_grad=False``: the
-  model passes it to the lowest such layer while training, which then skips dL/d(input) and returns
-  None, since nothing below it learns.
+* ``backward(grad_out, need_input_grad=True)`` receives dL/d(output) and returns dL/d(input), storing
+  dL/d(parameter) in ``grads`` beside ``params``. While training, the model passes
+  ``need_input_grad=False`` to the lowest layer with parameters, which then skips dL/d(input) and
+  returns None, since nothing below it learns (every layer takes the argument).
 
 ``config()`` returns the JSON-able arguments that rebuild the layer, so a model file names its layers
 by these table entries and never needs to run code to load.
@@ -45,9 +45,14 @@ class Layer:
         normalisation's running statistics.
     decayed : tuple of str
         Names of the parameters that L2 weight decay applies to (weights, not biases).
+    has_weights : bool
+        Whether the layer connects its inputs to its outputs through weights ``params["W"]`` (Dense,
+        Conv2D): what the report and the drawing page draw as connections. Batch normalisation has
+        parameters, but no weights.
     """
 
     decayed: ClassVar[tuple[str, ...]] = ()
+    has_weights: ClassVar[bool] = False  # a weight matrix or kernel W that maps its inputs (Dense, Conv2D)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -76,8 +81,9 @@ class Layer:
     ) -> np.ndarray:
         return x
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        return grad_out
+    def backward(self, grad_out: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """dL/d(input) from dL/d(output), filling ``grads``; None when ``need_input_grad`` is false."""
+        return grad_out if need_input_grad else None
 
     def config(self) -> dict[str, Any]:
         """The keyword arguments that rebuild this layer (JSON-able)."""

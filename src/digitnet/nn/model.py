@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -90,11 +91,9 @@ class Sequential:
         batch 10, a (10, 100) @ (100, 784) product that costs more than the rest of the step), and
         returns None.
         """
-        bottom = 0 if input_grad or not len(self.parameters) else self._lowest_trainable
+        bottom = 0 if input_grad else self._lowest_trainable
         for i in range(len(self.layers) - 1, bottom - 1, -1):
-            if i == bottom and not input_grad:
-                return self.layers[i].backward(grad_out, need_input_grad=False)
-            grad_out = self.layers[i].backward(grad_out)
+            grad_out = self.layers[i].backward(grad_out, need_input_grad=input_grad or i > bottom)
         return grad_out
 
     def train_step(
@@ -213,25 +212,26 @@ class Sequential:
     def as_input(self, x: np.ndarray) -> np.ndarray:
         """``x`` as a C-contiguous batch of the model's dtype, shape (N, *input_shape).
 
-        Accepts one example (*input_shape) or images that flatten to it, e.g. (N, 28, 28) for (784,).
+        Takes a batch (N, *input_shape) or one example (*input_shape). As a convenience, images may come
+        in any of one image's layouts, flat (H·W,), (H, W) or (1, H, W), whichever the model takes: MNIST's
+        (N, 784) rows for a convolutional model, (N, 28, 28) images for a flat one. Anything else is
+        refused, a batch whose size only happens to match too ((2, 392) is no digit).
         """
         x = np.asarray(x)
         if x.dtype.kind not in "fiu":
             raise ValueError(f"inputs must be numbers, got dtype {x.dtype}")
-        size = int(np.prod(self.input_shape))
+        layouts = _image_layouts(self.input_shape)
         if x.shape[1:] == self.input_shape:
             pass
-        elif x.shape == self.input_shape:
-            x = x[None]  # one example -> a batch of one
-        elif x.ndim >= 2 and int(np.prod(x.shape[1:])) == size:
+        elif x.shape == self.input_shape or x.shape in layouts:
+            x = x.reshape((1, *self.input_shape))  # one example -> a batch of one
+        elif x.ndim >= 2 and x.shape[1:] in layouts:
             x = x.reshape((len(x), *self.input_shape))  # e.g. (N, 28, 28) -> (N, 784)
-        elif x.size == size:
-            x = x.reshape((1, *self.input_shape))  # e.g. one (28, 28) image -> (1, 784)
         else:
             dims = ", ".join(map(str, self.input_shape))
             raise ValueError(
-                f"inputs of shape {x.shape} do not fit this model, which takes (N, {dims}) "
-                "(flat 28x28 digits scaled to [0, 1])"
+                f"inputs of shape {x.shape} do not fit this model, which takes (N, {dims})"
+                + (" (or the same images as (N, H, W) or flat rows)" if layouts else "")
             )
         return np.ascontiguousarray(x, dtype=self.dtype)
 
@@ -381,3 +381,15 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({len(self.layers)} layers, {self.n_params:,} parameters, cost={self.cost_name!r})"
+
+
+def _image_layouts(shape: tuple[int, ...]) -> set[tuple[int, ...]]:
+    """The layouts of one single-channel image that ``shape`` is one of: {(H·W,), (H, W), (1, H, W)} for a
+    flat ``shape`` of a square number of values (784: 28x28) or a (1, H, W) one; empty otherwise."""
+    if len(shape) == 3 and shape[0] == 1:
+        h, w = shape[1:]
+    elif len(shape) == 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
+        h = w = math.isqrt(shape[0])
+    else:
+        return set()
+    return {(h * w,), (h, w), (1, h, w)}

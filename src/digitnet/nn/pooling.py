@@ -120,7 +120,9 @@ class MaxPool2D(_Pool2D):
         self.x, self.y = x, y  # layers never change their inputs in place, so references suffice
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         dx = self.new_gradient(grad_out)
         taps, dtaps = list(self.taps(self.x)), list(self.taps(dx))
         unclaimed = np.ones(self.y.shape, bool)  # (N, C, OH, OW): windows whose max is still to be found
@@ -159,7 +161,9 @@ class AvgPool2D(_Pool2D):
         y *= 1.0 / self.pool_size**2
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         share = grad_out * (1.0 / self.pool_size**2)  # (N, C, OH, OW)
         dx = self.new_gradient(share)
         for dtap in self.taps(dx):

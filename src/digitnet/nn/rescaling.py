@@ -51,7 +51,9 @@ class Rescaling(Layer):
             y += x.dtype.type(self.offset)
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         return grad_out * grad_out.dtype.type(self.scale)
 
     def config(self):

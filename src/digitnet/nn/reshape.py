@@ -36,5 +36,7 @@ class Flatten(Layer):
         # (N, C, H, W) -> (N, C·H·W): a view of x when x is contiguous, a copy otherwise
         return x.reshape(len(x), *self.output_shape)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, need_input_grad=True):
+        if not need_input_grad:  # nothing below this layer learns
+            return None
         return grad_out.reshape(len(grad_out), *self.input_shape)  # (N, C·H·W) -> (N, C, H, W)

@@ -2,8 +2,9 @@
 
 :func:`digitnet.report.build.build_report` writes a self-contained ``index.html`` with PNG figures beside
 it and ``report.json`` with the numbers behind every figure; ``digitnet report MODEL`` is its command line.
-The package's own names are the light ones (no matplotlib): the calibration maths, the first layer's
-neurons, and :mod:`digitnet.report.drawn`, the neurons and links the drawing page shows.
+The package's own names are the light ones (no matplotlib): the calibration maths and the first layer's
+neurons. Which neurons and links a page draws is the engine's (:mod:`digitnet.nn.inspect`), shared
+with the server.
 """
 
 from digitnet.report.calibration import (

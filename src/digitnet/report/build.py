@@ -23,6 +23,7 @@ from digitnet.imaging.sketches import sketch_inputs
 from digitnet.jsonable import plain
 from digitnet.metrics import confusion_matrix
 from digitnet.modelfile import load_model
+from digitnet.nn.inspect import drawn_network, first_convolution
 from digitnet.plots import save_figure
 from digitnet.report import figures
 from digitnet.report.calibration import (
@@ -34,8 +35,7 @@ from digitnet.report.calibration import (
     reliability_bins,
     softmax_t,
 )
-from digitnet.report.drawn import drawn_network
-from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer, first_convolution
+from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer
 from digitnet.report.page import render_page
 from digitnet.report.reject import selective_record
 

@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import LogNorm
 
+from digitnet.nn.pooling import AvgPool2D, MaxPool2D
 from digitnet.plots import DIVERGING, new_figure, plt
 from digitnet.report.neurons import NeuronReport
 
@@ -84,9 +85,9 @@ def conv_filters_figure(kernels: np.ndarray, model, digit: np.ndarray, columns: 
     Shape: kernels (F, C, K, K); digit (784,).
     """
     layers = model.layers
-    last = next(i for i, layer in enumerate(layers) if layer.params)  # the convolution
+    last = next(i for i, layer in enumerate(layers) if layer.has_weights)  # the convolution
     for layer in layers[last + 1 :]:  # then normalisation and activation, up to a weighted or pooling layer
-        if layer.params.get("W") is not None or "Pool" in type(layer).__name__:
+        if layer.has_weights or isinstance(layer, (MaxPool2D, AvgPool2D)):
             break
         last += 1
     maps = model.layer_outputs(digit, upto=last + 1)[-1][0]  # (1, 1, 28, 28) in, (F, OH, OW) out
@@ -309,7 +310,7 @@ def reliability_figure(panels: list[tuple[str, list[dict], float]]):
 
 def network_figure(digit: np.ndarray, network: list[dict], connections: list, activations: list[dict], proba):
     """One test digit going through the network, drawn as the drawing page draws it (the same choice of
-    neurons and links, :func:`digitnet.report.drawn.drawn_network`): the digit on the left, then a column
+    neurons and links, :func:`digitnet.nn.inspect.drawn_network`): the digit on the left, then a column
     per dense layer with its shown neurons shaded by activation, and each shown neuron's strongest
     positive incoming links (pixels for the first hidden layer), wider for larger contributions a·w.
 

@@ -22,18 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.nn import Conv2D, Dense
+from digitnet.nn.inspect import first_hidden_layer
 
-__all__ = [
-    "MAX_SHOWN",
-    "NeuronReport",
-    "analyse_first_layer",
-    "first_convolution",
-    "first_hidden_layer",
-    "reads_flat_pixels",
-]
+__all__ = ["MAX_SHOWN", "NeuronReport", "analyse_first_layer"]
 
-PIXELS = 784  # D, the pixels of one digit (28x28)
 MAX_SHOWN = 32  # wider layers show only their most important neurons: 32 pictures still read at a glance
 TOP_K = 6  # test digits shown per neuron
 
@@ -69,38 +61,6 @@ class NeuronReport:
     shown: np.ndarray
     top_indices: np.ndarray
     top_activations: np.ndarray
-
-
-def reads_flat_pixels(model) -> bool:
-    """Whether ``model`` takes each digit as one row of the 784 pixels, shape (N, 784).
-
-    Then its first dense layer reads the pixels themselves, one weight per pixel (unless a weighted layer
-    comes before it): its neurons can be drawn as 28x28 images and linked to the pixels. A network taking
-    images (C, H, W) is not asked whether it is convolutional (``model.is_convolutional``): one may pool
-    its images before its first dense layer without any convolution, and that layer then reads fewer
-    values than pixels.
-    """
-    return model.input_shape == (PIXELS,)
-
-
-def first_hidden_layer(model) -> tuple[int, int] | None:
-    """Positions in ``model.layers`` of the first Dense layer and of the next Dense layer.
-
-    None when the model has fewer than two Dense layers (no hidden layer: the inputs feed the outputs),
-    or when its first weighted layer is not a Dense layer fed by the 784 pixels (a convolutional network,
-    whose first layer is shown by :func:`first_convolution` instead).
-    """
-    dense = [i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
-    before = model.layers[: dense[0] if dense else 0]
-    if not reads_flat_pixels(model) or any(layer.params for layer in before):
-        return None
-    return (dense[0], dense[1]) if len(dense) >= 2 else None
-
-
-def first_convolution(model) -> Conv2D | None:
-    """The first layer of a convolutional network, or None when the first weighted layer is no Conv2D."""
-    weighted = next((layer for layer in model.layers if layer.params), None)
-    return weighted if isinstance(weighted, Conv2D) else None
 
 
 def hidden_activations(model, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:

@@ -40,7 +40,7 @@ from digitnet.errors import DataError, DigitnetError, ImageFormatError, ImageToo
 from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.nn.finite import finite_layer_outputs
-from digitnet.report.drawn import drawn_network
+from digitnet.nn.inspect import drawn_network
 from digitnet.serve.guards import (
     BODY_SECONDS,
     MAX_BODIES_BYTES,
@@ -100,7 +100,7 @@ def predict(
     it is ``sure``: its probability is at least ``min_confidence`` (default: the threshold the model
     records, see :mod:`digitnet.confidence`), with the ``runner_up`` digit for "not sure: 0 or 8?".
 
-    ``network`` and ``connections`` describe what the page draws (see :mod:`digitnet.report.drawn`): for
+    ``network`` and ``connections`` describe what the page draws (see :mod:`digitnet.nn.inspect.drawn`): for
     each hidden layer its most active neurons, and for each drawn neuron its strongest incoming
     connections, measured as the contribution w·a of the previous neuron's activation a through weight w
     (pixels for the first layer).

@@ -15,8 +15,7 @@ from digitnet.nn import (
     Sequential,
     Sigmoid,
 )
-from digitnet.report.drawn import LINKS, SHOWN, Link, drawn_network
-from digitnet.report.neurons import first_hidden_layer, reads_flat_pixels
+from digitnet.nn.inspect import LINKS, SHOWN, Link, drawn_network, first_hidden_layer, reads_flat_pixels
 
 
 def drawn(model, x):

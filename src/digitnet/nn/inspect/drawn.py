@@ -13,7 +13,7 @@ w_st::
 
 Only contributions that push t up (c_st > 0) are drawn. A convolutional network's first dense layer reads
 feature maps, not pixels, so nothing links the image to it; nor, to be safe, for any network that takes
-images (C, H, W) rather than rows of pixels (:func:`~digitnet.report.neurons.reads_flat_pixels`).
+images (C, H, W) rather than rows of pixels (:func:`~digitnet.nn.inspect.reads_flat_pixels`).
 
 The report draws one test digit through the network with this same choice (its ``network`` figure,
 :func:`digitnet.report.figures.network_figure`). Its first-layer figures (:mod:`digitnet.report.neurons`)
@@ -26,8 +26,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from digitnet.nn import Dropout, Rescaling
-from digitnet.report.neurons import reads_flat_pixels
+from digitnet.nn.dropout import Dropout
+from digitnet.nn.inspect.layers import reads_flat_pixels
+from digitnet.nn.rescaling import Rescaling
 
 __all__ = ["LINKS", "SHOWN", "Link", "drawn_network"]
 
@@ -100,8 +101,8 @@ def drawn_network(
                 continue
             entry = {"index": i, "layer": layer.describe(), "values": h[0]}
             activations.append(entry)
-            last = i == len(layers) - 1 or all(not lay.params for lay in layers[i + 1 :])
-            if "W" in layer.params:  # a dense layer starts a column, drawn as the activation after it
+            last = i == len(layers) - 1 or all(not lay.has_weights for lay in layers[i + 1 :])
+            if layer.has_weights:  # a dense layer starts a column, drawn as the activation after it
                 if len(columns) > 1 and columns[-1]["values"] is None:  # two dense layers in a row:
                     _show(columns[-1], inputs[0], columns[-1]["own"], last=False)  # the first drawn as it is
                 columns.append(

@@ -30,6 +30,7 @@ LAYERS = {
     "training": 2,
     "plots": 2,
     "metrics": 2,
+    "calibration": 2,
     "models": 2,
     "interop": 3,
     "sklearn": 3,
@@ -135,3 +136,17 @@ def test_the_circle_search_finds_circles():
 def test_no_module_is_over_400_lines(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines: split it by idea"
+
+
+def test_the_server_draws_with_the_engine_not_the_report():
+    """What a page draws is the engine's (digitnet.nn.inspect): the server never loads the report, whose
+    figures need matplotlib."""
+    served = [m for m in GRAPH if m.startswith("digitnet.serve")]
+    assert served
+    reached, todo = set(), list(served)
+    while todo:  # everything the server imports, directly or through others
+        for target in GRAPH.get(todo.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    assert not sorted(m for m in reached if m.startswith("digitnet.report"))

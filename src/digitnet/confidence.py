@@ -4,7 +4,7 @@ Every front end (``digitnet predict``, the API, the drawing page) answers throug
 
 1. **Calibrated probabilities.** A model file may record a ``temperature`` T (``metrics.temperature``);
    the probabilities are then ``softmax(z / T)`` of the model's scores z
-   (:func:`digitnet.report.calibration.calibration_logits`), which keeps the answer and makes "90% sure"
+   (:func:`digitnet.calibration.calibration_logits`), which keeps the answer and makes "90% sure"
    mean right about 90% of the time on the data T was fitted to. Without one, T = 1: the model's own.
 2. **A reject option.** The answer is *sure* when its probability is at least ``min_confidence``;
    otherwise the front ends say "not sure" and name the two likeliest digits ("0 or 8?"). The threshold
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.report.calibration import calibration_logits, fit_temperature, scores, softmax_t
+from digitnet.calibration import calibration_logits, fit_temperature, scores, softmax_t
 
 __all__ = [
     "FALLBACK_MIN_CONFIDENCE",
@@ -72,7 +72,7 @@ def calibrated_probabilities(model, x: np.ndarray, temperature: float = 1.0) -> 
 def probabilities_at(model, outputs: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """The probabilities at temperature T from outputs the model already computed (no second forward pass):
     ``softmax(z / T)`` of its logits, or for a quadratic-cost model of ``log p`` (see
-    :func:`~digitnet.report.calibration.calibration_logits`). Shape: (N, C) -> (N, C)."""
+    :func:`~digitnet.calibration.calibration_logits`). Shape: (N, C) -> (N, C)."""
     if temperature == 1.0:
         return model.cost.probabilities(outputs)
     return softmax_t(scores(model, outputs), temperature)
@@ -105,7 +105,7 @@ def calibrate(model, x: np.ndarray, labels: np.ndarray, set_aside: float = SET_A
     """Fit a temperature and choose a reject threshold on labelled data (never MNIST's test split).
 
     T minimises the mean negative log-likelihood of ``softmax(z / T)``
-    (:func:`~digitnet.report.calibration.fit_temperature`), but is never below 1: data a model reads
+    (:func:`~digitnet.calibration.fit_temperature`), but is never below 1: data a model reads
     almost perfectly (drawings a program made, for a model trained on their styles) fits T < 1, which
     would make its answers surer than the network itself is on the harder drawings people make; an
     answer is softened where the network is over-confident, never sharpened. The threshold is the

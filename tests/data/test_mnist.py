@@ -297,3 +297,16 @@ def test_first_refuses_what_is_not_a_count(value):
     data = MNIST(Split(x, y), Split(x[:0], y[:0]), Split(x, y))
     with pytest.raises(ValueError, match="train_size must be a positive integer"):
         data.first(value)
+
+
+def test_the_test_split_alone_is_the_same_split_and_never_downloaded(mnist, mnist_dir, tmp_path, monkeypatch):
+    from digitnet.data import load_mnist_test
+
+    test = load_mnist_test(mnist_dir)
+    np.testing.assert_array_equal(test.x, mnist.test.x)
+    np.testing.assert_array_equal(test.y, mnist.test.y)
+    monkeypatch.delenv("DIGITNET_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # an empty cache: named, not filled
+    with pytest.raises(DataError):
+        load_mnist_test()
+    assert not any(tmp_path.rglob("*.gz"))

@@ -86,9 +86,9 @@ def test_tampered_architecture_is_detected(tmp_path):
 
 
 def test_newer_format_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("digitnet.modelfile.FORMAT_VERSION", 99)
+    monkeypatch.setattr("digitnet.modelfile.model_file.FORMAT_VERSION", 99)
     path = save_model(tmp_path / "m.safetensors", make_model())
-    monkeypatch.setattr("digitnet.modelfile.FORMAT_VERSION", 1)
+    monkeypatch.setattr("digitnet.modelfile.model_file.FORMAT_VERSION", 1)
     with pytest.raises(ModelFileError, match="newer.*upgrade digitnet"):
         load_model(path)
 

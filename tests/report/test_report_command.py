@@ -198,4 +198,4 @@ def test_report_of_a_convolutional_model_shows_its_filters(tmp_path, mnist, mnis
     assert report["neurons"]["convolutional"] and report["neurons"]["filters"] == 4
     assert "conv_filters" in report["figures"] and "neuron_weights" not in report["figures"]
     page = (tmp_path / "out" / "index.html").read_text()
-    assert "first layer is convolutional" in page and "1x28x28-c4-pool-16-10" in page
+    assert "first layer is convolutional" in page and "28x28-c4-pool-16-10" in page

@@ -22,7 +22,7 @@ from PIL import Image
 
 from digitnet.modelfile import load_model
 from digitnet.models import MLP_MODEL
-from digitnet.serve import api, create_app
+from digitnet.serve import api, create_app, prediction
 
 GUARD = 30
 """Seconds before a test gives up waiting for something that must happen: a failure guard, never what
@@ -38,8 +38,8 @@ IMAGE = base64.b64encode(PNG.getvalue()).decode()
 
 
 class Held:
-    """Stands in for ``api.predict``: the first ``held`` calls wait for ``release``; counts calls and the
-    most that ran at once."""
+    """Stands in for ``prediction.predict``: the first ``held`` calls wait for ``release``; counts calls and
+    the most that ran at once."""
 
     def __init__(self, real, held: int = 1):
         self.real, self.held = real, held
@@ -99,8 +99,8 @@ def app_with_held_predictions(monkeypatch, threads=None, waiting=None):
         monkeypatch.setattr(api, "PREDICTION_THREADS", threads)  # read by create_app
     if waiting is not None:
         monkeypatch.setattr(api, "MAX_WAITING", waiting)
-    held = Held(api.predict)
-    monkeypatch.setattr(api, "predict", held)
+    held = Held(prediction.predict)
+    monkeypatch.setattr(prediction, "predict", held)  # what the prediction router calls
     return create_app({"default": load_model(MLP_MODEL)}, "default"), held
 
 

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 from digitnet.nn import BatchNorm, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid, Tanh
+from digitnet.nn.inspect import architecture_text
 from digitnet.training.config import TrainConfig
-from digitnet.training.runs import build_model, network_layers
+from digitnet.training.network import network_layers
+from digitnet.training.presets import PRESETS
+from digitnet.training.runs import build_model
 
 
 def kinds(layers):
@@ -73,3 +76,12 @@ def test_build_model_names_parameters_as_before():
     assert isinstance(model.layers[6], Flatten) and not any(
         isinstance(a, (Sigmoid, Tanh, BatchNorm)) for a in model.layers
     )
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_configurations_architecture_is_its_networks(preset):
+    """One line for a network, derived from its layers: the configuration's (no weights built) is the
+    built model's, which the report's title and a model file's metrics show."""
+    config = PRESETS[preset][1]
+    model = build_model(config)
+    assert config.architecture == model.architecture == architecture_text(model.config())

@@ -8,7 +8,7 @@ from digitnet.cli.options import integer, setting_value
 from digitnet.cli.output import format_table, print_json
 from digitnet.nn import COSTS, Sequential
 from digitnet.nn.gradcheck import check_gradients
-from digitnet.training.runs import network_layers
+from digitnet.training.network import network_layers
 from digitnet.training.settings import HIDDEN_ACTIVATIONS, SETTINGS
 
 

@@ -10,7 +10,7 @@ find the folder it is read from, load it as float32 splits.
 from digitnet.data.download import download_mnist
 from digitnet.data.folders import find_mnist_dir, mnist_search_path
 from digitnet.data.idx import read_idx, write_idx
-from digitnet.data.mnist import MNIST, Split, load_mnist
+from digitnet.data.mnist import MNIST, Split, load_mnist, load_mnist_test
 
 __all__ = [
     "MNIST",
@@ -18,6 +18,7 @@ __all__ = [
     "download_mnist",
     "find_mnist_dir",
     "load_mnist",
+    "load_mnist_test",
     "mnist_search_path",
     "read_idx",
     "write_idx",

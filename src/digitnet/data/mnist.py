@@ -24,7 +24,7 @@ from digitnet.data.folders import missing_mnist_files, mnist_sources
 from digitnet.data.idx import read_idx
 from digitnet.errors import DataError
 
-__all__ = ["MNIST", "Split", "load_mnist"]
+__all__ = ["MNIST", "Split", "load_mnist", "load_mnist_test"]
 
 H = W = 28  # MNIST images are 28 x 28 pixels
 N_CLASSES = 10  # digits 0-9
@@ -196,6 +196,19 @@ def load_mnist(
         test=Split(test_x, test_y),
     )
     return data.first(train_size)
+
+
+def load_mnist_test(data_dir: str | os.PathLike[str] | None = None) -> Split:
+    """The test split alone, from the folder :func:`load_mnist` would read, with the same checks; never
+    downloaded (a server answering requests must not start a download).
+
+    Shape: x (10000, 784) float32 in [0, 1], y (10000,) uint8.
+
+    Raises DataError, as :func:`load_mnist` does, naming the folder and what to do.
+    """
+    source, folder = mnist_sources(data_dir)[0]
+    missing_mnist_files(folder, source, required=True)
+    return Split(*_read_pair(folder / TEST_IMAGES, folder / TEST_LABELS))
 
 
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from digitnet.nn.conv import Conv2D
 from digitnet.nn.costs import COSTS
 from digitnet.nn.finite import finite_outputs
 from digitnet.nn.initializers import choose_initializers
+from digitnet.nn.inspect.architecture import architecture_text
 from digitnet.nn.layer import LAYERS, Layer
 from digitnet.nn.parameters import Parameters, copy_by_name
 from digitnet.nn.training import FitSettings, fit
@@ -364,6 +365,11 @@ class Sequential:
             layers.append(LAYERS[kind](**spec))
         return cls(layers, cost=config["cost"], input_shape=tuple(config["input_shape"]), rng=rng)
 
+    @property
+    def architecture(self) -> str:
+        """The network in one line, e.g. ``784-16-16-10`` (see :func:`architecture_text`)."""
+        return architecture_text(self.config())
+
     def summary(self) -> str:
         """A table of layers with output shapes and parameter counts, and the total."""
         rows = [("Input", "(N, " + ", ".join(map(str, self.input_shape)) + ")", "")]
@@ -384,8 +390,7 @@ class Sequential:
 
 
 def _image_layouts(shape: tuple[int, ...]) -> set[tuple[int, ...]]:
-    """The layouts of one single-channel image that ``shape`` is one of: {(H·W,), (H, W), (1, H, W)} for a
-    flat ``shape`` of a square number of values (784: 28x28) or a (1, H, W) one; empty otherwise."""
+    """{(H·W,), (H, W), (1, H, W)}: one image's layouts, for a (1, H, W) or square flat ``shape``, else {}."""
     if len(shape) == 3 and shape[0] == 1:
         h, w = shape[1:]
     elif len(shape) == 1 and math.isqrt(shape[0]) ** 2 == shape[0]:

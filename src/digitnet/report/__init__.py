@@ -7,7 +7,7 @@ neurons. Which neurons and links a page draws is the engine's (:mod:`digitnet.nn
 with the server.
 """
 
-from digitnet.report.calibration import (
+from digitnet.calibration import (
     calibration_logits,
     expected_calibration_error,
     fit_temperature,

@@ -15,6 +15,15 @@ from typing import Any
 import numpy as np
 
 from digitnet.atomic import atomic_write
+from digitnet.calibration import (
+    N_BINS,
+    calibration_logits,
+    expected_calibration_error,
+    fit_temperature,
+    nll,
+    reliability_bins,
+    softmax_t,
+)
 from digitnet.checks import check_digit_reader
 from digitnet.data import load_mnist
 from digitnet.data.pendigits import load_pendigits, pendigits_inputs
@@ -26,15 +35,6 @@ from digitnet.modelfile import load_model
 from digitnet.nn.inspect import drawn_network, first_convolution
 from digitnet.plots import save_figure
 from digitnet.report import figures
-from digitnet.report.calibration import (
-    N_BINS,
-    calibration_logits,
-    expected_calibration_error,
-    fit_temperature,
-    nll,
-    reliability_bins,
-    softmax_t,
-)
 from digitnet.report.neurons import MAX_SHOWN, analyse_first_layer
 from digitnet.report.page import render_page
 from digitnet.report.reject import selective_record

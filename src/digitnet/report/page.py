@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from digitnet.nn.inspect import architecture_text
+
 __all__ = ["render_page"]
 
 CSS = """
@@ -265,22 +267,9 @@ def _reject(r) -> str:
     return "".join(parts)
 
 
-def _architecture(config: dict[str, Any]) -> str:
-    """E.g. ``784-100-10``, or ``1x28x28-c6-pool-c16-pool-120-84-10`` for a convolutional network."""
-    parts = ["x".join(map(str, config["input_shape"]))]
-    for layer in config["layers"]:
-        if "units" in layer:
-            parts.append(str(layer["units"]))
-        elif "filters" in layer:
-            parts.append(f"c{layer['filters']}")
-        elif layer["type"].endswith("Pool2D"):
-            parts.append("pool")
-    return "-".join(parts)
-
-
 def render_page(r: dict[str, Any]) -> str:
     """The HTML page for a report dict from :func:`digitnet.report.build.build_report`."""
-    title = f"digitnet report: {_architecture(r['architecture'])}"
+    title = f"digitnet report: {architecture_text(r['architecture'])}"
     t, c = r["test"], r["calibration"]
     cards = [
         ("test accuracy", _pct(t["accuracy"])),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitnet.checks import is_integer
+from digitnet.nn.inspect import architecture_text
+from digitnet.training.network import network_layers
 from digitnet.training.settings import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYER_SIZE, SETTINGS
 
 __all__ = ["MAX_BATCH_SIZE", "MAX_EPOCHS", "TrainConfig", "physical_memory", "training_bytes"]
@@ -129,11 +131,15 @@ class TrainConfig:
 
     @property
     def architecture(self) -> str:
-        """E.g. ``784-16-16-10``, or ``28x28-c6-pool-c16-pool-120-84-10`` with convolutions."""
-        if not self.conv:
-            return "-".join(str(n) for n in (784, *self.hidden, 10))
-        stages = ["-".join([*(f"c{f}" for f in stage), "pool"]) for stage in self.conv]
-        return "-".join(["28x28", *stages, *(str(n) for n in self.hidden), "10"])
+        """E.g. ``784-16-16-10``, or ``28x28-c6-pool-c16-pool-120-84-10`` with convolutions: the network's
+        own line (:func:`~digitnet.nn.model.architecture_text`), from its layers, none of them built."""
+        layers = network_layers(hidden=self.hidden, activation=self.activation, conv=self.conv)
+        return architecture_text(
+            {
+                "input_shape": [1, 28, 28] if self.conv else [784],
+                "layers": [{"type": type(layer).__name__, **layer.config()} for layer in layers],
+            }
+        )
 
     def key_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` without the settings added since 0.1 that have their defaults: what a run's key

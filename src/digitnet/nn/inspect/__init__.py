@@ -4,6 +4,7 @@ The report (:mod:`digitnet.report`) and the server (:mod:`digitnet.serve`) both 
 they draw is decided here, in the engine, so neither imports the other.
 """
 
+from digitnet.nn.inspect.architecture import architecture_text
 from digitnet.nn.inspect.drawn import LINKS, SHOWN, Link, drawn_network
 from digitnet.nn.inspect.layers import PIXELS, first_convolution, first_hidden_layer, reads_flat_pixels
 
@@ -12,6 +13,7 @@ __all__ = [
     "PIXELS",
     "SHOWN",
     "Link",
+    "architecture_text",
     "drawn_network",
     "first_convolution",
     "first_hidden_layer",

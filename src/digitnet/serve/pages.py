@@ -1,0 +1,40 @@
+"""The server's pages and its pulse: the drawing page at ``/``, the offline API page at ``/docs`` and
+``GET /api/health``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from digitnet.version import __version__
+
+__all__ = ["DOCS_PAGE", "PAGE", "pages_router"]
+
+PAGE = Path(__file__).with_name("static") / "index.html"
+"""The drawing page served at ``/``."""
+
+DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
+"""The API's description at ``/docs``: it shows ``/openapi.json`` with no external script (works offline)."""
+
+
+def pages_router(model_count: int) -> APIRouter:
+    """``/``, ``/docs`` and ``/api/health`` for a server of ``model_count`` models."""
+    router = APIRouter()
+
+    @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: link checkers, curl -I
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @router.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE.read_text(encoding="utf-8"))
+
+    @router.get("/api/health")
+    async def health() -> dict[str, Any]:
+        """Whether the server is up. Answered on the event loop: fast however busy the thread pool is."""
+        return {"status": "ok", "version": __version__, "models": model_count}
+
+    return router

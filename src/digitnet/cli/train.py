@@ -24,6 +24,7 @@ from digitnet.training.presets import PRESETS, get_preset
 from digitnet.training.progress import ProgressBars
 from digitnet.training.runs import build_model, train
 from digitnet.training.settings import SETTINGS
+from digitnet.training.tensorboard import TensorBoardLog
 
 __all__ = ["MODEL_FILE", "METRICS_FILE", "add_parser", "config_from_args", "recorded_config", "run"]
 
@@ -69,6 +70,14 @@ def _add_output_options(dat) -> None:
         "--json", action="store_true", help="print the final metrics as one JSON object on stdout"
     )
     dat.add_argument("--no-progress", action="store_true", help="no progress bars")
+    dat.add_argument(
+        "--tensorboard",
+        type=output_folder,
+        metavar="DIR",
+        help="also write the run as TensorBoard event files into DIR (cost per batch, accuracy, learning "
+        "rate, weight histograms, first-layer weights as images): tensorboard --logdir DIR shows it "
+        "(pip install 'digitnet[tensorboard]')",
+    )
     dat.add_argument(
         "--threads",
         type=integer("--threads", 1),
@@ -142,16 +151,17 @@ def run(args) -> int:
             progress=not args.no_progress,
         )
         finished = FinishedEpochs()
+        callbacks = [ProgressBars(enabled=not args.no_progress), finished]
+        if args.tensorboard is not None:  # before training: a missing extra is said at once
+            callbacks.append(TensorBoardLog(args.tensorboard))
         try:
             with threads:
-                result = train(
-                    config,
-                    data,
-                    callbacks=[ProgressBars(enabled=not args.no_progress), finished],
-                    progress=not args.no_progress,
-                )
+                result = train(config, data, callbacks=callbacks, progress=not args.no_progress)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(save_interrupted(args, config, finished, out, len(data.train))) from None
+        finally:
+            for callback in callbacks[2:]:
+                callback.writer.close()  # every event written so far, whatever stopped the run
         metrics = {"preset": preset_label(args), **result.metrics}
 
         def save(folder: Path) -> tuple[Path, Path]:

@@ -21,6 +21,7 @@ LAYERS = {
     "atomic": 0,
     "files": 0,
     "rescue": 0,
+    "extras": 0,
     # the engine
     "nn": 1,
     # the library: data, pixels, model files, configurations, the one training path, plots

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import digitnet.errors
-from digitnet.interop.extras import MissingExtraError
+from digitnet.extras import MissingExtraError
 
 ERRORS = [
     cls

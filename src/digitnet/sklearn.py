@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.interop.extras import require
+from digitnet.extras import require
 from digitnet.nn import Sequential
 from digitnet.nn.training import fit as fit_network
 from digitnet.training.config import TrainConfig

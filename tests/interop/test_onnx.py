@@ -15,8 +15,8 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from digitnet.cli.main import main  # noqa: E402
 from digitnet.errors import ModelFileError  # noqa: E402
+from digitnet.extras import MissingExtraError, require  # noqa: E402
 from digitnet.interop import export_onnx, import_onnx  # noqa: E402
-from digitnet.interop.extras import MissingExtraError, require  # noqa: E402
 from digitnet.interop.onnx_export import INPUT_NAME, OUTPUT_NAME, to_onnx  # noqa: E402
 from digitnet.modelfile import load_model  # noqa: E402
 from digitnet.models import bundled_models  # noqa: E402

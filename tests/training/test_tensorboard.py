@@ -10,8 +10,9 @@ pytest.importorskip("tensorboardX")
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 from digitnet.cli.main import main  # noqa: E402
+from digitnet.nn.inspect import first_layer_images  # noqa: E402
 from digitnet.training import TrainConfig, train  # noqa: E402
-from digitnet.training.tensorboard import TensorBoardLog, first_layer_images  # noqa: E402
+from digitnet.training.tensorboard import TensorBoardLog  # noqa: E402
 
 
 def read(folder):

@@ -6,7 +6,7 @@ import argparse
 import socket
 
 from digitnet.cli.modelpath import MODEL_HELP, resolve_model
-from digitnet.cli.options import integer
+from digitnet.cli.options import add_data_option, integer, output_folder
 from digitnet.modelfile.run_folder import MODEL_FILE
 
 
@@ -56,6 +56,15 @@ def add_parser(commands) -> None:
         "with --host 0.0.0.0; repeatable (default: localhost, IP addresses, the --host name and the hosts "
         "of --allow-origin; any other name is refused, which stops DNS rebinding)",
     )
+    p.add_argument(
+        "--runs",
+        type=output_folder,
+        default="runs",
+        metavar="DIR",
+        help="where networks trained in the page's training view (/train) are saved, one run folder each "
+        "as digitnet train saves it",
+    )
+    add_data_option(p)
     p.set_defaults(run=run)
 
 
@@ -90,7 +99,6 @@ def host(text: str) -> str:
 
 
 def run(args) -> int:
-    import uvicorn
 
     from digitnet.modelfile import load_model
     from digitnet.models import DEFAULT_NAME, bundled_models
@@ -121,9 +129,32 @@ def run(args) -> int:
         f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)",
         flush=True,
     )
-    app = create_app(models, default, allowed_origins=args.allow_origin, allowed_hosts=hosts)
-    uvicorn.Server(server_config(app, args.host, args.port, log_level="warning")).run()
+    app = create_app(
+        models,
+        default,
+        allowed_origins=args.allow_origin,
+        allowed_hosts=hosts,
+        runs_dir=args.runs,
+        data_dir=args.data,
+    )
+    _server_class()(server_config(app, args.host, args.port, log_level="warning")).run()
     return 0
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which on Ctrl-C first ends the training view's event streams (they would
+        hold the graceful shutdown), then stops; the training itself saves its last finished epoch."""
+
+        def handle_exit(self, sig, frame):
+            training = getattr(self.config.app.state, "training", None)
+            if training is not None:
+                training.closing.set()
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _listening_name(address: str) -> list[str]:

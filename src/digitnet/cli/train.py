@@ -7,7 +7,6 @@ import contextlib
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet.cli.modelpath import resolve_model
@@ -18,11 +17,11 @@ from digitnet.data import find_mnist_dir, load_mnist
 from digitnet.modelfile import load_model
 from digitnet.modelfile.run_folder import METRICS_FILE, MODEL_FILE, read_record, write_run
 from digitnet.models import bundled_models
-from digitnet.nn import Callback, History
 from digitnet.training.config import TrainConfig
+from digitnet.training.finished import FinishedEpochs
 from digitnet.training.presets import PRESETS, get_preset
 from digitnet.training.progress import ProgressBars
-from digitnet.training.runs import build_model, train
+from digitnet.training.runs import train
 from digitnet.training.settings import SETTINGS
 from digitnet.training.tensorboard import TensorBoardLog
 
@@ -191,48 +190,19 @@ def preset_label(args) -> str:
     return f"settings of {args.config}" if args.config else args.preset
 
 
-class FinishedEpochs(Callback):
-    """A copy of the weights, buffers and history at the end of each epoch: what Ctrl-C must not lose.
-
-    A copy costs one pass over the parameters per epoch (5 MB for 784-800-800-10), nothing per batch.
-    """
-
-    def __init__(self):
-        self.state: dict[str, np.ndarray] | None = None
-        self.epochs: list[dict] = []
-
-    def on_epoch_end(self, epoch, logs):
-        self.state = {name: array.copy() for name, array in self.model.named_state().items()}
-        self.epochs.append(dict(logs))
-
-
 def save_interrupted(args, config: TrainConfig, finished: FinishedEpochs, out: Path, examples: int) -> str:
-    """Save the model as it was after the last finished epoch; what to tell the user (Ctrl-C's message).
-
-    The test digits are not scored (that is for a finished run: `digitnet evaluate` scores this model);
-    the metrics say ``interrupted`` and how many epochs were trained.
-    """
-    if finished.state is None:
+    """Save the model as it was after the last finished epoch; what to tell the user (Ctrl-C's message)."""
+    saved = finished.saved(config, preset_label(args), examples)
+    if saved is None:
         return "during the first epoch, so nothing was saved"
-    model = build_model(config)
-    model.set_state(finished.state)
-    k = len(finished.epochs)
-    metrics = {
-        "preset": preset_label(args),
-        "architecture": config.architecture,
-        "parameters": model.n_params,
-        "epochs_trained": k,
-        "train_examples": examples,
-        "interrupted": True,
-    }
-    history = History(epochs=finished.epochs).to_dict()
+    model, history, metrics = saved
 
     def save(folder: Path) -> tuple[Path, Path]:
         return write_run(folder, model, training=config.to_dict(), history=history, metrics=metrics)
 
     (model_path, _), _, rescued = save_or_rescue(save, out, "train", "the model of the last finished epoch")
     where = f"{model_path}" + (f" ({rescued})" if rescued is not None else "")
-    return f"after epoch {k} of {config.epochs}: saved the model of that epoch in {where}"
+    return f"after epoch {len(finished.epochs)} of {config.epochs}: saved the model of that epoch in {where}"
 
 
 def blas_threads(threads: int | None):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from digitnet.atomic import atomic_write
-from digitnet.interop.extras import require
+from digitnet.extras import require
 from digitnet.modelfile import content_digest
 from digitnet.nn import (
     AvgPool2D,

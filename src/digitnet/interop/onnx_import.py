@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import ModelFileError
+from digitnet.extras import require
 from digitnet.files import file_problem
-from digitnet.interop.extras import require
 from digitnet.interop.onnx_chain import read_chain
 from digitnet.interop.onnx_checks import MAX_ONNX_BYTES, check_declared, check_external
 from digitnet.interop.onnx_graph import SUPPORTED_OPS, Graph

@@ -23,6 +23,7 @@ that shows the OpenAPI document at ``/openapi.json``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +46,8 @@ from digitnet.serve.prediction import MAX_IMAGE_PIXELS, predict, prediction_rout
 from digitnet.serve.prediction_queue import MAX_WAITING, PREDICTION_THREADS, PredictionQueue
 from digitnet.serve.schema import Error, PredictRequest, first_error, request_body
 from digitnet.serve.test_set import test_set_router
+from digitnet.serve.training_routes import training_router
+from digitnet.serve.training_session import TrainingSession
 from digitnet.version import __version__
 
 __all__ = [
@@ -70,6 +73,8 @@ def create_app(
     allowed_hosts: Iterable[str] = (),
     body_seconds: float = BODY_SECONDS,
     body_budget: int = MAX_BODIES_BYTES,
+    runs_dir: str | Path | None = None,
+    data_dir: str | None = None,
 ) -> FastAPI:
     """The API serving ``models`` by name.
 
@@ -92,6 +97,11 @@ def create_app(
     body_budget : int
         Most bytes of request bodies held at once, all requests together; a body that would go over gets
         503 with ``Retry-After``.
+    runs_dir : path or None
+        Where trainings started from the page save their run folders; None: no training view (its
+        routes are absent). A training still running when the server stops keeps its last finished epoch.
+    data_dir : str or None
+        The MNIST folder trainings read (None: as ``load_mnist`` finds it, never downloading).
 
     The app is its guards (origin, host, body size and time), then three routers: the pages and health
     (:mod:`~digitnet.serve.pages`), the test digits (:mod:`~digitnet.serve.test_set`) and the
@@ -124,6 +134,10 @@ def create_app(
     app.include_router(pages_router(len(models)))
     app.include_router(test_set_router())
     app.include_router(prediction_router(models, default))
+    if runs_dir is not None:
+        session = app.state.training = TrainingSession(models, Path(runs_dir), data_dir)
+        app.include_router(training_router(session))
+        app.router.on_shutdown.append(lambda: session.stop(wait=120))  # saves the last finished epoch
     app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
     app.add_middleware(BodyLimit, seconds=body_seconds, budget=body_budget)
     if allowed:

@@ -167,4 +167,6 @@ def server_config(
     }
     protocol = type("GuardedConnection", (GuardedConnection,), settings)
     uvicorn_settings.setdefault("loop", "asyncio")  # the loop whose transports READ_BYTES applies to
+    # a training view's event stream lasts as long as its training: on Ctrl-C, wait for it 2 s, not forever
+    uvicorn_settings.setdefault("timeout_graceful_shutdown", 2)
     return Config(app, host=host, port=port, http=protocol, **uvicorn_settings)

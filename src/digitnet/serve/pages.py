@@ -1,5 +1,5 @@
-"""The server's pages and its pulse: the drawing page at ``/``, the offline API page at ``/docs`` and
-``GET /api/health``."""
+"""The server's pages and its pulse: the drawing page at ``/``, the training view at ``/train``, the
+offline API page at ``/docs`` and ``GET /api/health``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ from fastapi.responses import HTMLResponse
 
 from digitnet.version import __version__
 
-__all__ = ["DOCS_PAGE", "PAGE", "pages_router"]
+__all__ = ["DOCS_PAGE", "PAGE", "TRAIN_PAGE", "pages_router"]
 
 PAGE = Path(__file__).with_name("static") / "index.html"
 """The drawing page served at ``/``."""
+
+TRAIN_PAGE = Path(__file__).with_name("static") / "train.html"
+"""The training view at ``/train``: a network learning, batch by batch (its API:
+:mod:`digitnet.serve.training_routes`)."""
 
 DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
 """The API's description at ``/docs``: it shows ``/openapi.json`` with no external script (works offline)."""
@@ -27,6 +31,10 @@ def pages_router(model_count: int) -> APIRouter:
     @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: link checkers, curl -I
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @router.api_route("/train", methods=["GET", "HEAD"], include_in_schema=False)
+    def train_page() -> HTMLResponse:
+        return HTMLResponse(TRAIN_PAGE.read_text(encoding="utf-8"))
 
     @router.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 
-from digitnet.interop.extras import require
+from digitnet.extras import require
 
 __all__ = ["DaskCluster", "LocalProcesses", "SCHEDULER_VARIABLE", "available_cores"]
 

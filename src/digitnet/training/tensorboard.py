@@ -21,15 +21,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from digitnet.interop.extras import require
+from digitnet.extras import require
 from digitnet.nn import Callback
-from digitnet.nn.inspect import PIXELS, reads_flat_pixels
+from digitnet.nn.inspect import first_layer_images
 
-__all__ = ["TensorBoardLog", "first_layer_images"]
-
-SHOWN = 16  # first-layer neurons drawn, as the 16 of 784-16-16-10 in the lesson
+__all__ = ["TensorBoardLog"]
 
 
 class TensorBoardLog(Callback):
@@ -62,17 +58,3 @@ class TensorBoardLog(Callback):
 
     def on_train_end(self, history) -> None:
         self.writer.close()
-
-
-def first_layer_images(model, shown: int = SHOWN) -> np.ndarray | None:
-    """The first layer's weights as grey images in [0, 1], 0.5 for a weight of 0: (S, 28, 28) for an MLP's
-    first ``shown`` neurons, (S, K, K) for a CNN's first kernels; None for a network with neither."""
-    first = next((layer for layer in model.layers if layer.has_weights), None)
-    if first is not None and reads_flat_pixels(model) and first.params["W"].shape[0] == PIXELS:
-        w = first.params["W"][:, :shown].T.reshape(-1, 28, 28)  # (S, 784) -> (S, 28, 28)
-    elif first is not None and first.params["W"].ndim == 4:
-        w = first.params["W"][:shown, 0]  # (S, K, K): each kernel's first input channel
-    else:
-        return None
-    scale = float(np.abs(w).max()) or 1.0
-    return (0.5 + 0.5 * w / scale).astype(np.float32)

@@ -6,7 +6,13 @@ they draw is decided here, in the engine, so neither imports the other.
 
 from digitnet.nn.inspect.architecture import architecture_text
 from digitnet.nn.inspect.drawn import LINKS, SHOWN, Link, drawn_network
-from digitnet.nn.inspect.layers import PIXELS, first_convolution, first_hidden_layer, reads_flat_pixels
+from digitnet.nn.inspect.layers import (
+    PIXELS,
+    first_convolution,
+    first_hidden_layer,
+    first_layer_images,
+    reads_flat_pixels,
+)
 
 __all__ = [
     "LINKS",
@@ -17,5 +23,6 @@ __all__ = [
     "drawn_network",
     "first_convolution",
     "first_hidden_layer",
+    "first_layer_images",
     "reads_flat_pixels",
 ]

@@ -8,10 +8,18 @@ its parameters (batch normalisation has parameters, and no weights to draw).
 
 from __future__ import annotations
 
+import numpy as np
+
 from digitnet.nn.conv import Conv2D
 from digitnet.nn.dense import Dense
 
-__all__ = ["PIXELS", "first_convolution", "first_hidden_layer", "reads_flat_pixels"]
+__all__ = [
+    "PIXELS",
+    "first_convolution",
+    "first_hidden_layer",
+    "first_layer_images",
+    "reads_flat_pixels",
+]
 
 PIXELS = 784  # D, the pixels of one digit (28x28)
 
@@ -46,3 +54,17 @@ def first_convolution(model) -> Conv2D | None:
     """The first layer of a convolutional network, or None when the first weighted layer is no Conv2D."""
     weighted = next((layer for layer in model.layers if layer.has_weights), None)
     return weighted if isinstance(weighted, Conv2D) else None
+
+
+def first_layer_images(model, shown: int = 16) -> np.ndarray | None:
+    """The first layer's weights as grey images in [0, 1], 0.5 for a weight of 0: (S, 28, 28) for an MLP's
+    first ``shown`` neurons, (S, K, K) for a CNN's first kernels; None for a network with neither."""
+    first = next((layer for layer in model.layers if layer.has_weights), None)
+    if first is not None and reads_flat_pixels(model) and first.params["W"].shape[0] == PIXELS:
+        w = first.params["W"][:, :shown].T.reshape(-1, 28, 28)  # (S, 784) -> (S, 28, 28)
+    elif first is not None and first.params["W"].ndim == 4:
+        w = first.params["W"][:shown, 0]  # (S, K, K): each kernel's first input channel
+    else:
+        return None
+    scale = float(np.abs(w).max()) or 1.0
+    return (0.5 + 0.5 * w / scale).astype(np.float32)

@@ -239,3 +239,44 @@ def test_ctrl_c_on_the_server_ends_the_streams_and_keeps_the_finished_epoch(
         assert not listener.is_alive()
     saved = list(tmp_path.glob("page-*/model.safetensors"))
     assert len(saved) == 1 and load_model(saved[0]).metrics["interrupted"] is True
+
+
+def test_a_training_started_from_the_command_line_can_be_watched_and_stopped_from_the_page(
+    tmp_path, mnist_dir, pick_port
+):
+    """`digitnet train --watch PORT`: the same events; the page's Stop is Ctrl-C (the epoch is kept)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    port = pick_port()
+    command = [sys.executable, "-m", "digitnet", "train", "--preset", "default", "--epochs", "100"]
+    command += [
+        "--watch",
+        str(port),
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout.readline().strip() == f"watch it learn at http://127.0.0.1:{port}/train"
+        seen, stopped = [], False
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/train/events", timeout=60) as stream:
+            for raw in stream:
+                if raw.startswith(b"data:") and "type" in (event := json.loads(raw[5:])):
+                    seen.append(event)
+                    if event["type"] == "epoch" and not stopped:
+                        stop = urllib.request.Request(
+                            f"http://127.0.0.1:{port}/api/train/stop", method="POST"
+                        )
+                        assert json.loads(urllib.request.urlopen(stop).read())["state"] == "stopping"
+                        stopped = True
+        out = process.communicate(timeout=60)[0]
+    finally:
+        process.kill()
+    assert seen[0]["type"] == "start" and seen[-1]["type"] == "done" and seen[-1]["state"] == "stopped"
+    assert "saved the model of that epoch" in out and "Traceback" not in out
+    assert load_model(tmp_path / "run" / "model.safetensors").metrics["interrupted"] is True

@@ -70,6 +70,14 @@ def _add_output_options(dat) -> None:
     )
     dat.add_argument("--no-progress", action="store_true", help="no progress bars")
     dat.add_argument(
+        "--watch",
+        type=integer("--watch", 1, 65535),
+        metavar="PORT",
+        help="watch it learn in the browser: serve the training view at http://127.0.0.1:PORT/train while "
+        "it trains (the cost per batch, accuracies, the first layer's weights, answers on ten digits); "
+        "its Stop is Ctrl-C",
+    )
+    dat.add_argument(
         "--tensorboard",
         type=output_folder,
         metavar="DIR",
@@ -149,33 +157,12 @@ def run(args) -> int:
             train_size=config.train_size,
             progress=not args.no_progress,
         )
-        finished = FinishedEpochs()
-        callbacks = [ProgressBars(enabled=not args.no_progress), finished]
-        if args.tensorboard is not None:  # before training: a missing extra is said at once
-            callbacks.append(TensorBoardLog(args.tensorboard))
+        watch = _watching(args, config, data)
         try:
-            with threads:
-                result = train(config, data, callbacks=callbacks, progress=not args.no_progress)
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt(save_interrupted(args, config, finished, out, len(data.train))) from None
+            shown, rescued = _trained_and_saved(args, config, data, out, threads, watch)
         finally:
-            for callback in callbacks[2:]:
-                callback.writer.close()  # every event written so far, whatever stopped the run
-        metrics = {"preset": preset_label(args), **result.metrics}
-
-        def save(folder: Path) -> tuple[Path, Path]:
-            return write_run(
-                folder,
-                result.model,
-                training=config.to_dict(),
-                history=result.history.to_dict(),
-                metrics=metrics,
-            )
-
-        (model_path, metrics_path), _, rescued = save_or_rescue(
-            save, out, "train", "the model and its metrics"
-        )
-        shown = {**metrics, "model": str(model_path), "metrics_file": str(metrics_path)}
+            if watch is not None:
+                watch.close()
         if args.json:
             print_json(shown)
         else:
@@ -183,6 +170,50 @@ def run(args) -> int:
         if rescued is not None:
             raise rescued
         return 0
+
+
+def _trained_and_saved(args, config: TrainConfig, data, out: Path, threads, watch):
+    """Train, test and save the run: (what to show, a rescue notice or None). Ctrl-C keeps the model of
+    the last finished epoch; the training view, when watched, is told how it ended."""
+    finished = FinishedEpochs()
+    callbacks = [ProgressBars(enabled=not args.no_progress), finished]
+    if args.tensorboard is not None:  # before training: a missing extra is said at once
+        callbacks.append(TensorBoardLog(args.tensorboard))
+    if watch is not None:
+        callbacks.append(watch.callback)
+    try:
+        with threads:
+            result = train(config, data, callbacks=callbacks, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        said = save_interrupted(args, config, finished, out, len(data.train))
+        if watch is not None:
+            watch.end("stopped", out / MODEL_FILE if finished.state is not None else None, said)
+        raise KeyboardInterrupt(said) from None
+    finally:
+        for callback in callbacks:
+            if isinstance(callback, TensorBoardLog):
+                callback.writer.close()  # every event written so far, whatever stopped the run
+    metrics = {"preset": preset_label(args), **result.metrics}
+
+    def save(folder: Path) -> tuple[Path, Path]:
+        history = result.history.to_dict()
+        return write_run(folder, result.model, training=config.to_dict(), history=history, metrics=metrics)
+
+    (model_path, metrics_path), _, rescued = save_or_rescue(save, out, "train", "the model and its metrics")
+    if watch is not None:
+        watch.end("done", model_path, f"test accuracy {metrics['test_accuracy']:.2%}")
+    return {**metrics, "model": str(model_path), "metrics_file": str(metrics_path)}, rescued
+
+
+def _watching(args, config: TrainConfig, data):
+    """The training view for ``--watch PORT``, serving already, or None."""
+    if args.watch is None:
+        return None
+    from digitnet.serve.watch import Watch  # here: the server's packages only for a watched run
+
+    watch = Watch(args.watch, config, preset_label(args), data.validation.x, data.validation.y)
+    print(f"watch it learn at {watch.url}", flush=True)
+    return watch
 
 
 def preset_label(args) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "PredictRequest",
     "PredictionQueue",
     "create_app",
+    "create_watch_app",
     "parse_host",
     "parse_origin",
     "predict",
@@ -114,6 +115,29 @@ def create_app(
         check_digit_reader(loaded.model, f"the model {name!r}")
     allowed = [parse_origin(url) for url in allowed_origins]  # a bad one fails here, not on a request
     hosts = [parse_host(name) for name in allowed_hosts]
+    app = _app()
+    app.include_router(pages_router(len(models)))
+    app.include_router(test_set_router())
+    app.include_router(prediction_router(models, default))
+    if runs_dir is not None:
+        session = app.state.training = TrainingSession(models, Path(runs_dir), data_dir)
+        app.include_router(training_router(session))
+        app.router.on_shutdown.append(lambda: session.stop(wait=120))  # saves the last finished epoch
+    app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
+    return _guarded(app, allowed, hosts, body_seconds, body_budget)
+
+
+def create_watch_app(session: TrainingSession, allowed_hosts: Iterable[str] = ()) -> FastAPI:
+    """The training view alone, watching ``session`` (``digitnet train --watch``): ``/train``, its API and
+    ``/api/health``, behind the same guards as :func:`create_app`; ``/`` leads to ``/train``."""
+    app = _app()
+    app.state.training = session
+    app.include_router(pages_router(0, watch_only=True))
+    app.include_router(training_router(session))
+    return _guarded(app, [], [parse_host(name) for name in allowed_hosts], BODY_SECONDS, MAX_BODIES_BYTES)
+
+
+def _app() -> FastAPI:
     refused = {
         403: {"model": Error, "description": "a request from another web page, or for another host name"}
     }
@@ -124,21 +148,18 @@ def create_app(
         responses=refused,
         docs_url=None,
         redoc_url=None,
-    )  # /docs is our page below: FastAPI's loads scripts from a CDN
+    )  # /docs is our page: FastAPI's loads scripts from a CDN
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the same shape as every other 4xx: {"detail": "what was wrong"}
         return JSONResponse({"detail": f"the request does not match the schema: {first_error(exc)}"}, 422)
 
-    app.include_router(pages_router(len(models)))
-    app.include_router(test_set_router())
-    app.include_router(prediction_router(models, default))
-    if runs_dir is not None:
-        session = app.state.training = TrainingSession(models, Path(runs_dir), data_dir)
-        app.include_router(training_router(session))
-        app.router.on_shutdown.append(lambda: session.stop(wait=120))  # saves the last finished epoch
-    app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
+    return app
+
+
+def _guarded(app: FastAPI, allowed, hosts, body_seconds: float, body_budget: int) -> FastAPI:
+    """``app`` behind the guards every request passes first (see :mod:`digitnet.serve.guards`)."""
     app.add_middleware(BodyLimit, seconds=body_seconds, budget=body_budget)
     if allowed:
         app.add_middleware(Cors, allowed=allowed)  # after OriginCheck: only allowed pages get this far

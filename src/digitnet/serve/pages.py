@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from digitnet.version import __version__
 
@@ -24,12 +24,15 @@ DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
 """The API's description at ``/docs``: it shows ``/openapi.json`` with no external script (works offline)."""
 
 
-def pages_router(model_count: int) -> APIRouter:
-    """``/``, ``/docs`` and ``/api/health`` for a server of ``model_count`` models."""
+def pages_router(model_count: int, watch_only: bool = False) -> APIRouter:
+    """``/``, ``/train``, ``/docs`` and ``/api/health`` for a server of ``model_count`` models; with
+    ``watch_only`` (``digitnet train --watch``, no drawing pad) ``/`` leads to ``/train``."""
     router = APIRouter()
 
-    @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: link checkers, curl -I
-    def page() -> HTMLResponse:
+    @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)
+    def page() -> HTMLResponse | RedirectResponse:  # HEAD: link checkers, curl -I
+        if watch_only:
+            return RedirectResponse("/train")
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @router.api_route("/train", methods=["GET", "HEAD"], include_in_schema=False)

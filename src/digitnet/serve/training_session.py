@@ -50,8 +50,9 @@ class Busy(RuntimeError):
     """A training is already running (or paused): one at a time per server."""
 
 
-class _Stopped(Exception):
-    """Raised inside the training loop when the page asks it to stop."""
+class _Stopped(KeyboardInterrupt):
+    """Raised inside the training loop when the page asks it to stop: to a training started by ``digitnet
+    train --watch``, the same as Ctrl-C (it keeps the last finished epoch)."""
 
 
 class TrainingSession:
@@ -120,6 +121,23 @@ class TrainingSession:
         """The events numbered above ``seq``, oldest first."""
         with self._lock:
             return [e for e in self._events if e["seq"] > seq]
+
+    def watching(self, config: TrainConfig, label: str, val_x: np.ndarray, val_y: np.ndarray) -> Callback:
+        """Watch a training that runs elsewhere (``digitnet train --watch``): the callback to give it; its
+        end is told with :meth:`watched_end`. The page's Pause and Stop reach it through the callback."""
+        with self._lock:
+            if self.state in ("running", "paused", "stopping"):
+                raise Busy(f"a training is {self.state}")
+            self.state, self.config, self.label = "running", config, label
+            self._events.clear()
+        self._resume.set()
+        self._stop.clear()
+        return _Live(self, val_x, val_y)
+
+    def watched_end(self, state: str, name: str | None, folder: str, said: str) -> None:
+        with self._lock:
+            self.state = state
+            self._emit({"type": "done", "state": state, "model": name, "folder": folder, "said": said})
 
     @property
     def finished(self) -> bool:

@@ -41,6 +41,7 @@ from digitnet.serve.guards import (
     parse_host,
     parse_origin,
 )
+from digitnet.serve.handwriting import DrawingStore, handwriting_router
 from digitnet.serve.pages import pages_router
 from digitnet.serve.prediction import MAX_IMAGE_PIXELS, predict, prediction_router
 from digitnet.serve.prediction_queue import MAX_WAITING, PREDICTION_THREADS, PredictionQueue
@@ -99,8 +100,9 @@ def create_app(
         Most bytes of request bodies held at once, all requests together; a body that would go over gets
         503 with ``Retry-After``.
     runs_dir : path or None
-        Where trainings started from the page save their run folders; None: no training view (its
-        routes are absent). A training still running when the server stops keeps its last finished epoch.
+        Where trainings started from the page save their run folders, and ``drawings/`` the learner's
+        labelled drawings (:mod:`~digitnet.serve.handwriting`); None: no training view (its routes are
+        absent). A training still running when the server stops keeps its last finished epoch.
     data_dir : str or None
         The MNIST folder trainings read (None: as ``load_mnist`` finds it, never downloading).
 
@@ -122,6 +124,8 @@ def create_app(
     if runs_dir is not None:
         session = app.state.training = TrainingSession(models, Path(runs_dir), data_dir)
         app.include_router(training_router(session))
+        store = DrawingStore(Path(runs_dir) / "drawings")
+        app.include_router(handwriting_router(store, session, models))
         app.router.on_shutdown.append(lambda: session.stop(wait=120))  # saves the last finished epoch
     app.state.predictions = PredictionQueue(PREDICTION_THREADS, MAX_WAITING)
     return _guarded(app, allowed, hosts, body_seconds, body_budget)

@@ -66,6 +66,7 @@ class TrainingSession:
         self.models, self.runs, self.data_dir = models, Path(runs), data_dir
         self.state = "idle"  # running, paused, stopping, then done, stopped or failed
         self.config: TrainConfig | None = None
+        self.architecture: str | None = None
         self.label = ""
         self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
         self._seq = 0
@@ -81,8 +82,9 @@ class TrainingSession:
         """Start training ``config`` (``label`` names its recipe in the metrics); Busy if one runs."""
         with self._lock:
             if self.state in ("running", "paused", "stopping"):
-                raise Busy(f"a training is {self.state}: {self.config.architecture} ({self.label})")
+                raise Busy(f"a training is {self.state}: {self.architecture} ({self.label})")
             self.state, self.config, self.label = "running", config, label
+            self.architecture = config.architecture
             self._events.clear()
         self._resume.set()
         self._stop.clear()
@@ -112,7 +114,7 @@ class TrainingSession:
         with self._lock:
             return {
                 "state": self.state,
-                "architecture": None if self.config is None else self.config.architecture,
+                "architecture": self.architecture,
                 "recipe": self.label,
                 "events": self._seq,
             }
@@ -122,6 +124,45 @@ class TrainingSession:
         with self._lock:
             return [e for e in self._events if e["seq"] > seq]
 
+    def fine_tune(self, name: str, loaded, mine, kept, epochs: int) -> dict[str, Any]:
+        """Train the served model ``name`` a little on MNIST mixed with a learner's drawings ``mine``
+        ((x, y): their 28x28 inputs, as the page prepares them), measured before and after on the drawings
+        ``kept`` apart and on MNIST's test digits; saved as a new model, the original untouched."""
+        with self._lock:
+            if self.state in ("running", "paused", "stopping"):
+                raise Busy(f"a training is {self.state}: {self.label}")
+            self.state, self.config, self.label = "running", None, f"fine-tuning {name}"
+            self.architecture = loaded.model.architecture
+            self._events.clear()
+        self._resume.set()
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._fine_tune,
+            args=(name, loaded, mine, kept, epochs),
+            name="digitnet-fine-tune",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.status()
+
+    def _fine_tune(self, name, loaded, mine, kept, epochs) -> None:
+        from digitnet.serve.fine_tune import fine_tuned
+
+        folder = self.runs / f"{name}-mine-{datetime.now():%Y%m%d-%H%M%S}"
+        try:
+            data = load_mnist(self.data_dir, validation_size=10_000, download=False, progress=False)
+            live = _Live(self, data.validation.x, data.validation.y)
+            said = fine_tuned(loaded, name, data, mine, kept, epochs, folder, [live])
+            self._end("done", folder, said)
+        except _Stopped:
+            self._end(
+                "stopped", None, "stopped: the fine-tuned model was not saved (the original is as it was)"
+            )
+        except Exception as exc:  # noqa: BLE001 - the page's to show
+            with self._lock:
+                self.state = "failed"
+                self._emit({"type": "failed", "reason": str(exc) or type(exc).__name__})
+
     def watching(self, config: TrainConfig, label: str, val_x: np.ndarray, val_y: np.ndarray) -> Callback:
         """Watch a training that runs elsewhere (``digitnet train --watch``): the callback to give it; its
         end is told with :meth:`watched_end`. The page's Pause and Stop reach it through the callback."""
@@ -129,6 +170,7 @@ class TrainingSession:
             if self.state in ("running", "paused", "stopping"):
                 raise Busy(f"a training is {self.state}")
             self.state, self.config, self.label = "running", config, label
+            self.architecture = config.architecture
             self._events.clear()
         self._resume.set()
         self._stop.clear()
@@ -226,8 +268,8 @@ class _Live(Callback):
         self.session.emit(
             {
                 "type": "start",
-                "architecture": config.architecture,
-                "config": config.to_dict(),
+                "architecture": self.model.architecture,
+                "config": {} if config is None else config.to_dict(),
                 "epochs": epochs,
                 "batches_per_epoch": batches_per_epoch,
                 "watched": np.round(self.watched, 3).tolist(),

@@ -52,49 +52,48 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    The first ones are :class:`~digitnet.training.config.TrainConfig`'s settings with its defaults,
-    listed from the settings table (:mod:`digitnet.training.settings`); ``augment`` needs square images,
-    ``patience`` watches the split that ``validation_fraction`` holds out.
+    First TrainConfig's settings and defaults, from the settings table (:mod:`digitnet.training.settings`);
+    ``augment`` needs square images, ``patience`` watches the split ``validation_fraction`` holds out.
 
     {settings}
-        validation_fraction : float
-            The share of the training data held out, drawn at random with ``random_state`` and stratified by
-            class (as ``MLPClassifier`` holds out its validation set), to record validation scores each epoch
-            and, with ``patience``, stop early. 0 (the default) trains on everything.
-        class_weight : None, "balanced" or dict
-            Each class's weight in the cost, as scikit-learn's estimators take it: "balanced" weighs class c
-            by n / (C · n_c); a dict maps labels to weights (others weigh 1).
-        warm_start : bool
-            ``fit`` goes on from the network it trained before (its optimiser's state too) instead of
-            starting afresh, as long as the features and classes are the same.
-        verbose : bool
-            Print each epoch's cost (and validation accuracy) as it ends.
-        random_state : int
-            The seed of the initial weights, the validation split, the shuffling and the dropout masks:
-            same seed, same model.
+    validation_fraction : float
+        The share of the training data held out, drawn at random with ``random_state`` and stratified by
+        class (as ``MLPClassifier`` holds out its validation set), to record validation scores each epoch
+        and, with ``patience``, stop early. 0 (the default) trains on everything.
+    class_weight : None, "balanced" or dict
+        Each class's weight in the cost, as scikit-learn's estimators take it: "balanced" weighs class c
+        by n / (C · n_c); a dict maps labels to weights (others weigh 1).
+    warm_start : bool
+        ``fit`` goes on from the network it trained before (its optimiser's state too) instead of
+        starting afresh, as long as the features and classes are the same.
+    verbose : bool
+        Print each epoch's cost (and validation accuracy) as it ends.
+    random_state : int
+        The seed of the initial weights, the validation split, the shuffling and the dropout masks:
+        same seed, same model.
 
-        Attributes
-        ----------
-        classes_ : ndarray (n_classes,)
-            The labels seen in ``fit``, sorted; output c of the network is ``classes_[c]``.
-        n_features_in_ : int
-        model_ : Sequential
-            The trained network.
-        n_iter_ : int
-            Epochs trained, over every ``fit`` and ``partial_fit`` since the last ``fit``.
-        loss_curve_ : list of float
-            The mean training cost of each of those epochs.
-        validation_scores_ : list of float
-            Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
-        best_validation_score_ : float or None
-            The best of ``validation_scores_`` (None without a validation split).
-        best_loss_ : float
-            The lowest of ``loss_curve_``.
-        coefs_, intercepts_ : list of ndarray
-            Each dense layer's weights (n_in, n_out) and biases (n_out,), as ``MLPClassifier`` names them
-            (copies; the network's own are ``model_``'s).
-        config_ : TrainConfig
-            The settings it was trained with.
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+        The labels seen in ``fit``, sorted; output c of the network is ``classes_[c]``.
+    n_features_in_ : int
+    model_ : Sequential
+        The trained network.
+    n_iter_ : int
+        Epochs trained, over every ``fit`` and ``partial_fit`` since the last ``fit``.
+    loss_curve_ : list of float
+        The mean training cost of each of those epochs.
+    validation_scores_ : list of float
+        Each epoch's validation accuracy (empty when ``validation_fraction`` is 0).
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (None without a validation split).
+    best_loss_ : float
+        The lowest of ``loss_curve_``.
+    coefs_, intercepts_ : list of ndarray
+        Each dense layer's weights (n_in, n_out) and biases (n_out,), as ``MLPClassifier`` names them
+        (copies; the network's own are ``model_``'s).
+    config_ : TrainConfig
+        The settings it was trained with.
     """
 
     def __init__(
@@ -395,6 +394,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)  # the optimiser's moments and step count come back as they were
 
 
-DigitNetClassifier.__doc__ = DigitNetClassifier.__doc__.replace(
-    "    {settings}", parameter_docs(SETTINGS.values(), DEFAULTS)
-)
+if DigitNetClassifier.__doc__:  # None under python -OO
+    DigitNetClassifier.__doc__ = DigitNetClassifier.__doc__.replace(
+        "    {settings}", parameter_docs(SETTINGS.values(), DEFAULTS)
+    )

@@ -314,6 +314,24 @@ def test_global_average_pooling_before_the_classifier(tmp_path, digits, pool):
     agree(path, digits, digits.reshape(-1, 1, 28, 28))
 
 
+def test_a_negation_after_max_pooling_is_not_moved_before_it(tmp_path, digits):
+    """Sub, MaxPool, Mul(-1), Gemm: -max(x) is not max(-x), so the Mul stays after the pooling (folded into
+    the Gemm), and the Sub before it (kept as a Rescaling layer)."""
+    w, b = weights(196, 10), weights(10)
+    nodes = [
+        helper.make_node("Sub", ["x", "m"], ["s"]),
+        helper.make_node("MaxPool", ["s"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Mul", ["p", "neg"], ["q"]),
+        helper.make_node("Flatten", ["q"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "W", "b"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["y"], axis=-1),
+    ]
+    init = {"m": np.float32(0.5), "neg": np.float32(-1.0), "W": w, "b": b}
+    path = tmp_path / "net.onnx"
+    onnx.save(graph(nodes, ("x", ["N", 1, 28, 28]), ("y", ["N", 10]), init), path)
+    agree(path, digits, digits.reshape(-1, 1, 28, 28))
+
+
 def test_nodes_in_reverse_order_are_sorted_in_linear_time_and_too_many_are_refused(tmp_path):
     from digitnet.interop.onnx_normalise import MAX_NODES
 

@@ -337,3 +337,14 @@ def test_a_clip_norm_never_reached_changes_nothing_bit_for_bit():
         net.fit(x, y, optimizer=Adam(1e-2), epochs=2, batch_size=32, rng=4, clip_norm=clip)
         weights.append(net.parameters.values.copy())
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_clipping_still_steps_when_the_float32_sum_of_squares_overflows():
+    """Finite gradients of norm above 1.8e19 square past float32's range: the norm is taken in float64."""
+    x, y = toy_data(64)
+    net, steps = toy_net(dropout=0.0), _Steps()
+    net.layers[0].params["W"][...] *= 1e20  # absurd weights: absurd, finite gradients
+    start = net.parameters.values.copy()
+    net.fit(x, y, optimizer=SGD(1.0), epochs=1, batch_size=64, rng=0, clip_norm=1.0, callbacks=[steps])
+    move = np.linalg.norm(steps.values[0].astype(np.float64) - start)
+    assert 0.5 < move <= 1.0 + 1e-3  # one step of length at most η·c = 1, not none

@@ -42,6 +42,7 @@ def client(mnist_dir, tmp_path):
         allowed_hosts=["testserver"],
         runs_dir=tmp_path,
         data_dir=str(mnist_dir),
+        remote_training=True,  # TestClient's requests come from "testclient", not this machine's address
     )
     with TestClient(app) as c:
         yield c

@@ -28,7 +28,14 @@ QUICK = {"epochs": "2", "train_size": "3000"}
 @pytest.fixture
 def client(mnist_dir, tmp_path):
     models = {"mlp": load_model(MLP_MODEL)}
-    app = create_app(models, "mlp", allowed_hosts=["testserver"], runs_dir=tmp_path, data_dir=str(mnist_dir))
+    app = create_app(
+        models,
+        "mlp",
+        allowed_hosts=["testserver"],
+        runs_dir=tmp_path,
+        data_dir=str(mnist_dir),
+        remote_training=True,
+    )
     with TestClient(app) as c:
         yield c
 
@@ -80,7 +87,7 @@ def test_a_training_streams_its_events_saves_its_run_and_is_served_at_once(clien
     assert "batch" in kinds and kinds.count("snapshot") >= 3
     epoch = next(e for e in seen if e["type"] == "epoch")
     assert np.array(epoch["confusion"]).sum() == 10_000  # the validation split
-    snapshot = next(e for e in seen if e["type"] == "snapshot")
+    snapshot = [e for e in seen if e["type"] == "snapshot"][-1]  # the newest keeps its images
     assert np.array(snapshot["weights"]).shape == (16, 28, 28) and len(snapshot["answers"]) == 10
     done = seen[-1]
     assert done["state"] == "done" and Path(done["folder"], "model.safetensors").is_file()
@@ -150,6 +157,7 @@ def test_a_server_stopped_mid_training_keeps_the_last_finished_epoch(mnist_dir, 
         allowed_hosts=["testserver"],
         runs_dir=tmp_path,
         data_dir=str(mnist_dir),
+        remote_training=True,  # TestClient's requests come from "testclient", not this machine's address
     )
     with TestClient(app) as c:
         c.post("/api/train", json={"preset": "seeds", "settings": {"epochs": "50", "train_size": "5000"}})
@@ -280,3 +288,50 @@ def test_a_training_started_from_the_command_line_can_be_watched_and_stopped_fro
     assert seen[0]["type"] == "start" and seen[-1]["type"] == "done" and seen[-1]["state"] == "stopped"
     assert "saved the model of that epoch" in out and "Traceback" not in out
     assert load_model(tmp_path / "run" / "model.safetensors").metrics["interrupted"] is True
+
+
+def test_only_this_machine_may_train_keep_drawings_or_fine_tune_unless_told(mnist_dir, tmp_path):
+    app = create_app(
+        {"mlp": load_model(MLP_MODEL)},
+        "mlp",
+        allowed_hosts=["testserver"],
+        runs_dir=tmp_path,
+        data_dir=str(mnist_dir),
+    )
+    with TestClient(app, client=("192.168.1.20", 50000)) as other:
+        for path, body in [
+            ("/api/train", {"preset": "seeds"}),
+            ("/api/train/stop", None),
+            ("/api/fine-tune", {"model": "mlp"}),
+        ]:
+            answer = other.post(path, json=body)
+            assert answer.status_code == 403 and "--remote-training" in answer.json()["detail"]
+        assert other.get("/api/train/settings").status_code == 200  # watching is for everyone
+    with TestClient(app, client=("127.0.0.1", 50000)) as mine:
+        assert mine.post("/api/train/stop").status_code == 409  # past the guard: nothing to stop
+
+
+def test_a_long_training_keeps_one_snapshots_images_and_its_start_for_late_pages():
+    from digitnet.serve.training_session import MAX_EVENTS, TrainingSession
+
+    session = TrainingSession({}, Path("."))
+    session.emit({"type": "start", "architecture": "784-16-16-10"})
+    for i in range(MAX_EVENTS + 10):
+        session.emit({"type": "snapshot", "weights": [[0.5] * 28] * 16} if i % 6 == 0 else {"type": "batch"})
+    kept = session.events_after(-1)
+    assert kept[0]["type"] == "start"  # evicted from the store, still sent first
+    assert (
+        sum("weights" in e for e in kept) == 1
+        and "weights" in [e for e in kept if e["type"] == "snapshot"][-1]
+    )
+
+
+def test_the_watch_page_starts_nothing():
+    from digitnet.serve.training_session import Busy, TrainingSession
+    from digitnet.training import TrainConfig
+
+    session = TrainingSession({}, Path("."))
+    session.watching(TrainConfig(), "watched", np.zeros((1, 784), np.float32), np.zeros(1, int))
+    session.watched_end("done", None, "", "done")
+    with pytest.raises(Busy, match="watches a training started by digitnet train --watch"):
+        session.start(TrainConfig(), "from the page")

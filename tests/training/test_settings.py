@@ -111,3 +111,26 @@ def test_show_value_writes_the_text_form():
     assert show_value(((32, 32), (64, 64))) == "32x32/64x64"
     assert show_value(()) == "none" and show_value(None) == "none"
     assert show_value(True) == "on" and show_value(3e-4) == "0.0003"
+
+
+def test_none_on_the_command_line_overrides_a_recorded_value(tmp_path):
+    """--patience none is a value, not "flag not given": it clears a patience the recorded run had."""
+    from digitnet.cli.train import config_from_args
+    from digitnet.modelfile import save_model
+    from digitnet.training import build_model
+
+    recorded = TrainConfig(hidden=(8,), patience=3, clip_norm=2.0, train_size=500)
+    path = save_model(tmp_path / "m.safetensors", build_model(recorded), training=recorded.to_dict())
+    argv = [
+        "train",
+        "--config",
+        str(path),
+        "--patience",
+        "none",
+        "--clip-norm",
+        "none",
+        "--train-size",
+        "none",
+    ]
+    config = config_from_args(build_parser().parse_args(argv))
+    assert (config.patience, config.clip_norm, config.train_size, config.hidden) == (None, None, None, (8,))

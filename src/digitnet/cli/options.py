@@ -180,6 +180,8 @@ def setting_value(row: Setting) -> Callable[[str], Any]:
             value = row.parse(text, where=row.option)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
+        if value is None:  # "none", where None means something: said, so that it is not "flag not given"
+            return "none"
         new = row.new_spelling(text)
         if new is not None:
             print(

@@ -64,6 +64,12 @@ def add_parser(commands) -> None:
         help="where networks trained in the page's training view (/train) are saved, one run folder each "
         "as digitnet train saves it",
     )
+    p.add_argument(
+        "--remote-training",
+        action="store_true",
+        help="let other machines start trainings, keep drawings and fine-tune (by default only this "
+        "machine may; anyone may watch)",
+    )
     add_data_option(p)
     p.set_defaults(run=run)
 
@@ -136,6 +142,7 @@ def run(args) -> int:
         allowed_hosts=hosts,
         runs_dir=args.runs,
         data_dir=args.data,
+        remote_training=args.remote_training,
     )
     _server_class()(server_config(app, args.host, args.port, log_level="warning")).run()
     return 0

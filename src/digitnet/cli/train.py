@@ -108,7 +108,7 @@ def _show_preset_defaults(parser: argparse.ArgumentParser, preset: TrainConfig) 
 def config_from_args(args) -> TrainConfig:
     changes = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
     for name, value in changes.items():
-        if value == "none" and SETTINGS[name].kind == "choice":  # --augment none, --init none
+        if value == "none" and SETTINGS[name].none_means is not None:  # --augment none, --patience none
             changes[name] = None
     if args.optimizer == "adam" and args.momentum is None:
         changes.setdefault("momentum", 0.0)

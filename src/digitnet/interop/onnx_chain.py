@@ -180,10 +180,12 @@ def _scaling(g: Graph, node, chain: _Chain, current_input: str) -> None:
     op = node.op_type
     if op == "Div" and not first or op in ("Mul", "Div") and k == 0:
         raise g.refuse(node, "divides by the input, or scales it by 0: not an input scaling")
+    # this node's own factor: x·k, x/k, or -1 for k - x (a shift alone has factor 1)
+    factor = k if op == "Mul" else 1.0 / k if op == "Div" else -1.0 if op == "Sub" and not first else 1.0
     if chain.at is None:
         chain.at = len(chain.layers)
-    elif not _crossable(chain.layers[chain.at :], chain.scale):  # e.g. Sub, then ReLU, then Div
-        _keep_as_layer(chain, chain.at, chain.scale, chain.shift)
+    elif not _crossable(chain.layers[chain.at :], factor):  # it cannot join the earlier scaling there
+        _keep_as_layer(chain, chain.at, chain.scale, chain.shift)  # e.g. Sub, then ReLU, then Div
         chain.scale, chain.shift, chain.at = 1.0, 0.0, len(chain.layers)
     if op == "Mul" or op == "Div":
         factor = k if op == "Mul" else 1.0 / k

@@ -293,8 +293,9 @@ class _Loop:
                 if settings.l2:
                     parameters.weight_grads += l2 * parameters.weights  # d/dW of (λ/2)‖W‖²
                 squared = float(np.vdot(parameters.grads, parameters.grads))  # ‖g‖²
-                if not math.isfinite(squared):  # NaN or ±inf in any g
+                if not math.isfinite(squared):  # NaN or ±inf in any g, or a float32 sum of squares past 3e38
                     _check_gradients_finite(model, epoch, b + 1, optimizer.lr)
+                    squared = float(np.linalg.norm(parameters.grads.astype(np.float64))) ** 2
                 if settings.clip_norm is not None and squared > settings.clip_norm**2:
                     parameters.grads *= parameters.grads.dtype.type(settings.clip_norm / math.sqrt(squared))
                 if schedule is not None:

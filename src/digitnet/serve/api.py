@@ -77,6 +77,7 @@ def create_app(
     body_budget: int = MAX_BODIES_BYTES,
     runs_dir: str | Path | None = None,
     data_dir: str | None = None,
+    remote_training: bool = False,
 ) -> FastAPI:
     """The API serving ``models`` by name.
 
@@ -105,6 +106,9 @@ def create_app(
         absent). A training still running when the server stops keeps its last finished epoch.
     data_dir : str or None
         The MNIST folder trainings read (None: as ``load_mnist`` finds it, never downloading).
+    remote_training : bool
+        Whether machines other than this one may start trainings, keep drawings and fine-tune (403 for
+        them otherwise); anyone the origin and host checks let through may watch.
 
     The app is its guards (origin, host, body size and time), then three routers: the pages and health
     (:mod:`~digitnet.serve.pages`), the test digits (:mod:`~digitnet.serve.test_set`) and the
@@ -118,8 +122,9 @@ def create_app(
     allowed = [parse_origin(url) for url in allowed_origins]  # a bad one fails here, not on a request
     hosts = [parse_host(name) for name in allowed_hosts]
     app = _app()
-    app.include_router(pages_router(len(models)))
-    app.include_router(test_set_router())
+    app.state.remote_training = remote_training
+    app.include_router(pages_router(models))
+    app.include_router(test_set_router(data_dir))
     app.include_router(prediction_router(models, default))
     if runs_dir is not None:
         session = app.state.training = TrainingSession(models, Path(runs_dir), data_dir)
@@ -136,7 +141,7 @@ def create_watch_app(session: TrainingSession, allowed_hosts: Iterable[str] = ()
     ``/api/health``, behind the same guards as :func:`create_app`; ``/`` leads to ``/train``."""
     app = _app()
     app.state.training = session
-    app.include_router(pages_router(0, watch_only=True))
+    app.include_router(pages_router({}, watch_only=True))
     app.include_router(training_router(session))
     return _guarded(app, [], [parse_host(name) for name in allowed_hosts], BODY_SECONDS, MAX_BODIES_BYTES)
 

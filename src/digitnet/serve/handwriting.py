@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,7 @@ from digitnet.imaging import open_image, preprocess
 from digitnet.modelfile import LoadedModel
 from digitnet.serve.prediction import MAX_IMAGE_PIXELS
 from digitnet.serve.schema import Error, decoded_base64
+from digitnet.serve.training_routes import from_this_machine
 from digitnet.serve.training_session import Busy, TrainingSession
 
 __all__ = ["MAX_DRAWINGS", "DrawingStore", "handwriting_router"]
@@ -105,7 +106,13 @@ def handwriting_router(
         counts = store.counts()
         return {kind: {"total": int(c.sum()), "per_digit": c.tolist()} for kind, c in counts.items()}
 
-    @router.post("/api/drawings", responses={422: {"model": Error, "description": "no drawing, or no ink"}})
+    local = [Depends(from_this_machine)]
+
+    @router.post(
+        "/api/drawings",
+        dependencies=local,
+        responses={422: {"model": Error, "description": "no drawing, or no ink"}},
+    )
     def add_drawing(body: DrawingRequest) -> dict[str, Any]:
         """Keep a drawing as an example of ``label``, prepared as predictions are."""
         try:
@@ -124,6 +131,7 @@ def handwriting_router(
     @router.post(
         "/api/fine-tune",
         status_code=202,
+        dependencies=local,
         responses={
             404: {"model": Error, "description": "unknown model"},
             409: {"model": Error, "description": "a training is running"},

@@ -24,8 +24,8 @@ DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
 """The API's description at ``/docs``: it shows ``/openapi.json`` with no external script (works offline)."""
 
 
-def pages_router(model_count: int, watch_only: bool = False) -> APIRouter:
-    """``/``, ``/train``, ``/docs`` and ``/api/health`` for a server of ``model_count`` models; with
+def pages_router(models: dict, watch_only: bool = False) -> APIRouter:
+    """``/``, ``/train``, ``/docs`` and ``/api/health`` for a server of ``models`` (counted as they are); with
     ``watch_only`` (``digitnet train --watch``, no drawing pad) ``/`` leads to ``/train``."""
     router = APIRouter()
 
@@ -46,6 +46,6 @@ def pages_router(model_count: int, watch_only: bool = False) -> APIRouter:
     @router.get("/api/health")
     async def health() -> dict[str, Any]:
         """Whether the server is up. Answered on the event loop: fast however busy the thread pool is."""
-        return {"status": "ok", "version": __version__, "models": model_count}
+        return {"status": "ok", "version": __version__, "models": len(models)}
 
     return router

@@ -116,7 +116,7 @@ def prediction_router(models: dict[str, LoadedModel], default: str) -> APIRouter
                 "parameters": m.model.n_params,
                 "test_accuracy": m.metrics.get("test_accuracy"),
             }
-            for name, m in models.items()
+            for name, m in list(models.items())  # a copy: a training may add one meanwhile
         ]
 
     @router.post(

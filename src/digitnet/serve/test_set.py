@@ -21,8 +21,9 @@ from digitnet.serve.schema import Error
 __all__ = ["test_set_router"]
 
 
-def test_set_router() -> APIRouter:
-    """The route, with the test split it reads on first use."""
+def test_set_router(data_dir: str | None = None) -> APIRouter:
+    """The route, with the test split it reads on first use from ``data_dir`` (None: as ``load_mnist``
+    finds MNIST)."""
     router = APIRouter()
     loaded: list[Split] = []  # the test split once read: empty, or the one split
     lock = threading.Lock()  # two first requests read it once
@@ -31,7 +32,7 @@ def test_set_router() -> APIRouter:
         with lock:
             if not loaded:
                 try:
-                    loaded.append(load_mnist_test())
+                    loaded.append(load_mnist_test(data_dir))
                 except DataError as exc:  # no folder, missing or damaged files: say which and what to do
                     raise HTTPException(404, f"no usable MNIST test set on this machine: {exc}") from None
             return loaded[0]

@@ -21,7 +21,7 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -60,8 +60,27 @@ class TrainRequest(BaseModel):
     settings: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=64)
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def from_this_machine(request: Request) -> None:
+    """Refuse (403) a request that changes what the server trains or keeps unless it comes from this machine
+    (``digitnet serve --remote-training`` lets other machines in): with ``--host 0.0.0.0`` the drawing page
+    is for everyone on the network, the server's cores and disk are not."""
+    if getattr(request.app.state, "remote_training", False):
+        return
+    host = request.client.host if request.client is not None else ""
+    if host not in LOOPBACK and not host.startswith("127."):
+        raise HTTPException(
+            403,
+            "training, fine-tuning and keeping drawings are for this machine only; start digitnet serve "
+            "with --remote-training to let other machines use them",
+        )
+
+
 def training_router(session: TrainingSession) -> APIRouter:
     router = APIRouter()
+    local = [Depends(from_this_machine)]
     busy = {409: {"model": Error, "description": "a training is already running, or none to act on"}}
 
     @router.get("/api/train/settings")
@@ -95,6 +114,7 @@ def training_router(session: TrainingSession) -> APIRouter:
     @router.post(
         "/api/train",
         status_code=202,
+        dependencies=local,
         responses={**busy, 422: {"model": Error, "description": "a setting out of its range"}},
     )
     async def start(body: TrainRequest) -> dict[str, Any]:
@@ -109,15 +129,22 @@ def training_router(session: TrainingSession) -> APIRouter:
 
     for action in ("pause", "resume", "stop"):
         router.add_api_route(
-            f"/api/train/{action}", _acting(session, action), methods=["POST"], responses=busy
+            f"/api/train/{action}",
+            _acting(session, action),
+            methods=["POST"],
+            responses=busy,
+            dependencies=local,
         )
 
     @router.get("/api/train/events")
     async def events(request: Request, after: int = -1) -> StreamingResponse:
         """The training's events as Server-Sent Events, from event ``after`` on."""
 
+        last = request.headers.get("last-event-id", "")  # EventSource's own resume point, when it reconnects
+        seq = max(after, int(last) if last.isdigit() else -1)
+
         async def stream():
-            seq = max(after, int(request.headers.get("last-event-id") or -1))
+            nonlocal seq
             yield f"event: status\ndata: {json.dumps(session.status())}\n\n"
             while not session.closing.is_set() and not await request.is_disconnected():
                 for event in session.events_after(seq):

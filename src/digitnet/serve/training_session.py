@@ -74,6 +74,8 @@ class TrainingSession:
         self._resume = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._start_event: dict[str, Any] | None = None
+        self.watch_only = False  # digitnet train --watch: its page watches, it never starts a training
         self.closing = threading.Event()  # the server is stopping: event streams end now
 
     # ----- what the handlers call ---------------------------------------------------------------
@@ -81,13 +83,13 @@ class TrainingSession:
     def start(self, config: TrainConfig, label: str) -> dict[str, Any]:
         """Start training ``config`` (``label`` names its recipe in the metrics); Busy if one runs."""
         with self._lock:
+            if self.watch_only:
+                raise Busy("this page watches a training started by digitnet train --watch; it starts none")
             if self.state in ("running", "paused", "stopping"):
                 raise Busy(f"a training is {self.state}: {self.architecture} ({self.label})")
             self.state, self.config, self.label = "running", config, label
             self.architecture = config.architecture
-            self._events.clear()
-        self._resume.set()
-        self._stop.clear()
+            self._begin()
         self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
         self._thread.start()
         return self.status()
@@ -122,20 +124,24 @@ class TrainingSession:
     def events_after(self, seq: int) -> list[dict[str, Any]]:
         """The events numbered above ``seq``, oldest first."""
         with self._lock:
-            return [e for e in self._events if e["seq"] > seq]
+            newer = [e for e in self._events if e["seq"] > seq]
+            start = self._start_event
+            if start is not None and start["seq"] > seq and (not newer or newer[0]["seq"] > start["seq"]):
+                newer.insert(0, start)  # evicted from the store, still the first thing a page needs
+            return newer
 
     def fine_tune(self, name: str, loaded, mine, kept, epochs: int) -> dict[str, Any]:
         """Train the served model ``name`` a little on MNIST mixed with a learner's drawings ``mine``
         ((x, y): their 28x28 inputs, as the page prepares them), measured before and after on the drawings
         ``kept`` apart and on MNIST's test digits; saved as a new model, the original untouched."""
         with self._lock:
+            if self.watch_only:
+                raise Busy("this page watches a training started by digitnet train --watch; it starts none")
             if self.state in ("running", "paused", "stopping"):
                 raise Busy(f"a training is {self.state}: {self.label}")
             self.state, self.config, self.label = "running", None, f"fine-tuning {name}"
             self.architecture = loaded.model.architecture
-            self._events.clear()
-        self._resume.set()
-        self._stop.clear()
+            self._begin()
         self._thread = threading.Thread(
             target=self._fine_tune,
             args=(name, loaded, mine, kept, epochs),
@@ -148,7 +154,7 @@ class TrainingSession:
     def _fine_tune(self, name, loaded, mine, kept, epochs) -> None:
         from digitnet.serve.fine_tune import fine_tuned
 
-        folder = self.runs / f"{name}-mine-{datetime.now():%Y%m%d-%H%M%S}"
+        folder = self._free_folder(f"{name}-mine-{datetime.now():%Y%m%d-%H%M%S}")
         try:
             data = load_mnist(self.data_dir, validation_size=10_000, download=False, progress=False)
             live = _Live(self, data.validation.x, data.validation.y)
@@ -169,11 +175,10 @@ class TrainingSession:
         with self._lock:
             if self.state in ("running", "paused", "stopping"):
                 raise Busy(f"a training is {self.state}")
+            self.watch_only = True
             self.state, self.config, self.label = "running", config, label
             self.architecture = config.architecture
-            self._events.clear()
-        self._resume.set()
-        self._stop.clear()
+            self._begin()
         return _Live(self, val_x, val_y)
 
     def watched_end(self, state: str, name: str | None, folder: str, said: str) -> None:
@@ -196,10 +201,25 @@ class TrainingSession:
             self._emit({"type": "state", "state": after})
         return self.status()
 
+    def _begin(self) -> None:
+        """A new training's first moments (the lock held): no events, not paused, no stop asked."""
+        self._events.clear()
+        self._start_event = None
+        self._resume.set()
+        self._stop.clear()
+
     def _emit(self, event: dict[str, Any]) -> None:
         """Add an event (the lock is held by the caller, or taken here from the training thread)."""
         self._seq += 1
-        self._events.append({"seq": self._seq, **event})
+        event = {"seq": self._seq, **event}
+        if event["type"] == "snapshot":  # only the newest keeps its images: 5,000 of them would be 350 MB
+            for old in reversed(self._events):
+                if old["type"] == "snapshot":
+                    old.pop("weights", None)
+                    break
+        elif event["type"] == "start":
+            self._start_event = event  # kept apart: a page opened late still gets the watched digits
+        self._events.append(event)
 
     def emit(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -207,9 +227,7 @@ class TrainingSession:
 
     def _run(self) -> None:
         config, finished = self.config, FinishedEpochs()
-        folder = self.runs / f"page-{datetime.now():%Y%m%d-%H%M%S}"
-        while folder.exists() or folder.name in self.models:  # two trainings in one second
-            folder = folder.with_name(folder.name + "+")
+        folder = self._free_folder(f"page-{datetime.now():%Y%m%d-%H%M%S}")
         try:
             data = load_mnist(
                 self.data_dir,
@@ -238,6 +256,13 @@ class TrainingSession:
             with self._lock:
                 self.state = "failed"
                 self._emit({"type": "failed", "reason": str(exc) or type(exc).__name__})
+
+    def _free_folder(self, name: str) -> Path:
+        """A run folder of ``name`` that neither exists nor names a served model (two in one second)."""
+        folder = self.runs / name
+        while folder.exists() or folder.name in self.models:
+            folder = folder.with_name(folder.name + "+")
+        return folder
 
     def _end(self, state: str, folder: Path | None, said: str) -> None:
         name = None

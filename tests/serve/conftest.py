@@ -108,3 +108,26 @@ def received_until_closed(s: socket.socket, seconds: float) -> tuple[bytes, floa
 def until_closed():
     """``received_until_closed(socket, seconds)`` -> (bytes, seconds): read until the server closes."""
     return received_until_closed
+
+
+def make_training_app(runs, mnist_dir, remote_training=True):
+    """The server on the bundled MLP with the training view, saving into ``runs``, reading ``mnist_dir``.
+    ``remote_training``: TestClient's requests come from "testclient", not this machine's address."""
+    from digitnet.modelfile import load_model
+    from digitnet.models import MLP_MODEL
+    from digitnet.serve import create_app
+
+    return create_app(
+        {"mlp": load_model(MLP_MODEL)},
+        "mlp",
+        allowed_hosts=["testserver"],
+        runs_dir=runs,
+        data_dir=str(mnist_dir),
+        remote_training=remote_training,
+    )
+
+
+@pytest.fixture(scope="session")
+def training_app():
+    """``make_training_app(runs, mnist_dir, remote_training=True)`` -> the app with the training view."""
+    return make_training_app

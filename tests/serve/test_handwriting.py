@@ -13,7 +13,6 @@ from PIL import Image, ImageDraw
 
 from digitnet.modelfile import load_model
 from digitnet.models import MLP_MODEL
-from digitnet.serve import create_app
 
 
 def png(strokes) -> str:
@@ -35,15 +34,8 @@ def sevens(n, seed=0):
 
 
 @pytest.fixture
-def client(mnist_dir, tmp_path):
-    app = create_app(
-        {"mlp": load_model(MLP_MODEL)},
-        "mlp",
-        allowed_hosts=["testserver"],
-        runs_dir=tmp_path,
-        data_dir=str(mnist_dir),
-        remote_training=True,  # TestClient's requests come from "testclient", not this machine's address
-    )
+def client(mnist_dir, tmp_path, training_app):
+    app = training_app(tmp_path, mnist_dir)
     with TestClient(app) as c:
         yield c
 

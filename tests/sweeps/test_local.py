@@ -184,3 +184,40 @@ def test_ctrl_c_keeps_what_finished_and_the_next_run_does_the_rest(mnist_dir, tm
     assert 1 <= done < 8
     code, printed, _ = sweep(capsys, *LONGER, "--no-progress", "--out", str(out), "--data", str(mnist_dir))
     assert code == 0 and f"{8 - done} runs trained now, {done} were done already" in printed
+
+
+def test_a_cluster_that_closes_while_a_result_travels_is_one_message(tmp_path):
+    """distributed raises CommClosedError (an OSError) from a finished future whose scheduler was killed
+    while its result travelled: the sweep says the cluster was lost and how much is kept, no traceback."""
+    from digitnet.sweeps.runner import run_sweep
+    from digitnet.sweeps.spec import SweepSpec
+    from digitnet.training import TrainConfig
+
+    class Gone:
+        def done(self):
+            return True
+
+        def exception(self):
+            raise OSError("in <TCP (closed) ConnectionPool.gather>: Stream is closed")
+
+    class Cluster:
+        capacity, routes, gone = 2, True, "the Dask scheduler at tcp://10.0.0.1:8786 was lost"
+
+        def submit(self, *args, avoid=frozenset()):
+            return Gone()
+
+        def wait(self, futures, seconds):
+            return set(futures)
+
+        @staticmethod
+        def lost(error):
+            return False
+
+        def close(self):
+            pass
+
+    spec = SweepSpec(base=TrainConfig(hidden=(8,), epochs=1), grid={"lr": (1e-3, 3e-3)})
+    with pytest.raises(
+        ConnectionError, match=r"tcp://10.0.0.1:8786 was lost; 0 of 2 runs are done and recorded"
+    ):
+        run_sweep(spec, tmp_path / "sweep", Cluster())

@@ -69,6 +69,8 @@ class LocalProcesses:
         """Whether ``error`` says the run's process died (rather than its training raising)."""
         return isinstance(error, BrokenProcessPool)
 
+    gone = "the worker processes were lost"  # what to say when the pool itself is gone
+
     def wait(self, futures, seconds: float) -> set:
         done, _ = concurrent.futures.wait(futures, timeout=seconds, return_when="FIRST_COMPLETED")
         if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
@@ -224,13 +226,18 @@ class DaskCluster:
         run that kills several workers with ``KilledWorker``, which counts as one of its tries)."""
         return False
 
+    @property
+    def gone(self) -> str:
+        """What to say when the cluster is lost."""
+        return f"the Dask scheduler at {self.address} was lost"
+
     def wait(self, futures, seconds: float) -> set:
         """The futures done within ``seconds``, polled: ``distributed.wait`` would need a default client."""
         deadline = time.monotonic() + seconds
         while True:
             done = {f for f in futures if f.done()}
             if any(f.cancelled() for f in done) or self.client.status in ("closing", "closed", "failed"):
-                raise ConnectionError(f"the Dask scheduler at {self.address} was lost")
+                raise ConnectionError(self.gone)
             if done or time.monotonic() >= deadline:
                 return done
             time.sleep(0.02)

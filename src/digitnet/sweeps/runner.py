@@ -93,6 +93,16 @@ def _same_config(recorded: Any, config: TrainConfig) -> bool:
         return False
 
 
+def _fetched(backend, future) -> tuple[BaseException | None, Any]:
+    """A finished run's (error, result); ConnectionError when fetching them finds the cluster gone (a Dask
+    scheduler killed while a result travelled raises distributed's CommClosedError, an OSError, here)."""
+    try:
+        error = future.exception()
+        return error, (future.result() if error is None else None)
+    except OSError:
+        raise ConnectionError(backend.gone) from None
+
+
 def run_sweep(
     spec: SweepSpec,
     out: Path,
@@ -147,13 +157,13 @@ def _run(spec, out: Path, backend, data_dir, retries: int, keep_models: bool, pr
             if progress is not None:
                 progress.update(len(outcome.records), len(flying), len(outcome.failed))
             finished = backend.wait(flying, 0.5)  # ConnectionError: the cluster is gone (below)
-            lost = [f for f in finished if backend.lost(f.exception())]
+            fetched = {future: _fetched(backend, future) for future in finished}  # (error, result) each
+            lost = [f for f in finished if backend.lost(fetched[f][0])]
             for future in finished:
                 run = flying.pop(future)
-                error = future.exception()
+                error, result = fetched[future]
                 if error is None:
                     suspects.discard(run.key)
-                    result = future.result()
                     workers.succeeded(result.get("where", result["worker"]))
                     _keep(outcome, out, run, result)
                     continue

@@ -36,6 +36,7 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 RUNS = [(op, mode) for op in OPERATIONS for mode in GenerationMode if mode.is_positive or op.query or op.body]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
+
 def rejected(ctx, response, case):
     """``negative_data_rejection``, with 413 counted as a rejection too: a body over 1 MB is refused for
     its size before anything reads its shape (schemathesis's own list of rejections leaves 413 out)."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from digitnet.errors import DataError
+from digitnet.version import __version__
 
 __all__ = ["MIRRORS", "MNIST_FILES", "download_mnist", "verify_file"]
 
@@ -48,7 +49,7 @@ MIRRORS: tuple[str, ...] = (
 
 _CHUNK = 1 << 16  # 64 KiB per read: few system calls, smooth progress bar
 _SCHEMES = ("http", "https", "ftp", "file")
-_USER_AGENT = "digitnet (https://pypi.org/project/digitnet/)"
+_USER_AGENT = f"digitnet/{__version__} (the MNIST downloader)"
 
 
 class _MirrorFailure(Exception):

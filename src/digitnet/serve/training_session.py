@@ -82,14 +82,7 @@ class TrainingSession:
 
     def start(self, config: TrainConfig, label: str) -> dict[str, Any]:
         """Start training ``config`` (``label`` names its recipe in the metrics); Busy if one runs."""
-        with self._lock:
-            if self.watch_only:
-                raise Busy("this page watches a training started by digitnet train --watch; it starts none")
-            if self.state in ("running", "paused", "stopping"):
-                raise Busy(f"a training is {self.state}: {self.architecture} ({self.label})")
-            self.state, self.config, self.label = "running", config, label
-            self.architecture = config.architecture
-            self._begin()
+        self._claim(config, label, config.architecture)
         self._thread = threading.Thread(target=self._run, name="digitnet-training", daemon=True)
         self._thread.start()
         return self.status()
@@ -134,14 +127,7 @@ class TrainingSession:
         """Train the served model ``name`` a little on MNIST mixed with a learner's drawings ``mine``
         ((x, y): their 28x28 inputs, as the page prepares them), measured before and after on the drawings
         ``kept`` apart and on MNIST's test digits; saved as a new model, the original untouched."""
-        with self._lock:
-            if self.watch_only:
-                raise Busy("this page watches a training started by digitnet train --watch; it starts none")
-            if self.state in ("running", "paused", "stopping"):
-                raise Busy(f"a training is {self.state}: {self.label}")
-            self.state, self.config, self.label = "running", None, f"fine-tuning {name}"
-            self.architecture = loaded.model.architecture
-            self._begin()
+        self._claim(None, f"fine-tuning {name}", loaded.model.architecture)
         self._thread = threading.Thread(
             target=self._fine_tune,
             args=(name, loaded, mine, kept, epochs),
@@ -172,13 +158,7 @@ class TrainingSession:
     def watching(self, config: TrainConfig, label: str, val_x: np.ndarray, val_y: np.ndarray) -> Callback:
         """Watch a training that runs elsewhere (``digitnet train --watch``): the callback to give it; its
         end is told with :meth:`watched_end`. The page's Pause and Stop reach it through the callback."""
-        with self._lock:
-            if self.state in ("running", "paused", "stopping"):
-                raise Busy(f"a training is {self.state}")
-            self.watch_only = True
-            self.state, self.config, self.label = "running", config, label
-            self.architecture = config.architecture
-            self._begin()
+        self._claim(config, label, config.architecture, watch=True)
         return _Live(self, val_x, val_y)
 
     def watched_end(self, state: str, name: str | None, folder: str, said: str) -> None:
@@ -200,6 +180,18 @@ class TrainingSession:
             action()
             self._emit({"type": "state", "state": after})
         return self.status()
+
+    def _claim(self, config: TrainConfig | None, label: str, architecture: str, watch: bool = False) -> None:
+        """Make this session the new training's, running, with no events, not paused and no stop asked;
+        Busy while another runs, and always for a page that only watches (``watch``: become one)."""
+        with self._lock:
+            if self.watch_only and not watch:
+                raise Busy("this page watches a training started by digitnet train --watch; it starts none")
+            if self.state in ("running", "paused", "stopping"):
+                raise Busy(f"a training is {self.state}: {self.architecture} ({self.label})")
+            self.watch_only = self.watch_only or watch
+            self.state, self.config, self.label, self.architecture = "running", config, label, architecture
+            self._begin()
 
     def _begin(self) -> None:
         """A new training's first moments (the lock held): no events, not paused, no stop asked."""

@@ -22,6 +22,7 @@ LAYERS = {
     "files": 0,
     "rescue": 0,
     "extras": 0,
+    "kernels": 0,
     # the engine
     "nn": 1,
     # the library: data, pixels, model files, configurations, the one training path, plots

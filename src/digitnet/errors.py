@@ -10,6 +10,7 @@ __all__ = [
     "ImageError",
     "ImageFormatError",
     "ImageTooLargeError",
+    "KernelsError",
     "ModelFileError",
     "NonFiniteError",
     "NonFiniteOutputError",
@@ -74,3 +75,8 @@ class NonFiniteError(DigitnetError, ArithmeticError):
 
 def _rebuild_non_finite(message: str, what: str, epoch: int, batch: int) -> NonFiniteError:
     return NonFiniteError(message, what=what, epoch=epoch, batch=batch)
+
+
+class KernelsError(DigitnetError):
+    """The compiled kernels were asked for (``DIGITNET_KERNELS=native``) and cannot be built or loaded, or
+    ``DIGITNET_KERNELS`` holds a value that names no path."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from digitnet import kernels
 from digitnet.cli.modelpath import MODEL_HELP, OneModel, resolve_model
 from digitnet.cli.output import format_table, percent, print_json, printable
 from digitnet.modelfile import load_model
@@ -35,6 +36,7 @@ def run(args) -> int:
                 "training": loaded.training,
                 "metrics": loaded.metrics,
                 "history": loaded.history,
+                "kernels": {"path": kernels.path_name(), "description": kernels.description()},
             }
         )
         return 0
@@ -99,6 +101,7 @@ def run(args) -> int:
             for e in shown
         ]
         print(format_table(("epoch", *keys), table, align=">" * (len(keys) + 1)))
+    print(f"\nthis process runs it on: {kernels.description()}")
     return 0
 
 

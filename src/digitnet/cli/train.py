@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from datetime import datetime
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+from digitnet import kernels
 from digitnet.cli.modelpath import resolve_model
 from digitnet.cli.options import add_data_option, add_setting_flag, integer, output_folder
 from digitnet.cli.output import format_table, percent, print_json
@@ -158,6 +160,7 @@ def run(args) -> int:
             progress=not args.no_progress,
         )
         watch = _watching(args, config, data)
+        print(f"digitnet: {kernels.description()}", file=sys.stderr, flush=True)
         try:
             shown, rescued = _trained_and_saved(args, config, data, out, threads, watch)
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet import kernels
 from digitnet.nn.layer import Layer, register_layer
 
 __all__ = ["BatchNorm"]
@@ -46,6 +47,9 @@ class BatchNorm(Layer):
 
         y = a ⊙ x + (β - a ⊙ running_mean),   a = γ / sqrt(running_var + ε)
         dL/dx = a ⊙ g,   dL/dγ = Σ g ⊙ x̂ with x̂ = (x - running_mean) / sqrt(running_var + ε),   dL/dβ = Σ g
+
+    With the compiled kernels (:mod:`digitnet.kernels`), training on images runs forward and backward as
+    one kernel each, which keeps x, μ and 1/sqrt(σ² + ε) and recomputes x̂ from them in backward.
 
     Parameters
     ----------
@@ -125,6 +129,12 @@ class BatchNorm(Layer):
                 f"BatchNorm needs more than one value per feature to train, got input of shape {x.shape}; "
                 "use batches of at least 2 examples"
             )
+        fast = kernels.for_arrays(x) if x.ndim == 4 else None
+        if fast is not None:
+            y, mean, var, inv_std = fast.batchnorm_forward(x, gamma, beta, self.eps)
+            self.x, self.mean, self.inv_std, self.x_hat = x, mean, inv_std, None
+            self._update_running(mean, var, count)
+            return y
         mean = x.mean(axis=axes)  # (P,)
         centred = x - mean.reshape(per)  # x's shape
         squares = np.square(centred)  # x's shape, a work array
@@ -132,17 +142,34 @@ class BatchNorm(Layer):
         inv_std = 1.0 / np.sqrt(var + self.eps)  # (P,)
         self.x_hat = np.multiply(centred, inv_std.reshape(per), out=centred)  # x's shape, in place
         self.scale = (gamma * inv_std).reshape(per)  # γ / sqrt(σ² + ε), broadcastable
+        self._update_running(mean, var, count)
+        y = np.multiply(self.x_hat, gamma.reshape(per), out=squares)  # reuses the work array
+        y += beta.reshape(per)
+        return y
+
+    def _update_running(self, mean, var, count):
+        """The running statistics' step towards this batch's μ and (unbiased) σ²."""
         m = self.momentum
         running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
         running_mean *= 1.0 - m
         running_mean += m * mean
         running_var *= 1.0 - m
         running_var += (m * count / (count - 1)) * var
-        y = np.multiply(self.x_hat, gamma.reshape(per), out=squares)  # reuses the work array
-        y += beta.reshape(per)
-        return y
 
     def backward(self, grad_out, need_input_grad=True):
+        if self.training and self.x_hat is None:  # the compiled kernels' forward ran
+            x = self.x
+            return kernels.native().batchnorm_backward(
+                grad_out,
+                x,
+                x,
+                self.params["gamma"],
+                self.mean,
+                self.inv_std,
+                self.grads["gamma"],
+                self.grads["beta"],
+                need_input_grad,
+            )
         axes, per = self._axes_and_shape(grad_out)
         if not self.training:  # x̂ from the running statistics the forward pass used
             self.x_hat = (self.x - self.buffers["running_mean"].reshape(per)) * self.inv_std.reshape(per)

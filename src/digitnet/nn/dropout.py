@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet import kernels
 from digitnet.nn.layer import Layer, register_layer
 
 __all__ = ["Dropout"]
@@ -45,6 +46,11 @@ class Dropout(Layer):
         if rng is None:
             raise ValueError("Dropout needs a numpy.random.Generator (rng=...) while training")
         keep = 1.0 - self.rate
+        fast = kernels.for_arrays(x)
+        if fast is not None:  # the same mask from the same draws, in one pass (kernels' dropout_forward)
+            uniform = rng.random(x.shape, dtype=np.float32)
+            self.mask, y = fast.dropout_forward(uniform, x, np.float32(keep), x.dtype.type(1.0 / keep))
+            return y
         mask = rng.random(x.shape, dtype=np.float32) < keep  # (N, *) bool
         self.mask = mask.astype(x.dtype)
         self.mask *= x.dtype.type(1.0 / keep)

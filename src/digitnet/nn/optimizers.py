@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from digitnet import kernels
+
 __all__ = ["CHUNK", "OPTIMIZERS", "SGD", "Adam", "flush_subnormals", "in_slices"]
 
 
@@ -68,8 +70,13 @@ class SGD:
                 np.multiply(v, lr, out=buf)
             p -= buf
 
-        for arrays in zip(params, grads, self._buffers, *([self.velocity] if self.momentum else [])):
-            in_slices(momentum if self.momentum else plain, arrays)
+        fast = kernels.for_arrays(params[0])
+        if fast is not None:  # the same arithmetic in one pass per array (kernels' sgd_update)
+            for i, (p, g) in enumerate(zip(params, grads)):
+                fast.sgd_update(p, g, self.velocity[i] if self.momentum else None, lr, mu, self.nesterov)
+        else:
+            for arrays in zip(params, grads, self._buffers, *([self.velocity] if self.momentum else [])):
+                in_slices(momentum if self.momentum else plain, arrays)
         if self.t % FLUSH_EVERY == 0:
             flush_subnormals(params + self.velocity)
 
@@ -129,8 +136,13 @@ class Adam:
             buf *= step_size
             p -= buf
 
-        for arrays in zip(params, grads, self.m, self.v, self._buffers):
-            in_slices(update, arrays)
+        fast = kernels.for_arrays(params[0])
+        if fast is not None:  # the same arithmetic in one pass per array (kernels' adam_update)
+            for p, g, m, v in zip(params, grads, self.m, self.v):
+                fast.adam_update(p, g, m, v, b1, b2, step_size, inv_sqrt_c2, eps)
+        else:
+            for arrays in zip(params, grads, self.m, self.v, self._buffers):
+                in_slices(update, arrays)
         if self.t % FLUSH_EVERY == 0:
             flush_subnormals(params + self.m + self.v)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet import kernels
 from digitnet.checks import checked_integer
 from digitnet.nn.layer import Layer, register_layer
 
@@ -67,10 +68,13 @@ class _Pool2D(Layer):
             )
         return (c, (h - k) // s + 1, (w - k) // s + 1), {}
 
-    def taps(self, x: np.ndarray):
-        """Yield tap (i, j) of every window, in row-major order: views of shape (N, C, OH, OW)."""
+    def check_input(self, x: np.ndarray) -> None:
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"{type(self).__name__} built for (N, {self.input_shape}) inputs, got {x.shape}")
+
+    def taps(self, x: np.ndarray):
+        """Yield tap (i, j) of every window, in row-major order: views of shape (N, C, OH, OW)."""
+        self.check_input(x)
         k, s = self.pool_size, self.step
         _, oh, ow = self.output_shape
         for i in range(k):
@@ -107,12 +111,22 @@ class MaxPool2D(_Pool2D):
     window order takes it all, as in PyTorch. Backward finds it again from the cached input and output:
     tap by tap, a window's gradient goes to the first tap equal to its maximum (an exact comparison, since
     y is one of the window's own values), which is cheaper than tracking the arg-max during forward.
+    (The compiled kernels, :mod:`digitnet.kernels`, do keep the arg-max, one byte per window: in C,
+    tracking it costs nothing.)
 
     ``pool_size`` K and ``stride`` s (None: K) as for every pooling layer (``_Pool2D``);
     x: (N, C, H, W) -> y: (N, C, OH, OW) with OH = (H - K) // s + 1, likewise OW.
     """
 
+    argmax = None  # (N, C, OH, OW) uint8, the arg-max tap of each window, on the compiled kernels' path
+
     def forward(self, x, *, training=False, rng=None):
+        fast = kernels.for_arrays(x)
+        if fast is not None and self.pool_size**2 <= 256:  # a tap's index fits in one byte
+            self.check_input(x)
+            y, self.argmax = fast.maxpool_forward(x, self.pool_size, self.step, *self.output_shape[1:])
+            return y
+        self.argmax = None
         taps = list(self.taps(x))
         y = taps[0].copy() if len(taps) == 1 else np.maximum(taps[0], taps[1])  # (N, C, OH, OW)
         for tap in taps[2:]:
@@ -123,6 +137,10 @@ class MaxPool2D(_Pool2D):
     def backward(self, grad_out, need_input_grad=True):
         if not need_input_grad:  # nothing below this layer learns
             return None
+        if self.argmax is not None:
+            return kernels.native().maxpool_backward(
+                grad_out, self.argmax, self.input_shape, self.pool_size, self.step
+            )
         dx = self.new_gradient(grad_out)
         taps, dtaps = list(self.taps(self.x)), list(self.taps(dx))
         unclaimed = np.ones(self.y.shape, bool)  # (N, C, OH, OW): windows whose max is still to be found

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from digitnet import kernels
 from digitnet.checks import checked_integer
 from digitnet.nn.parallel.shared_memory import shared_array
 from digitnet.nn.parameters import Parameters
@@ -147,6 +148,7 @@ class _Worker:
             stdin=subprocess.DEVNULL,
             env={
                 **os.environ,
+                **kernels.environment(),  # the workers run this process's path, decided once, here
                 "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
             },
         )

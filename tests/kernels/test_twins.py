@@ -1,0 +1,180 @@
+"""Every compiled kernel against its NumPy twin: the layer (or optimiser, or cost) run once on each path.
+
+The NumPy layers are the reference; a kernel must give their results within float32 rounding on any
+shape: odd sizes, strides and padding, a batch of one, ties in max-pooling, constant channels in batch
+normalisation, and float64 (what gradcheck runs in). Skipped where this machine cannot build the kernels.
+"""
+
+import numpy as np
+import pytest
+
+from digitnet import kernels
+from digitnet.nn import SGD, Adam
+from digitnet.nn.batchnorm import BatchNorm
+from digitnet.nn.conv import Conv2D
+from digitnet.nn.costs import CrossEntropy
+from digitnet.nn.dropout import Dropout
+from digitnet.nn.pooling import AvgPool2D, MaxPool2D
+
+
+@pytest.fixture(autouse=True)
+def needs_kernels(on_path):
+    on_path("native")
+    try:
+        if kernels.native() is None:
+            pytest.skip("the compiled kernels cannot be built here")
+    except Exception as exc:  # noqa: BLE001 (any reason to have no kernels skips)
+        pytest.skip(f"the compiled kernels cannot be built here: {exc}")
+
+
+def tolerance(dtype):
+    return {"rtol": 2e-5, "atol": 2e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-13}
+
+
+def both_paths(on_path, make_layer, x, dtype, training=True, seed=3):
+    """(output, dL/dx, parameter gradients) of a fresh layer on each path: [native, numpy]."""
+    results = []
+    for path in ("native", "numpy"):
+        on_path(path)
+        layer = make_layer()
+        layer.build(x.shape[1:], np.random.default_rng(seed))
+        for name in layer.params:
+            layer.params[name] = layer.params[name].astype(dtype)
+            layer.grads[name] = np.zeros_like(layer.params[name])
+        for name in layer.buffers:
+            layer.buffers[name] = layer.buffers[name].astype(dtype)
+        y = layer.forward(x.astype(dtype), training=training, rng=np.random.default_rng(seed))
+        g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
+        dx = layer.backward(g)
+        results.append((y, dx, {k: v.copy() for k, v in layer.grads.items()}, layer))
+    return results
+
+
+def assert_same(native, numpy, dtype):
+    for got, want in zip(native[:2], numpy[:2]):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **tolerance(dtype))
+    for name in numpy[2]:
+        scale = max(1.0, float(np.max(np.abs(numpy[2][name]))))
+        np.testing.assert_allclose(native[2][name], numpy[2][name], rtol=1e-4, atol=1e-5 * scale)
+
+
+CONVOLUTIONS = [  # (filters, kernel_size, stride, padding), input (N, C, H, W)
+    ((8, 5, 1, 2), (3, 4, 14, 14)),
+    ((6, 5, 1, 0), (1, 1, 28, 28)),
+    ((5, 3, 2, 1), (2, 3, 11, 9)),
+    ((4, 3, 1, "same"), (2, 2, 7, 5)),
+    ((3, 2, 3, 0), (3, 2, 8, 7)),
+    ((2, 1, 1, 0), (1, 3, 5, 5)),
+    ((7, 4, 2, 3), (2, 1, 6, 9)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("args", "shape"), CONVOLUTIONS, ids=repr)
+def test_convolution(on_path, args, shape, dtype):
+    x = np.random.default_rng(0).standard_normal(shape)
+    native, numpy = both_paths(on_path, lambda: Conv2D(*args), x, dtype)
+    assert_same(native, numpy, dtype)
+
+
+POOLS = [  # (pool_size, stride), input
+    ((2, None), (2, 3, 28, 28)),
+    ((2, None), (1, 1, 9, 7)),
+    ((3, None), (2, 2, 10, 11)),
+    ((3, 2), (2, 3, 9, 9)),
+    ((2, 1), (1, 2, 5, 6)),
+    ((4, 3), (3, 1, 13, 8)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("args", "shape"), POOLS, ids=repr)
+def test_max_pooling(on_path, args, shape, dtype):
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal(shape) * 2) / 2  # many ties: values on a grid of 0.5
+    native, numpy = both_paths(on_path, lambda: MaxPool2D(*args), x, dtype)
+    np.testing.assert_array_equal(native[0], numpy[0])  # a maximum is exact
+    assert_same(native, numpy, dtype)
+    assert native[3].argmax is not None and numpy[3].argmax is None  # each path really ran
+
+
+def test_max_pooling_ties_go_to_the_first_tap_in_row_major_order(on_path):
+    x = np.array([[[[0.0, 2.0, 1.0, 1.0], [2.0, 2.0, 1.0, 1.0]]]], np.float32)
+    native, numpy = both_paths(on_path, MaxPool2D, x, np.float32)
+    np.testing.assert_array_equal(native[3].argmax, [[[[1, 0]]]])
+    np.testing.assert_array_equal(native[1], numpy[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(4, 3, 7, 7), (1, 2, 5, 3), (2, 5, 1, 1), (3, 4, 28, 28)], ids=repr)
+def test_batch_norm_on_images(on_path, shape, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape) * 3 + 5
+    native, numpy = both_paths(on_path, BatchNorm, x, dtype)
+    assert_same(native, numpy, dtype)
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(native[3].buffers[name], numpy[3].buffers[name], **tolerance(dtype))
+
+
+def test_batch_norm_with_a_constant_channel(on_path):
+    x = np.random.default_rng(4).standard_normal((3, 2, 4, 4)).astype(np.float32)
+    x[:, 1] = 7.25  # σ² = 0: x̂ = 0, ε keeps it finite
+    native, numpy = both_paths(on_path, BatchNorm, x, np.float32)
+    assert np.all(np.isfinite(native[1]))
+    assert_same(native, numpy, np.float32)
+
+
+def test_batch_norm_at_inference_and_average_pooling_keep_the_numpy_path(on_path):
+    """Passes without a kernel give the same results on either path (bit for bit: the same code)."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 6, 6))
+    for make, training in ((BatchNorm, False), (AvgPool2D, True)):
+        native, numpy = both_paths(on_path, make, x, np.float32, training=training)
+        np.testing.assert_array_equal(native[0], numpy[0])
+        np.testing.assert_array_equal(native[1], numpy[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 10), (64, 10), (7, 3)], ids=repr)
+def test_softmax_cross_entropy(on_path, shape, dtype):
+    rng = np.random.default_rng(6)
+    z = (rng.standard_normal(shape) * 4).astype(dtype)
+    z[0, 0] = 80.0  # a large logit: log-sum-exp must not overflow
+    labels = rng.integers(0, shape[1], shape[0])
+    got = []
+    for path in ("native", "numpy"):
+        on_path(path)
+        got.append(CrossEntropy().loss_and_gradient(z, labels))
+    np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-5)
+    np.testing.assert_allclose(got[0][1], got[1][1], **tolerance(dtype))
+    with pytest.raises(IndexError, match="class ids"):
+        on_path("native")
+        CrossEntropy().loss_and_gradient(z, np.full(shape[0], shape[1]))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Adam(3e-3), lambda: SGD(0.1), lambda: SGD(0.05, momentum=0.9), lambda: SGD(0.05, 0.9, True)],
+    ids=["adam", "sgd", "momentum", "nesterov"],
+)
+def test_optimiser_updates_are_the_twins_arithmetic(on_path, make):
+    """The same float operations in the same order: the same bits, step after step."""
+    rng = np.random.default_rng(7)
+    start = [rng.standard_normal(s).astype(np.float32) for s in ((300, 70), (70,), (100_003,))]
+    grads = [[rng.standard_normal(p.shape).astype(np.float32) for p in start] for _ in range(5)]
+    ends = []
+    for path in ("native", "numpy"):
+        on_path(path)
+        params, optimiser = [p.copy() for p in start], make()
+        for g in grads:
+            optimiser.step(params, g)
+        ends.append(params)
+    for got, want in zip(*ends):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_dropout_draws_the_same_mask(on_path):
+    x = np.random.default_rng(8).standard_normal((16, 33)).astype(np.float32)
+    native, numpy = both_paths(on_path, lambda: Dropout(0.3), x, np.float32)
+    np.testing.assert_array_equal(native[0], numpy[0])
+    np.testing.assert_array_equal(native[1], numpy[1])

@@ -22,6 +22,7 @@ import numpy as np
 from speed import cpu_model  # this folder's speed benchmark: every table names its CPU
 from threadpoolctl import threadpool_limits
 
+from digitnet import kernels
 from digitnet.nn import Sequential
 from digitnet.nn.conv import Conv2D
 from digitnet.training.presets import PRESETS, get_preset
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         convolutional = [name for name in PRESETS if get_preset(name).conv]
         parser.error(f"--preset {args.preset!r} has no convolution; choose one of {', '.join(convolutional)}")
 
-    print(f"{cpu_model()}, one BLAS thread; preset {args.preset}, batch {args.batch}")
+    print(f"{cpu_model()}, one BLAS thread; preset {args.preset}, batch {args.batch}; {kernels.description()}")
     with threadpool_limits(1):
         rows = layer_times(net, args.batch, args.repeats)
         described, seconds, gflops = largest_conv_products(net, args.batch, args.repeats)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet import kernels
 from digitnet.data import load_mnist
 from digitnet.nn import Callback, Dense
 from digitnet.training.config import TrainConfig
@@ -450,6 +451,7 @@ def main() -> int:
     print(
         f"{cpu_model()}, {os.cpu_count()} cores; NumPy {np.__version__}, "
         f"PyTorch {torch.__version__} ({args.threads} threads); float32 matmul peak {peak:.0f} GFLOP/s\n"
+        f"digitnet's passes over memory: {kernels.description()}\n"
     )
     header = (
         f"{'network':40} {'batch':>5} {'framework':>17} {'samples/s':>10} {'s/epoch':>8} {'peak MB':>8} "

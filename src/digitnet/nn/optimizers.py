@@ -70,7 +70,7 @@ class SGD:
                 np.multiply(v, lr, out=buf)
             p -= buf
 
-        fast = kernels.for_arrays(params[0])
+        fast = kernels.for_arrays(params[0]) if params[0].size > CHUNK else None  # small: NumPy is as fast
         if fast is not None:  # the same arithmetic in one pass per array (kernels' sgd_update)
             for i, (p, g) in enumerate(zip(params, grads)):
                 fast.sgd_update(p, g, self.velocity[i] if self.momentum else None, lr, mu, self.nesterov)
@@ -136,7 +136,7 @@ class Adam:
             buf *= step_size
             p -= buf
 
-        fast = kernels.for_arrays(params[0])
+        fast = kernels.for_arrays(params[0]) if params[0].size > CHUNK else None  # small: NumPy is as fast
         if fast is not None:  # the same arithmetic in one pass per array (kernels' adam_update)
             for p, g, m, v in zip(params, grads, self.m, self.v):
                 fast.adam_update(p, g, m, v, b1, b2, step_size, inv_sqrt_c2, eps)

@@ -42,6 +42,7 @@ def no_compiler(monkeypatch, tmp_path):
     """A process that finds no C compiler (PATH without one) and an empty cache folder."""
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.delenv("CC", raising=False)
+    monkeypatch.delenv("DIGITNET_KERNELS", raising=False)  # the default, whatever the caller's shell says
     monkeypatch.setenv("DIGITNET_KERNELS_CACHE", str(tmp_path / "cache"))
     choice._forget()
     yield

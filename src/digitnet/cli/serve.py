@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import socket
 
+from digitnet import kernels
 from digitnet.cli.modelpath import MODEL_HELP, resolve_model
 from digitnet.cli.options import add_data_option, integer, output_folder
 from digitnet.modelfile.run_folder import MODEL_FILE
@@ -130,11 +131,13 @@ def run(args) -> int:
             raise ValueError(
                 f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port"
             ) from None
+    said = kernels.description()  # decided before the first request: a bad DIGITNET_KERNELS is said here
     print(
         f"digitnet serving {len(models)} model(s) ({', '.join(models)}; default {default!r}) at "
         f"http://{args.host}:{args.port}  (API: http://{args.host}:{args.port}/docs; Ctrl-C stops)",
         flush=True,
     )
+    print(f"digitnet: {said}", flush=True)
     app = create_app(
         models,
         default,

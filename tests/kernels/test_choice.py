@@ -115,11 +115,29 @@ def test_processes_starting_at_once_build_one_library(tmp_path):
 
 
 @needs_compiler
-def test_workers_inherit_the_library_this_process_loaded(on_path):
+def test_workers_load_the_library_this_process_loaded_without_a_compiler(on_path, tmp_path):
+    """A training's worker gets this process's environment(): it loads the very same file, and needs no
+    compiler for it (PATH without one, and an empty cache folder of its own)."""
     on_path("native")
-    env = kernels.environment()
-    assert env["DIGITNET_KERNELS"] == "native"
-    assert Path(env["DIGITNET_KERNELS_CACHE"]) == kernels.native().path.parent
+    env = {
+        **os.environ,
+        **kernels.environment(),
+        "PATH": str(tmp_path / "empty-bin"),
+        "DIGITNET_KERNELS_CACHE": str(tmp_path / "empty-cache"),
+    }
+    script = "from digitnet import kernels; print(kernels.native().path)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == kernels.native().path
+    assert not (tmp_path / "empty-cache").exists()
+
+
+@needs_compiler
+def test_the_built_library_is_readable_by_everyone_sharing_the_cache(on_path):
+    on_path("native")
+    assert kernels.native().path.stat().st_mode & 0o444 == 0o444
 
 
 def cnn_step(on_path, path: str, dtype=np.float32):

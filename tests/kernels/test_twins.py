@@ -180,3 +180,90 @@ def test_dropout_draws_the_same_mask(on_path):
     native, numpy = both_paths(on_path, lambda: Dropout(0.3), x, np.float32)
     np.testing.assert_array_equal(native[0], numpy[0])
     np.testing.assert_array_equal(native[1], numpy[1])
+
+
+def test_batch_norm_kernel_with_its_relu_is_relu_of_the_layer(on_path):
+    """The kernel's fused ReLU (forward and backward) against BatchNorm followed by ReLU on the NumPy path."""
+    from digitnet.nn.activations import ReLU
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    on_path("numpy")
+    norm, relu = BatchNorm(), ReLU()
+    norm.build(x.shape[1:], None)
+    relu.build(x.shape[1:], None)
+    norm.params["gamma"][:] = [1.5, -0.5, 2.0, 0.25]
+    want_y = relu.forward(norm.forward(x, training=True))
+    want_dx = norm.backward(relu.backward(g))
+    on_path("native")
+    fast = kernels.native()
+    gamma, beta = norm.params["gamma"], norm.params["beta"]
+    y, mean, _, inv_std = fast.batchnorm_forward(x, gamma, beta, norm.eps, relu=True)
+    dgamma, dbeta = np.empty_like(gamma), np.empty_like(beta)
+    dx = fast.batchnorm_backward(g, x, y, gamma, mean, inv_std, dgamma, dbeta, True, relu=True)
+    np.testing.assert_allclose(y, want_y, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(dx, want_dx, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(dgamma, norm.grads["gamma"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dbeta, norm.grads["beta"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_float64_batch_into_a_float32_network_gives_the_numpy_paths_gradients(on_path):
+    """Arrays of mixed dtypes go to NumPy (or are cast first): never a kernel reading one type as another."""
+    from digitnet.training.config import TrainConfig
+    from digitnet.training.runs import build_model
+
+    config = TrainConfig(conv=((4,), (6,)), kernel_size=3, batch_norm=True, hidden=(16,), seed=3)
+    x = np.random.default_rng(0).random((8, 1, 28, 28))  # float64, as NumPy's generators give
+    grads = []
+    for path in ("native", "numpy"):
+        on_path(path)
+        model = build_model(config)
+        out = model.forward(x, training=True, rng=np.random.default_rng(1))
+        _, g = model.cost.loss_and_gradient(out, np.arange(8) % 10)
+        model.backward(g)
+        grads.append(model.parameters.grads.copy())
+    assert np.all(np.isfinite(grads[0]))
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3, atol=1e-5)
+
+
+def test_a_kernel_refuses_an_array_of_another_dtype_or_size():
+    fast = kernels.native()
+    g = np.ones((2, 3, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous float32 array of 3 values, got float64 \\(3,\\)"):
+        fast.conv_gradient(g, np.empty((3, 32), np.float32), np.empty(3))
+    with pytest.raises(ValueError, match="of 96 values, got float32 \\(3, 31\\)"):
+        fast.conv_gradient(g, np.empty((3, 31), np.float32), np.empty(3, np.float32))
+
+
+def test_max_pooling_refuses_a_gradient_of_another_batch(on_path):
+    on_path("native")
+    pool = MaxPool2D()
+    pool.build((2, 6, 6), None)
+    pool.forward(np.ones((1, 2, 6, 6), np.float32))
+    with pytest.raises(ValueError, match="outputs of shape \\(1, 2, 3, 3\\), got a gradient of shape"):
+        pool.backward(np.ones((64, 2, 3, 3), np.float32))
+
+
+def test_batch_norm_takes_a_strided_view(on_path):
+    x = np.random.default_rng(10).standard_normal((3, 2, 6, 10)).astype(np.float32)[..., ::2]
+    native, numpy = both_paths(on_path, BatchNorm, x, np.float32)
+    assert_same(native, numpy, np.float32)
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array([[0, 1], [1, 0]]), np.array([0.0, 1.0]), np.array([True, False])], ids=repr
+)
+def test_labels_that_are_not_class_ids_meet_the_numpy_paths_answer(on_path, labels):
+    z = np.zeros((2, 2), np.float32)
+    answers = []
+    for path in ("native", "numpy"):
+        on_path(path)
+        try:
+            answers.append(CrossEntropy().loss_and_gradient(z, labels))
+        except Exception as exc:  # noqa: BLE001 (the kind of error is what is compared)
+            answers.append(type(exc))
+    if isinstance(answers[1], type):
+        assert answers[0] is answers[1]
+    else:
+        np.testing.assert_array_equal(answers[0][1], answers[1][1])

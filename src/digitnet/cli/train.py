@@ -145,6 +145,8 @@ def run(args) -> int:
     config = config_from_args(args)
     threads = blas_threads(args.threads)
     find_mnist_dir(args.data)  # a bad $DIGITNET_DATA is refused before any folder is made
+    # which path runs, decided (and a bad DIGITNET_KERNELS refused) before data, folders or the watch page
+    print(f"digitnet: {kernels.description()}", file=sys.stderr, flush=True)
     out = (
         Path(args.out)
         if args.out is not None
@@ -160,7 +162,6 @@ def run(args) -> int:
             progress=not args.no_progress,
         )
         watch = _watching(args, config, data)
-        print(f"digitnet: {kernels.description()}", file=sys.stderr, flush=True)
         try:
             shown, rescued = _trained_and_saved(args, config, data, out, threads, watch)
         finally:

@@ -54,7 +54,12 @@ BUILD_TIMEOUT_S = 120
 
 
 class BuildError(RuntimeError):
-    """The kernels could not be built here; the message says why, in one or two lines."""
+    """The kernels could not be built here; the message says why, in one or two lines, and ``advice``
+    what would let them be built."""
+
+    def __init__(self, message: str, advice: str = "install a C compiler (e.g. apt-get install gcc)"):
+        super().__init__(message)
+        self.advice = advice
 
 
 def compiler() -> list[str] | None:
@@ -131,7 +136,10 @@ def built_library(rebuild: bool = False) -> Path:
                 return target
             _compile(cc, folder, target)
     except OSError as exc:
-        raise BuildError(f"the cache folder {folder} cannot be written ({exc.strerror or exc})") from None
+        raise BuildError(
+            f"the cache folder {folder} cannot be written ({exc.strerror or exc})",
+            advice="set DIGITNET_KERNELS_CACHE to a folder you can write",
+        ) from None
     return target
 
 
@@ -149,7 +157,11 @@ def _compile(cc: list[str], folder: Path, target: Path) -> None:
             raise BuildError(f"the C compiler {cc[0]} did not run: {exc}") from None
         if done.returncode != 0:
             said = " ".join((done.stderr or done.stdout).strip().splitlines()[:2])[:300]
-            raise BuildError(f"the C compiler {cc[0]} failed (exit {done.returncode}): {said}")
+            raise BuildError(
+                f"the C compiler {cc[0]} failed (exit {done.returncode}): {said}",
+                advice="report this with the compiler's message; set CC to another compiler meanwhile",
+            )
+        os.chmod(temporary, 0o755 & ~_umask())  # readable by everyone the folder is shared with
         os.replace(temporary, target)
     finally:
         Path(temporary).unlink(missing_ok=True)
@@ -164,9 +176,16 @@ class _locked:
     def __enter__(self):
         import fcntl  # POSIX only; choice.py keeps other systems on the NumPy path
 
-        self.file = open(self.path, "a")  # noqa: SIM115 (closed in __exit__)
-        fcntl.flock(self.file, fcntl.LOCK_EX)
+        # read-only: a lock file another user made (a shared cache) can still be locked
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc_info):
-        self.file.close()  # closing releases the lock
+        os.close(self.fd)  # closing releases the lock
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -44,9 +45,16 @@ def _requested() -> tuple[str, bool]:
 
 
 def _load() -> NativeKernels:
-    """Build (if needed) and load the kernels; a library that does not load is rebuilt once."""
+    """Build (if needed) and load the kernels; a library that does not load is rebuilt once.
+
+    ``DIGITNET_KERNELS_LIBRARY`` names a built library to load as it is (what a training's worker
+    processes get from the process that started them): nothing is built or compiled then.
+    """
+    given = os.environ.get("DIGITNET_KERNELS_LIBRARY", "").strip()
+    if given:
+        return NativeKernels(Path(given))
     if not hasattr(os, "fork") or sys.platform == "win32":
-        raise BuildError("the compiled kernels are built on Linux and macOS only")
+        raise BuildError("the compiled kernels are built on Linux and macOS only", advice="")
     path = built_library()
     try:
         return NativeKernels(path)
@@ -62,15 +70,21 @@ def _decide() -> tuple[NativeKernels | None, str]:
         kernels = _load()
     except (BuildError, OSError) as exc:
         why = str(exc)
+        advice = getattr(exc, "advice", "check that the file is a library built by this digitnet")
         if explicit:
             raise KernelsError(
                 f"DIGITNET_KERNELS=native, but the compiled kernels cannot be used here: {why}. "
-                "Install a C compiler (e.g. apt-get install gcc), or set DIGITNET_KERNELS=numpy"
+                + (
+                    f"To use them, {advice}; or set DIGITNET_KERNELS=numpy"
+                    if advice
+                    else "Set DIGITNET_KERNELS=numpy"
+                )
             ) from None
         print(
             f"digitnet: note: the NumPy path runs, as fast as ever for MLPs but slower for convolutional "
-            f"networks: the compiled kernels cannot be built here ({why}); install a C compiler "
-            "(e.g. apt-get install gcc) to use them, or set DIGITNET_KERNELS=numpy to silence this note",
+            f"networks: the compiled kernels cannot be built here ({why}); "
+            + (f"to use them, {advice}; " if advice else "")
+            + "set DIGITNET_KERNELS=numpy to silence this note",
             file=sys.stderr,
         )
         return None, why
@@ -88,9 +102,12 @@ def native() -> NativeKernels | None:
 
 
 def for_arrays(*arrays: np.ndarray) -> NativeKernels | None:
-    """The kernels if this process uses them and they have ``arrays``' dtype (float32, float64), else None."""
+    """The kernels if this process uses them and ``arrays`` share one dtype that they have (float32,
+    float64), else None: a kernel reads and writes every array as that one type."""
     kernels = native()
-    if kernels is None or not all(NativeKernels.supports(a.dtype) for a in arrays):
+    if kernels is None or not NativeKernels.supports(arrays[0].dtype):
+        return None
+    if any(a.dtype != arrays[0].dtype for a in arrays[1:]):
         return None
     return kernels
 
@@ -110,11 +127,11 @@ def description() -> str:
 
 def environment() -> dict[str, str]:
     """What a worker process's environment needs to run this process's path without deciding again: the
-    path, and for the kernels the folder of the very library this process loaded."""
+    path, and for the kernels the very library this process loaded (no compiler needed there)."""
     kernels = native()
     if kernels is None:
         return {"DIGITNET_KERNELS": "numpy"}
-    return {"DIGITNET_KERNELS": "native", "DIGITNET_KERNELS_CACHE": str(kernels.path.parent)}
+    return {"DIGITNET_KERNELS": "native", "DIGITNET_KERNELS_LIBRARY": str(kernels.path)}
 
 
 def _forget() -> None:

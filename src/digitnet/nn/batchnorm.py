@@ -129,8 +129,9 @@ class BatchNorm(Layer):
                 f"BatchNorm needs more than one value per feature to train, got input of shape {x.shape}; "
                 "use batches of at least 2 examples"
             )
-        fast = kernels.for_arrays(x) if x.ndim == 4 else None
+        fast = kernels.for_arrays(x, gamma, beta, *self.grads.values()) if x.ndim == 4 else None
         if fast is not None:
+            x = np.ascontiguousarray(x)  # kept for backward, which the kernel reads as one block
             y, mean, var, inv_std = fast.batchnorm_forward(x, gamma, beta, self.eps)
             self.x, self.mean, self.inv_std, self.x_hat = x, mean, inv_std, None
             self._update_running(mean, var, count)
@@ -157,20 +158,17 @@ class BatchNorm(Layer):
         running_var += (m * count / (count - 1)) * var
 
     def backward(self, grad_out, need_input_grad=True):
-        if self.training and self.x_hat is None:  # the compiled kernels' forward ran
-            x = self.x
-            return kernels.native().batchnorm_backward(
-                grad_out,
-                x,
-                x,
-                self.params["gamma"],
-                self.mean,
-                self.inv_std,
-                self.grads["gamma"],
-                self.grads["beta"],
-                need_input_grad,
-            )
         axes, per = self._axes_and_shape(grad_out)
+        if self.training and self.x_hat is None:  # the compiled kernels' forward ran
+            gamma, x = self.params["gamma"], self.x
+            fast = kernels.for_arrays(grad_out, x, gamma)
+            if fast is not None:
+                dgamma, dbeta = self.grads["gamma"], self.grads["beta"]
+                args = (grad_out, x, x, gamma, self.mean, self.inv_std, dgamma, dbeta, need_input_grad)
+                return fast.batchnorm_backward(*args)
+            # a gradient of another dtype: x̂ and the scale as the NumPy forward keeps them
+            self.x_hat = (x - self.mean.reshape(per)) * self.inv_std.reshape(per)
+            self.scale = (gamma * self.inv_std).reshape(per)
         if not self.training:  # x̂ from the running statistics the forward pass used
             self.x_hat = (self.x - self.buffers["running_mean"].reshape(per)) * self.inv_std.reshape(per)
         np.add.reduce(grad_out, axis=axes, out=self.grads["beta"])  # x's shape -> (P,)

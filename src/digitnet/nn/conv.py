@@ -116,6 +116,7 @@ class Conv2D(Layer):
         self.padding = padding if padding == "same" else int(padding)
         self.init = init
         self._reused: dict[str, np.ndarray] = {}  # large work arrays, kept from batch to batch while training
+        self.valid_columns = False  # whether the last forward ran the kernels (their column layout)
 
     @property
     def pad(self) -> int:
@@ -185,7 +186,8 @@ class Conv2D(Layer):
         n, c, h, w = x.shape
         k, s, p, f = self.kernel_size, self.stride, self.pad, self.filters
         hp, wp, oh, ow, cols, _ = self._plan()
-        fast = kernels.for_arrays(x)
+        fast = kernels.for_arrays(x, *self.params.values(), *self.grads.values())
+        self.valid_columns = fast is not None  # which column layout self.patches has, for backward
         if fast is not None:  # the classic columns, valid pixels only (see kernels' im2col)
             patches = self._workspace("valid_columns", (c * k * k, n * oh * ow), x.dtype, reuse=training)
             fast.im2col(x, patches, k, s, p, oh, ow)
@@ -218,8 +220,9 @@ class Conv2D(Layer):
         c, h, w = self.input_shape
         k, p, s = self.kernel_size, self.pad, self.stride
         hp, wp, oh, ow, cols, offsets = self._plan()
-        fast = kernels.for_arrays(grad_out)
+        fast = kernels.native() if self.valid_columns else None
         if fast is not None:  # G (F, N·OH·OW) in the kernels' layout, and dL/db, in one pass
+            grad_out = grad_out.astype(self.patches.dtype, copy=False)  # the forward's dtype, as every array
             g = self._workspace("valid_gradient", (f, n * oh * ow), grad_out.dtype, reuse=True)
             fast.conv_gradient(grad_out, g, self.grads["b"])
         else:  # (F, N·L), zero in the garbage columns: only the valid ones are ever written

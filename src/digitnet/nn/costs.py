@@ -107,7 +107,8 @@ class CrossEntropy:
         return self._mean_nll(logp, labels, _batch_weights(weights, len(labels), logp.dtype), weights)
 
     def loss_and_gradient(self, output, labels, weights=None):
-        fast = kernels.for_arrays(output) if weights is None and output.ndim == 2 else None
+        ids = isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu"
+        fast = kernels.for_arrays(output) if weights is None and output.ndim == 2 and ids else None
         if fast is not None:  # the same in one pass (kernels' softmax_cross_entropy)
             return fast.softmax_cross_entropy(output, labels)
         logp = self._log_softmax(output)

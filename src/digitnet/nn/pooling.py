@@ -138,6 +138,11 @@ class MaxPool2D(_Pool2D):
         if not need_input_grad:  # nothing below this layer learns
             return None
         if self.argmax is not None:
+            if grad_out.shape != self.argmax.shape:
+                raise ValueError(
+                    f"MaxPool2D's last forward gave outputs of shape {self.argmax.shape}, "
+                    f"got a gradient of shape {grad_out.shape}"
+                )
             return kernels.native().maxpool_backward(
                 grad_out, self.argmax, self.input_shape, self.pool_size, self.step
             )

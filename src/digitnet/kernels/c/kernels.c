@@ -15,7 +15,9 @@
 #include <string.h>
 
 #define DIGITNET_KERNELS_ABI 1
-#define POOL_SCRATCH 8192 /* values per plane that 2x2 max-pooling stages on the stack (64 kB at most) */
+/* Values per plane that 2x2 max-pooling stages on the stack (inputs up to 64x64): 24 kB for double, little
+ * even for a thread with a small stack. Larger planes take the general loop. */
+#define POOL_SCRATCH 2048
 
 int digitnet_kernels_abi(void) { return DIGITNET_KERNELS_ABI; }
 

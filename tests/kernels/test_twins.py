@@ -76,6 +76,7 @@ def test_convolution(on_path, args, shape, dtype):
     x = np.random.default_rng(0).standard_normal(shape)
     native, numpy = both_paths(on_path, lambda: Conv2D(*args), x, dtype)
     assert_same(native, numpy, dtype)
+    assert native[3].valid_columns and not numpy[3].valid_columns  # each path really ran
 
 
 POOLS = [  # (pool_size, stride), input

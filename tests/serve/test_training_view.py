@@ -253,6 +253,7 @@ def test_a_training_started_from_the_command_line_can_be_watched_and_stopped_fro
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        assert process.stdout.readline().startswith("digitnet: ")  # which path runs, said first
         assert process.stdout.readline().strip() == f"watch it learn at http://127.0.0.1:{port}/train"
         seen, stopped = [], False
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/train/events", timeout=60) as stream:

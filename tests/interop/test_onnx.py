@@ -277,6 +277,28 @@ def test_matmul_and_add_read_as_one_dense_layer(tmp_path):
     np.testing.assert_allclose(model.forward(x), x @ w + b, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize(("scale", "image"), [(1e37, "fully inked"), (np.inf, None)])
+def test_finite_weights_too_large_for_float32_are_refused_at_import(tmp_path, scale, image):
+    """A flipped exponent bit makes a weight 1e37: finite, so the file's checks pass, but every answer
+    overflows. Found by the ONNX fuzz test: imported, then every prediction failed."""
+    (_, w), (_, b) = dense_weights()
+    w = (
+        (w * scale).astype(np.float32)
+        if np.isfinite(scale)
+        else np.where(w > 2, np.inf, w).astype(np.float32)
+    )
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["z"]), helper.make_node("Add", ["z", "b"], ["y"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ModelFileError) as refused:
+            import_onnx(graph_file(tmp_path, nodes, [("W", w), ("b", b)]))
+    said = str(refused.value)
+    if image is None:  # an infinity itself is refused by the file's checks, before any answer
+        assert "NaN or infinite values" in said
+    else:
+        assert f"the network's outputs for a {image} image are NaN or infinite" in said
+
+
 def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"\x00\xffnot a model" * 10)
     with pytest.raises(ModelFileError, match="not a valid ONNX model"):

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.errors import ModelFileError
+from digitnet.errors import ModelFileError, NonFiniteOutputError
 from digitnet.extras import require
 from digitnet.files import file_problem
 from digitnet.interop.onnx_chain import read_chain
@@ -135,6 +135,7 @@ def import_onnx(path: str | os.PathLike, input_range: tuple[float, float] | None
         model = _built(layers, states, cost, input_shape, recorded.get("architecture"))
     except ValueError as exc:
         raise ModelFileError(f"{path}: the graph's layers do not fit together: {exc}") from None
+    _check_answers(path, model)
     if props.get("digitnet.weights_sha256") != content_digest({}, model.named_state()):
         metrics = {} if used == (0.0, 1.0) else {"input_range": f"{used[0]:g},{used[1]:g}"}
         return ImportedModel(model, {}, metrics)  # records that describe other weights (or none) are dropped
@@ -162,6 +163,21 @@ def _recorded(props: dict[str, str]) -> dict[str, Any]:
         if isinstance(value, dict):
             out[key] = value
     return out
+
+
+def _check_answers(path: Path, model: Sequential) -> None:
+    """Refuse a network whose outputs for a blank and for an all-ink image are not finite: finite weights
+    too large for float32 (a flipped exponent bit makes a weight 1e37) would be imported only to fail at
+    every prediction."""
+    for value in (0.0, 1.0):
+        try:
+            model.infer(np.full((1, *model.input_shape), value, model.dtype))
+        except NonFiniteOutputError:
+            image = "blank" if value == 0 else "fully inked"
+            raise ModelFileError(
+                f"{path}: the network's outputs for a {image} image are NaN or infinite: its weights are "
+                "too large for float32, so its answers would mean nothing"
+            ) from None
 
 
 def _built(layers, states, cost, input_shape, recorded: dict[str, Any] | None) -> Sequential:

@@ -33,7 +33,8 @@ pass from 73 ms (one product per example) to 41 ms here.
 With the compiled kernels (:mod:`digitnet.kernels`), the passes around the three products run in C:
 im2col (padding each image as it goes, never the batch), the output's valid columns plus the bias, the
 gradient into the product's layout, and col2im with its crop and transpose, one image at a time in the
-cache. The products, and so the layout and the maths above, stay the same.
+cache. The products stay the BLAS's; their column matrix holds only the valid pixels, the X of the class
+docstring's maths, so the garbage columns' extra arithmetic is gone.
 """
 
 from __future__ import annotations

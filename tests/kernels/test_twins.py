@@ -159,7 +159,9 @@ def test_softmax_cross_entropy(on_path, shape, dtype):
     ids=["adam", "sgd", "momentum", "nesterov"],
 )
 def test_optimiser_updates_are_the_twins_arithmetic(on_path, make):
-    """The same float operations in the same order: the same bits, step after step."""
+    """The same float operations in the same order, step after step. Here that gives the same bits, but
+    the test only asks for a few units of float32 rounding: the kernel and NumPy are two computations, and
+    no test may rest on one CPU's or one compiler's rounding."""
     rng = np.random.default_rng(7)
     start = [
         rng.standard_normal(s).astype(np.float32) for s in ((100_003,), (300, 70), (70,))
@@ -173,7 +175,7 @@ def test_optimiser_updates_are_the_twins_arithmetic(on_path, make):
             optimiser.step(params, g)
         ends.append(params)
     for got, want in zip(*ends):
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
 
 
 def test_dropout_draws_the_same_mask(on_path):

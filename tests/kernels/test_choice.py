@@ -143,7 +143,7 @@ def test_the_built_library_is_readable_by_everyone_sharing_the_cache(on_path):
 def cnn_step(on_path, path: str, dtype=np.float32):
     """One training step of a small CNN with every kernel in it (conv, batch norm, max-pooling, dropout,
     softmax with cross-entropy, SGD with momentum); the parameters after it. (Adam's first step is about
-    ±η for every gradient, however tiny, so rounding can flip it: its kernel is compared with its twin
+    ±η for every gradient, however tiny, so rounding can flip it: its kernel is compared
     with its twin on the same gradients instead, in test_twins.py.)"""
     on_path(path)
     config = TrainConfig(
